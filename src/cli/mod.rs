@@ -1,0 +1,56 @@
+//! The headless commands of the `fovea` binary. Errors end here: they are printed once, with
+//! their causes, and turned into an exit status.
+
+mod demo_data;
+mod studies;
+
+use std::path::PathBuf;
+use std::process::ExitCode;
+
+use clap::{Parser, Subcommand};
+
+/// Fovea: an offline viewer for ophthalmic studies.
+#[derive(Debug, Parser)]
+#[command(name = "fovea", version, about)]
+pub struct Cli {
+    /// What to do.
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+/// The subcommands.
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Scan folders, files or DICOMDIRs and print patients → studies → eyes → images,
+    /// and every file that could not be read with its reason.
+    Studies {
+        /// Folders, DICOM files, DICOMDIR files or plain images.
+        #[arg(required = true)]
+        paths: Vec<PathBuf>,
+        /// Print JSON instead of a tree.
+        #[arg(long)]
+        json: bool,
+    },
+    /// Write seeded synthetic demo patients (DICOM OP/OPT + PNG + ground-truth JSON).
+    DemoData(demo_data::DemoDataArgs),
+}
+
+/// Parses arguments, runs the command, reports any error once.
+pub fn main() -> ExitCode {
+    env_logger::Builder::from_env(env_logger::Env::default().default_filter_or("warn")).init();
+    let cli = Cli::parse();
+    let result = match cli.command {
+        Command::Studies { paths, json } => studies::run(&paths, json),
+        Command::DemoData(args) => demo_data::run(&args),
+    };
+    match result {
+        Ok(code) => code,
+        Err(error) => {
+            #[allow(clippy::print_stderr)] // the one place errors reach the user
+            {
+                eprintln!("fovea: error: {error:#}");
+            }
+            ExitCode::FAILURE
+        }
+    }
+}

@@ -1,0 +1,97 @@
+//! `fovea studies`: what a folder holds, as a tree or JSON.
+
+use std::io::Write;
+use std::path::PathBuf;
+use std::process::ExitCode;
+
+use crate::study::model::{Catalog, ImageRecord};
+use crate::study::scan_paths;
+
+/// Scans and prints; exit status 2 when some files could not be read.
+pub fn run(paths: &[PathBuf], json: bool) -> anyhow::Result<ExitCode> {
+    let catalog = scan_paths(paths);
+    let stdout = std::io::stdout();
+    let mut out = stdout.lock();
+    if json {
+        serde_json::to_writer_pretty(&mut out, &catalog)?;
+        writeln!(out)?;
+    } else {
+        write_tree(&mut out, &catalog)?;
+    }
+    Ok(if catalog.unreadable.is_empty() {
+        ExitCode::SUCCESS
+    } else {
+        ExitCode::from(2)
+    })
+}
+
+/// Writes the catalog as an indented tree a person can read.
+pub fn write_tree(out: &mut impl Write, catalog: &Catalog) -> std::io::Result<()> {
+    writeln!(
+        out,
+        "{} patient(s), {} image(s), {} unreadable file(s)",
+        catalog.patients.len(),
+        catalog.image_count(),
+        catalog.unreadable.len()
+    )?;
+    for patient in &catalog.patients {
+        let p = &patient.info;
+        writeln!(
+            out,
+            "patient {}  {}  born {}  sex {}",
+            p.id,
+            p.name.as_deref().unwrap_or("(no name)"),
+            p.birth_date.as_deref().unwrap_or("?"),
+            p.sex.as_deref().unwrap_or("?")
+        )?;
+        for study in &patient.studies {
+            let s = &study.info;
+            writeln!(
+                out,
+                "  study {}  {}{}",
+                s.date.as_deref().unwrap_or("(no date)"),
+                s.description.as_deref().unwrap_or(""),
+                s.accession_number
+                    .as_deref()
+                    .map(|a| format!("  accession {a}"))
+                    .unwrap_or_default()
+            )?;
+            for eye in &study.eyes {
+                writeln!(out, "    {}", eye.eye.label())?;
+                for image in &eye.images {
+                    writeln!(out, "      {}", image_line(image))?;
+                }
+            }
+        }
+    }
+    if !catalog.unreadable.is_empty() {
+        writeln!(out, "unreadable:")?;
+        for file in &catalog.unreadable {
+            writeln!(out, "  {}: {}", file.path.display(), file.reason)?;
+        }
+    }
+    Ok(())
+}
+
+fn image_line(image: &ImageRecord) -> String {
+    let mut line = format!(
+        "{:<16} {}x{}",
+        image.modality.label(),
+        image.columns,
+        image.rows
+    );
+    if image.frames > 1 {
+        line.push_str(&format!(" x{} frames", image.frames));
+    }
+    if let Some(spacing) = image.pixel_spacing_mm {
+        line.push_str(&format!("  {:.4}x{:.4} mm/px", spacing.column_mm, spacing.row_mm));
+    }
+    if let Some(localizer) = &image.localizer {
+        line.push_str(&format!(
+            "  on localizer ({} B-scan lines)",
+            localizer.bscan_locations.len()
+        ));
+    }
+    line.push_str(&format!("  [{:?}]  {}", image.eye_source, image.source.path().display()));
+    line
+}

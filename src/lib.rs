@@ -1,0 +1,12 @@
+//! Fovea: an offline desktop viewer for ophthalmology.
+//!
+//! The crate is organised in rooms whose dependencies point one way (see `ARCHITECTURE.md`):
+//! - [`study`]: files → patients → studies → eyes → images (DICOM, DICOMDIR, plain images),
+//!   metadata scan and lazy pixel decoding;
+//! - [`synth`]: seeded procedural synthetic patients (fundus, SLO, OCT) written as real DICOM
+//!   and PNG with ground-truth labels — the demo data and test material;
+//! - [`cli`]: the headless commands of the `fovea` binary.
+
+pub mod cli;
+pub mod study;
+pub mod synth;

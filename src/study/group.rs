@@ -1,0 +1,117 @@
+//! Grouping scanned images into patients → studies → eyes, and resolving unknown eyes from
+//! images they share a Frame of Reference or a series with.
+
+use std::collections::{BTreeMap, HashMap};
+
+use super::dicom_meta::ScannedImage;
+use super::model::{Eye, EyeImages, EyeSource, ImageRecord, Patient, PatientInfo, Study, StudyInfo};
+
+/// Builds the patient tree. Patients are ordered by id, studies by date, eyes OD, OS, OU,
+/// unknown; images by modality, acquisition time, then path.
+pub fn group_into_patients(mut scanned: Vec<ScannedImage>) -> Vec<Patient> {
+    resolve_shared_eyes(&mut scanned);
+    let mut patients: BTreeMap<String, (PatientInfo, BTreeMap<String, (StudyInfo, Vec<ImageRecord>)>)> =
+        BTreeMap::new();
+    for image in scanned {
+        let (info, studies) = patients
+            .entry(image.patient.id.clone())
+            .or_insert_with(|| (image.patient.clone(), BTreeMap::new()));
+        fill_missing_patient(info, &image.patient);
+        let (study_info, records) = studies
+            .entry(image.study.instance_uid.clone())
+            .or_insert_with(|| (image.study.clone(), Vec::new()));
+        fill_missing_study(study_info, &image.study);
+        records.push(image.record);
+    }
+    patients
+        .into_values()
+        .map(|(info, studies)| {
+            let mut studies: Vec<Study> = studies
+                .into_values()
+                .map(|(info, records)| Study {
+                    info,
+                    eyes: split_by_eye(records),
+                })
+                .collect();
+            studies.sort_by(|a, b| a.info.date.cmp(&b.info.date));
+            Patient { info, studies }
+        })
+        .collect()
+}
+
+fn fill_missing_patient(into: &mut PatientInfo, from: &PatientInfo) {
+    into.name = into.name.take().or_else(|| from.name.clone());
+    into.birth_date = into.birth_date.take().or_else(|| from.birth_date.clone());
+    into.sex = into.sex.take().or_else(|| from.sex.clone());
+}
+
+fn fill_missing_study(into: &mut StudyInfo, from: &StudyInfo) {
+    into.date = into.date.take().or_else(|| from.date.clone());
+    into.description = into.description.take().or_else(|| from.description.clone());
+    into.accession_number = into
+        .accession_number
+        .take()
+        .or_else(|| from.accession_number.clone());
+    into.institution = into.institution.take().or_else(|| from.institution.clone());
+}
+
+fn split_by_eye(mut records: Vec<ImageRecord>) -> Vec<EyeImages> {
+    records.sort_by(|a, b| {
+        (a.eye, a.modality, &a.acquisition_datetime, a.source.path()).cmp(&(
+            b.eye,
+            b.modality,
+            &b.acquisition_datetime,
+            b.source.path(),
+        ))
+    });
+    let mut eyes: Vec<EyeImages> = Vec::new();
+    for record in records {
+        match eyes.last_mut() {
+            Some(group) if group.eye == record.eye => group.images.push(record),
+            _ => eyes.push(EyeImages {
+                eye: record.eye,
+                images: vec![record],
+            }),
+        }
+    }
+    eyes
+}
+
+/// Gives an image of unknown eye the eye of the images it shares a Frame of Reference with,
+/// else of its series — only when those images agree on a single eye.
+fn resolve_shared_eyes(scanned: &mut [ScannedImage]) {
+    let known_by = |key: fn(&ImageRecord) -> Option<&String>, scanned: &[ScannedImage]| {
+        let mut eyes: HashMap<String, Option<Eye>> = HashMap::new();
+        for image in scanned {
+            let record = &image.record;
+            if !matches!(record.eye, Eye::Right | Eye::Left) {
+                continue;
+            }
+            if let Some(k) = key(record) {
+                let slot = eyes.entry(k.clone()).or_insert(Some(record.eye));
+                if *slot != Some(record.eye) {
+                    *slot = None; // images of both eyes share it: it says nothing
+                }
+            }
+        }
+        eyes
+    };
+    let by_frame = known_by(|r| r.frame_of_reference_uid.as_ref(), scanned);
+    let by_series = known_by(|r| r.series_instance_uid.as_ref(), scanned);
+    for image in scanned.iter_mut() {
+        let record = &mut image.record;
+        if record.eye != Eye::Unknown {
+            continue;
+        }
+        let lookup = |map: &HashMap<String, Option<Eye>>, key: Option<&String>| {
+            key.and_then(|k| map.get(k).copied().flatten())
+        };
+        if let Some(eye) = lookup(&by_frame, record.frame_of_reference_uid.as_ref()) {
+            record.eye = eye;
+            record.eye_source = EyeSource::SharedFrameOfReference;
+        } else if let Some(eye) = lookup(&by_series, record.series_instance_uid.as_ref()) {
+            record.eye = eye;
+            record.eye_source = EyeSource::SharedSeries;
+        }
+    }
+}

@@ -1,0 +1,395 @@
+//! Pixel decoding: a DICOM file (any transfer syntax dicom-pixeldata decodes) or a plain image
+//! → [`DecodedImage`], faithful stored sample values plus the colour model to display them.
+//!
+//! YBR colour is converted to RGB (as every viewer and pydicom do); MONOCHROME1 and palette
+//! colour are kept as stored and applied by [`DecodedImage::frame_to_rgb8`] for display.
+
+use std::path::Path;
+
+use dicom_dictionary_std::tags;
+use dicom_object::{InMemDicomObject, OpenFileOptions};
+use dicom_pixeldata::{PixelDecoder, PixelRepresentation, PlanarConfiguration};
+
+use super::attributes::{floats, text};
+use super::error::{StudyError, error_chain};
+use super::model::{ImageRecord, ImageSource};
+
+/// Stored sample values, frame-major, pixels interleaved (`RGBRGB…` for colour).
+#[derive(Debug, Clone, PartialEq)]
+pub enum Samples {
+    /// 8-bit unsigned samples.
+    U8(Vec<u8>),
+    /// 16-bit unsigned samples.
+    U16(Vec<u16>),
+    /// 16-bit (or sign-extended narrower) signed samples.
+    I16(Vec<i16>),
+}
+
+impl Samples {
+    /// Number of samples.
+    pub fn len(&self) -> usize {
+        match self {
+            Samples::U8(v) => v.len(),
+            Samples::U16(v) => v.len(),
+            Samples::I16(v) => v.len(),
+        }
+    }
+
+    /// Whether there are no samples.
+    pub fn is_empty(&self) -> bool {
+        self.len() == 0
+    }
+
+    /// Sample `i` as `f64`.
+    pub fn get_f64(&self, i: usize) -> Option<f64> {
+        match self {
+            Samples::U8(v) => v.get(i).map(|&x| f64::from(x)),
+            Samples::U16(v) => v.get(i).map(|&x| f64::from(x)),
+            Samples::I16(v) => v.get(i).map(|&x| f64::from(x)),
+        }
+    }
+}
+
+/// A palette colour lookup table (PALETTE COLOR images).
+#[derive(Debug, Clone, PartialEq)]
+pub struct PaletteLut {
+    /// First stored value mapped by the table.
+    pub first_mapped: i64,
+    /// Red entries, scaled to 16 bits.
+    pub red: Vec<u16>,
+    /// Green entries, scaled to 16 bits.
+    pub green: Vec<u16>,
+    /// Blue entries, scaled to 16 bits.
+    pub blue: Vec<u16>,
+}
+
+/// How samples map to colour on screen.
+#[derive(Debug, Clone, PartialEq)]
+pub enum ColourModel {
+    /// Grey, low values dark.
+    Monochrome2,
+    /// Grey, low values bright (shown inverted).
+    Monochrome1,
+    /// Red, green, blue.
+    Rgb,
+    /// One index per pixel into a colour table.
+    Palette(Box<PaletteLut>),
+}
+
+/// A decoded image: every frame's samples in memory.
+#[derive(Debug, Clone, PartialEq)]
+pub struct DecodedImage {
+    /// Width in pixels.
+    pub columns: u32,
+    /// Height in pixels.
+    pub rows: u32,
+    /// Number of frames.
+    pub frames: u32,
+    /// Samples per pixel after decoding: 1 or 3.
+    pub channels: u8,
+    /// Significant bits per sample.
+    pub bits_stored: u16,
+    /// How to show the samples.
+    pub colour: ColourModel,
+    /// The samples.
+    pub samples: Samples,
+}
+
+impl DecodedImage {
+    /// Samples in one frame.
+    pub fn samples_per_frame(&self) -> usize {
+        self.columns as usize * self.rows as usize * usize::from(self.channels)
+    }
+
+    /// Renders one frame as 8-bit RGB for display: grey scaled min–max over the frame (8-bit
+    /// grey shown as stored), MONOCHROME1 inverted, palette looked up.
+    pub fn frame_to_rgb8(&self, frame: u32) -> Option<image::RgbImage> {
+        if frame >= self.frames {
+            return None;
+        }
+        let n = self.samples_per_frame();
+        let start = frame as usize * n;
+        let values: Vec<f64> = (start..start + n).filter_map(|i| self.samples.get_f64(i)).collect();
+        if values.len() != n {
+            return None;
+        }
+        let pixels = self.columns as usize * self.rows as usize;
+        let mut out = Vec::with_capacity(pixels * 3);
+        match &self.colour {
+            ColourModel::Palette(lut) => {
+                for &v in &values {
+                    let idx = (v as i64 - lut.first_mapped).clamp(0, lut.red.len() as i64 - 1) as usize;
+                    for table in [&lut.red, &lut.green, &lut.blue] {
+                        out.push((table.get(idx).copied().unwrap_or(0) >> 8) as u8);
+                    }
+                }
+            }
+            ColourModel::Rgb => {
+                let shift = self.bits_stored.saturating_sub(8);
+                let max = f64::from((1_u32 << self.bits_stored.min(16)) - 1);
+                for &v in &values {
+                    out.push(if matches!(self.samples, Samples::U8(_)) {
+                        v as u8
+                    } else {
+                        ((v.clamp(0.0, max)) as u32 >> shift) as u8
+                    });
+                }
+            }
+            ColourModel::Monochrome1 | ColourModel::Monochrome2 => {
+                let invert = self.colour == ColourModel::Monochrome1;
+                let (lo, hi) = if matches!(self.samples, Samples::U8(_)) {
+                    (0.0, 255.0)
+                } else {
+                    values.iter().fold((f64::MAX, f64::MIN), |(lo, hi), &v| (lo.min(v), hi.max(v)))
+                };
+                let range = (hi - lo).max(1.0);
+                for &v in &values {
+                    let mut g = ((v - lo) / range * 255.0).round().clamp(0.0, 255.0) as u8;
+                    if invert {
+                        g = 255 - g;
+                    }
+                    out.extend_from_slice(&[g, g, g]);
+                }
+            }
+        }
+        image::RgbImage::from_raw(self.columns, self.rows, out)
+    }
+}
+
+/// Decodes every frame of an image found by the scan.
+pub fn decode_image(record: &ImageRecord) -> Result<DecodedImage, StudyError> {
+    match &record.source {
+        ImageSource::Dicom { path, .. } => decode_dicom_file(path),
+        ImageSource::Plain { path } => decode_plain_file(path),
+    }
+}
+
+/// Decodes every frame of a DICOM file.
+pub fn decode_dicom_file(path: &Path) -> Result<DecodedImage, StudyError> {
+    let obj = OpenFileOptions::new()
+        .open_file(path)
+        .map_err(|e| StudyError::DicomParse {
+            path: path.to_path_buf(),
+            message: error_chain(&e),
+        })?;
+    let fail = |message: String| StudyError::PixelDecode {
+        path: path.to_path_buf(),
+        message,
+    };
+    if obj.get(tags::PIXEL_DATA).is_none() {
+        return Err(StudyError::MissingAttribute {
+            path: path.to_path_buf(),
+            name: "PixelData",
+            tag: "(7FE0,0010)".into(),
+        });
+    }
+    let transfer_syntax = obj.meta().transfer_syntax().trim_end_matches('\0').to_string();
+    let stored_photometric = text(&obj, tags::PHOTOMETRIC_INTERPRETATION).unwrap_or_default();
+    let decoded = obj.decode_pixel_data().map_err(|e| fail(error_chain(&e)))?;
+    let columns = decoded.columns();
+    let rows = decoded.rows();
+    let frames = decoded.number_of_frames().max(1);
+    let spp = decoded.samples_per_pixel();
+    if spp != 1 && spp != 3 {
+        return Err(fail(format!("{spp} samples per pixel is not supported (1 or 3 are)")));
+    }
+    let bits_allocated = decoded.bits_allocated();
+    let bits_stored = decoded.bits_stored();
+    let signed = decoded.pixel_representation() == PixelRepresentation::Signed;
+    let pixels = columns as usize * rows as usize;
+    // Encapsulated codecs (JPEG, JPEG-LS, J2K) convert YBR to RGB; RLE and native data do not.
+    let decoded_pi = decoded.photometric_interpretation().as_str().to_string();
+    let codec_converted_colour = spp == 3 && decoded_pi == "RGB" && !is_rle(&transfer_syntax);
+    let photometric = if codec_converted_colour { "RGB".to_string() } else { stored_photometric.clone() };
+    let ybr_422_packed = photometric == "YBR_FULL_422" && !is_encapsulated(&transfer_syntax);
+    let frame_bytes = if ybr_422_packed {
+        pixels * 2
+    } else {
+        pixels * usize::from(spp) * usize::from(bits_allocated.div_ceil(8).max(1))
+    };
+    let data = decoded.data();
+    let needed = frame_bytes * frames as usize;
+    if data.len() < needed {
+        return Err(fail(format!(
+            "pixel data holds {} bytes, {needed} expected for {frames} frame(s) of {columns}x{rows}x{spp} at {bits_allocated} bits",
+            data.len()
+        )));
+    }
+    let data = &data[..needed];
+    let mut samples = match (bits_allocated, signed) {
+        (1 | 8, false) => Samples::U8(data.to_vec()),
+        (8, true) => Samples::I16(data.iter().map(|&b| i16::from(b as i8)).collect()),
+        (16, false) => Samples::U16(data.chunks_exact(2).map(|c| u16::from_le_bytes([c[0], c[1]])).collect()),
+        (16, true) => {
+            let extend = 16 - bits_stored.min(16);
+            Samples::I16(
+                data.chunks_exact(2)
+                    .map(|c| (i16::from_le_bytes([c[0], c[1]]) << extend) >> extend)
+                    .collect(),
+            )
+        }
+        (other, _) => return Err(fail(format!("{other} bits allocated per sample is not supported (8 or 16 are)"))),
+    };
+    if spp == 3 && decoded.planar_configuration() == PlanarConfiguration::PixelFirst && !codec_converted_colour {
+        samples = interleave_planes(samples, pixels, frames as usize);
+    }
+    if spp == 3 && is_rle(&transfer_syntax) {
+        // RLE stores colour as separate planes; dicom-pixeldata hands them over planar.
+        samples = interleave_planes(samples, pixels, frames as usize);
+    }
+    let colour = match photometric.as_str() {
+        "MONOCHROME1" => ColourModel::Monochrome1,
+        "PALETTE COLOR" => ColourModel::Palette(Box::new(palette(&obj).map_err(fail)?)),
+        "YBR_FULL" | "YBR_FULL_422" if spp == 3 => {
+            samples = if ybr_422_packed {
+                unpack_ybr_422(&samples, pixels, frames as usize)
+            } else {
+                samples
+            };
+            ybr_full_to_rgb(&mut samples);
+            ColourModel::Rgb
+        }
+        _ if spp == 3 => ColourModel::Rgb,
+        _ => ColourModel::Monochrome2,
+    };
+    Ok(DecodedImage {
+        columns,
+        rows,
+        frames,
+        channels: spp as u8,
+        bits_stored: if bits_allocated == 1 { 8 } else { bits_stored },
+        colour,
+        samples,
+    })
+}
+
+fn is_rle(ts: &str) -> bool {
+    ts == "1.2.840.10008.1.2.5"
+}
+
+fn is_encapsulated(ts: &str) -> bool {
+    !matches!(
+        ts,
+        "1.2.840.10008.1.2" | "1.2.840.10008.1.2.1" | "1.2.840.10008.1.2.2" | "1.2.840.10008.1.2.1.99"
+    )
+}
+
+fn interleave_planes(samples: Samples, pixels: usize, frames: usize) -> Samples {
+    fn go<T: Copy>(v: &[T], pixels: usize, frames: usize) -> Vec<T> {
+        let mut out = Vec::with_capacity(v.len());
+        for f in 0..frames {
+            let frame = &v[f * pixels * 3..(f + 1) * pixels * 3];
+            for p in 0..pixels {
+                out.extend_from_slice(&[frame[p], frame[pixels + p], frame[2 * pixels + p]]);
+            }
+        }
+        out
+    }
+    match samples {
+        Samples::U8(v) => Samples::U8(go(&v, pixels, frames)),
+        Samples::U16(v) => Samples::U16(go(&v, pixels, frames)),
+        Samples::I16(v) => Samples::I16(go(&v, pixels, frames)),
+    }
+}
+
+/// Native YBR_FULL_422 stores `Y1 Y2 Cb Cr` for each pair of pixels.
+fn unpack_ybr_422(samples: &Samples, pixels: usize, frames: usize) -> Samples {
+    let Samples::U8(v) = samples else {
+        return samples.clone();
+    };
+    let mut out = Vec::with_capacity(pixels * frames * 3);
+    for quad in v.chunks_exact(4) {
+        out.extend_from_slice(&[quad[0], quad[2], quad[3], quad[1], quad[2], quad[3]]);
+    }
+    Samples::U8(out)
+}
+
+/// ITU-R BT.601 full-range YCbCr → RGB (PS3.3 C.7.6.3.1.2), 8-bit.
+fn ybr_full_to_rgb(samples: &mut Samples) {
+    let Samples::U8(v) = samples else { return };
+    for px in v.chunks_exact_mut(3) {
+        let y = f64::from(px[0]);
+        let cb = f64::from(px[1]) - 128.0;
+        let cr = f64::from(px[2]) - 128.0;
+        let r = y + 1.402 * cr;
+        let g = y - 0.344_136 * cb - 0.714_136 * cr;
+        let b = y + 1.772 * cb;
+        px[0] = r.round().clamp(0.0, 255.0) as u8;
+        px[1] = g.round().clamp(0.0, 255.0) as u8;
+        px[2] = b.round().clamp(0.0, 255.0) as u8;
+    }
+}
+
+fn palette(obj: &InMemDicomObject) -> Result<PaletteLut, String> {
+    let descriptor = floats(obj, tags::RED_PALETTE_COLOR_LOOKUP_TABLE_DESCRIPTOR)
+        .ok_or("PALETTE COLOR image without Red Palette Color Lookup Table Descriptor (0028,1101)")?;
+    let entries = match descriptor.first().copied().unwrap_or(0.0) as usize {
+        0 => 65536,
+        n => n,
+    };
+    let first_mapped = descriptor.get(1).copied().unwrap_or(0.0) as i64;
+    let bits = descriptor.get(2).copied().unwrap_or(16.0) as u32;
+    let table = |tag| -> Result<Vec<u16>, String> {
+        let element = obj.get(tag).ok_or("palette colour image without its lookup table data")?;
+        let bytes = element.to_bytes().map_err(|e| e.to_string())?;
+        let raw: Vec<u16> = if bits == 8 && bytes.len() < entries * 2 {
+            bytes.iter().map(|&b| u16::from(b) << 8).collect()
+        } else {
+            bytes
+                .chunks_exact(2)
+                .map(|c| {
+                    let v = u16::from_le_bytes([c[0], c[1]]);
+                    if bits == 8 { v << 8 } else { v }
+                })
+                .collect()
+        };
+        Ok(raw.into_iter().take(entries).collect())
+    };
+    Ok(PaletteLut {
+        first_mapped,
+        red: table(tags::RED_PALETTE_COLOR_LOOKUP_TABLE_DATA)?,
+        green: table(tags::GREEN_PALETTE_COLOR_LOOKUP_TABLE_DATA)?,
+        blue: table(tags::BLUE_PALETTE_COLOR_LOOKUP_TABLE_DATA)?,
+    })
+}
+
+/// Decodes a plain image: grey stays grey (8 or 16 bit), everything else becomes RGB.
+pub fn decode_plain_file(path: &Path) -> Result<DecodedImage, StudyError> {
+    let img = image::ImageReader::open(path)
+        .map_err(|source| StudyError::Io {
+            path: path.to_path_buf(),
+            source,
+        })?
+        .with_guessed_format()
+        .map_err(|source| StudyError::Io {
+            path: path.to_path_buf(),
+            source,
+        })?
+        .decode()
+        .map_err(|source| StudyError::PlainImage {
+            path: path.to_path_buf(),
+            source,
+        })?;
+    let (columns, rows) = (img.width(), img.height());
+    let (channels, bits_stored, colour, samples) = match img {
+        image::DynamicImage::ImageLuma8(g) => (1, 8, ColourModel::Monochrome2, Samples::U8(g.into_raw())),
+        image::DynamicImage::ImageLuma16(g) => (1, 16, ColourModel::Monochrome2, Samples::U16(g.into_raw())),
+        image::DynamicImage::ImageLumaA8(_) => {
+            (1, 8, ColourModel::Monochrome2, Samples::U8(img.to_luma8().into_raw()))
+        }
+        other if other.color().bytes_per_pixel() / other.color().channel_count() >= 2 => {
+            (3, 16, ColourModel::Rgb, Samples::U16(other.to_rgb16().into_raw()))
+        }
+        other => (3, 8, ColourModel::Rgb, Samples::U8(other.to_rgb8().into_raw())),
+    };
+    Ok(DecodedImage {
+        columns,
+        rows,
+        frames: 1,
+        channels,
+        bits_stored,
+        colour,
+        samples,
+    })
+}
+

@@ -1,0 +1,82 @@
+//! Helpers shared by the integration tests.
+
+use std::path::{Path, PathBuf};
+use std::sync::OnceLock;
+
+use fovea::synth::dicom_writer::PixelEncoding;
+use fovea::synth::oct::OctGeometry;
+use fovea::synth::{DemoConfig, GroundTruth, generate};
+
+/// The vendored pydicom test files.
+pub fn pydicom_dir() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/data/pydicom")
+}
+
+/// A small demo configuration that renders quickly in debug builds.
+pub fn small_config(seed: u64, patients: usize, encoding: PixelEncoding) -> DemoConfig {
+    DemoConfig {
+        patients,
+        seed,
+        encoding,
+        write_png: true,
+        fundus_px: 256,
+        slo_px: 192,
+        oct: OctGeometry { ascans: 96, depth_px: 96, bscans: 9, scan_mm: 6.0, depth_mm: 2.0 },
+    }
+}
+
+/// A generated small demo set, made once per test run and shared.
+pub struct DemoSet {
+    /// Keeps the folder alive.
+    pub _dir: tempfile::TempDir,
+    /// Its root.
+    pub root: PathBuf,
+    /// What was written.
+    pub truth: GroundTruth,
+}
+
+/// Four patients (one per condition), uncompressed DICOM + PNG.
+pub fn demo_set() -> &'static DemoSet {
+    static SET: OnceLock<DemoSet> = OnceLock::new();
+    SET.get_or_init(|| {
+        let dir = tempfile::tempdir().expect("temp dir");
+        let root = dir.path().to_path_buf();
+        let truth = generate(&root, &small_config(7, 4, PixelEncoding::ExplicitLe)).expect("generate demo set");
+        DemoSet { _dir: dir, root, truth }
+    })
+}
+
+/// Runs `f` on another thread, failing the test if it panics or takes longer than `secs`.
+pub fn within_seconds<T: Send + 'static>(secs: u64, what: &str, f: impl FnOnce() -> T + Send + 'static) -> Result<T, String> {
+    let (tx, rx) = std::sync::mpsc::channel();
+    std::thread::Builder::new()
+        .name(format!("test-{what}"))
+        .spawn(move || {
+            let result = std::panic::catch_unwind(std::panic::AssertUnwindSafe(f));
+            let _ = tx.send(result);
+        })
+        .expect("spawn");
+    match rx.recv_timeout(std::time::Duration::from_secs(secs)) {
+        Ok(Ok(v)) => Ok(v),
+        Ok(Err(_)) => Err(format!("{what}: panicked")),
+        Err(_) => Err(format!("{what}: did not finish within {secs} s")),
+    }
+}
+
+/// A content hash of every file under `dir`, to prove nothing was written.
+pub fn tree_fingerprint(dir: &Path) -> Vec<(PathBuf, u64, u64)> {
+    use std::hash::{Hash, Hasher};
+    let mut out = Vec::new();
+    for entry in walkdir::WalkDir::new(dir).sort_by_file_name() {
+        let entry = entry.expect("walk");
+        if entry.file_type().is_file() {
+            let bytes = std::fs::read(entry.path()).expect("read");
+            let mut h = std::collections::hash_map::DefaultHasher::new();
+            bytes.hash(&mut h);
+            let modified = entry.metadata().expect("meta").modified().expect("mtime");
+            let secs = modified.duration_since(std::time::UNIX_EPOCH).expect("epoch").as_nanos() as u64;
+            out.push((entry.path().to_path_buf(), h.finish(), secs));
+        }
+    }
+    out
+}

@@ -1,0 +1,11 @@
+#!/usr/bin/env bash
+# Regenerates the committed reference data under tests/data/ with Python reference
+# implementations. Not needed by CI or `cargo test`; needs PyPI access.
+set -euo pipefail
+here=$(cd "$(dirname "$0")" && pwd)
+venv=${FOVEA_REFERENCE_VENV:-$HOME/.cache/fovea-venv}
+if [ ! -x "$venv/bin/python" ]; then
+  python3 -m venv "$venv"
+fi
+"$venv/bin/pip" install -q pydicom==3.0.2 numpy pylibjpeg pylibjpeg-libjpeg pylibjpeg-openjpeg pylibjpeg-rle pyjpegls
+"$venv/bin/python" "$here/pydicom_reference.py"
