@@ -290,6 +290,8 @@ pub struct Catalog {
     pub unreadable: Vec<UnreadableFile>,
     /// Files seen but not images (non-image DICOM such as SR, unknown extensions).
     pub skipped: Vec<UnreadableFile>,
+    /// DICOMDIR files whose referenced files were opened.
+    pub media_directories: Vec<PathBuf>,
 }
 
 impl Catalog {

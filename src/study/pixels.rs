@@ -11,6 +11,7 @@ use dicom_object::{InMemDicomObject, OpenFileOptions};
 use dicom_pixeldata::{PixelDecoder, PixelRepresentation, PlanarConfiguration};
 
 use super::attributes::{floats, text};
+use super::jpeg_rgb;
 use super::error::{StudyError, error_chain};
 use super::model::{ImageRecord, ImageSource};
 
@@ -138,7 +139,7 @@ impl DecodedImage {
             ColourModel::Monochrome1 | ColourModel::Monochrome2 => {
                 let invert = self.colour == ColourModel::Monochrome1;
                 let (lo, hi) = if matches!(self.samples, Samples::U8(_)) {
-                    (0.0, 255.0)
+                    (0.0, f64::from((1_u16 << self.bits_stored.clamp(1, 8)) - 1))
                 } else {
                     values.iter().fold((f64::MAX, f64::MIN), |(lo, hi), &v| (lo.min(v), hi.max(v)))
                 };
@@ -199,7 +200,8 @@ pub fn decode_dicom_file(path: &Path) -> Result<DecodedImage, StudyError> {
     let pixels = columns as usize * rows as usize;
     // Encapsulated codecs (JPEG, JPEG-LS, J2K) convert YBR to RGB; RLE and native data do not.
     let decoded_pi = decoded.photometric_interpretation().as_str().to_string();
-    let codec_converted_colour = spp == 3 && decoded_pi == "RGB" && !is_rle(&transfer_syntax);
+    let codec_converted_colour =
+        spp == 3 && decoded_pi == "RGB" && is_encapsulated(&transfer_syntax) && !is_rle(&transfer_syntax);
     let photometric = if codec_converted_colour { "RGB".to_string() } else { stored_photometric.clone() };
     let ybr_422_packed = photometric == "YBR_FULL_422" && !is_encapsulated(&transfer_syntax);
     let frame_bytes = if ybr_422_packed {
@@ -207,7 +209,14 @@ pub fn decode_dicom_file(path: &Path) -> Result<DecodedImage, StudyError> {
     } else {
         pixels * usize::from(spp) * usize::from(bits_allocated.div_ceil(8).max(1))
     };
-    let data = decoded.data();
+    // JPEG whose DICOM Photometric Interpretation says RGB was stored without a colour
+    // transform (PS3.5 8.2.1); the JPEG decoder alone would assume YCbCr.
+    let untransformed_jpeg = if spp == 3 && stored_photometric == "RGB" && jpeg_rgb::is_dct_jpeg(&transfer_syntax) {
+        jpeg_rgb::decode_without_colour_transform(&obj, frames).map_err(fail)?
+    } else {
+        None
+    };
+    let data = untransformed_jpeg.as_deref().unwrap_or_else(|| decoded.data());
     let needed = frame_bytes * frames as usize;
     if data.len() < needed {
         return Err(fail(format!(
@@ -217,7 +226,9 @@ pub fn decode_dicom_file(path: &Path) -> Result<DecodedImage, StudyError> {
     }
     let data = &data[..needed];
     let mut samples = match (bits_allocated, signed) {
-        (1 | 8, false) => Samples::U8(data.to_vec()),
+        // dicom-pixeldata expands 1-bit pixels to 0/255; keep the stored 0/1 values.
+        (1, false) => Samples::U8(data.iter().map(|&b| u8::from(b != 0)).collect()),
+        (8, false) => Samples::U8(data.to_vec()),
         (8, true) => Samples::I16(data.iter().map(|&b| i16::from(b as i8)).collect()),
         (16, false) => Samples::U16(data.chunks_exact(2).map(|c| u16::from_le_bytes([c[0], c[1]])).collect()),
         (16, true) => {
@@ -228,13 +239,9 @@ pub fn decode_dicom_file(path: &Path) -> Result<DecodedImage, StudyError> {
                     .collect(),
             )
         }
-        (other, _) => return Err(fail(format!("{other} bits allocated per sample is not supported (8 or 16 are)"))),
+        (other, _) => return Err(fail(format!("BitsAllocated {other} is not supported (1, 8 or 16 are)"))),
     };
     if spp == 3 && decoded.planar_configuration() == PlanarConfiguration::PixelFirst && !codec_converted_colour {
-        samples = interleave_planes(samples, pixels, frames as usize);
-    }
-    if spp == 3 && is_rle(&transfer_syntax) {
-        // RLE stores colour as separate planes; dicom-pixeldata hands them over planar.
         samples = interleave_planes(samples, pixels, frames as usize);
     }
     let colour = match photometric.as_str() {
@@ -257,7 +264,7 @@ pub fn decode_dicom_file(path: &Path) -> Result<DecodedImage, StudyError> {
         rows,
         frames,
         channels: spp as u8,
-        bits_stored: if bits_allocated == 1 { 8 } else { bits_stored },
+        bits_stored: if bits_allocated == 1 { 1 } else { bits_stored },
         colour,
         samples,
     })

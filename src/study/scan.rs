@@ -68,7 +68,10 @@ pub fn scan_paths_with(
         for (path, outcome) in outcomes {
             match outcome {
                 FileOutcome::Image(image) => scanned.push(*image),
-                FileOutcome::Directory(files) => queue.extend(files),
+                FileOutcome::Directory(files) => {
+                    catalog.media_directories.push(path);
+                    queue.extend(files);
+                }
                 FileOutcome::Skipped(reason) => catalog.skipped.push(UnreadableFile { path, reason }),
                 FileOutcome::Failed(reason) => catalog.unreadable.push(UnreadableFile { path, reason }),
             }
@@ -77,6 +80,7 @@ pub fn scan_paths_with(
     catalog.patients = group_into_patients(scanned);
     catalog.unreadable.sort_by(|a, b| a.path.cmp(&b.path));
     catalog.skipped.sort_by(|a, b| a.path.cmp(&b.path));
+    catalog.media_directories.sort();
     catalog
 }
 

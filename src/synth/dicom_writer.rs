@@ -175,6 +175,10 @@ fn common(ds: &mut Ds, study: &StudyAttributes, image: &ImageAttributes, sop_cla
         .text(tags::FRAME_OF_REFERENCE_UID, VR::UI, &image.frame_of_reference_uid)
         .empty(tags::POSITION_REFERENCE_INDICATOR, VR::LO)
         .text(tags::IMAGE_LATERALITY, VR::CS, image.laterality)
+        .empty(tags::PATIENT_ORIENTATION, VR::CS)
+        .text(tags::SYNCHRONIZATION_FRAME_OF_REFERENCE_UID, VR::UI, &image.frame_of_reference_uid)
+        .text(tags::SYNCHRONIZATION_TRIGGER, VR::CS, "NO TRIGGER")
+        .text(tags::ACQUISITION_TIME_SYNCHRONIZED, VR::CS, "N")
         .seq(tags::ANATOMIC_REGION_SEQUENCE, vec![code("81745001", "SCT", "Eye")])
         .seq(tags::ACQUISITION_CONTEXT_SEQUENCE, vec![])
         .text(tags::BURNED_IN_ANNOTATION, VR::CS, "NO")
@@ -259,6 +263,10 @@ pub fn write_oct_volume(
     let (columns, rows) = first.dimensions();
     let mut ds = Ds::new();
     common(&mut ds, study, image, sop_class::OPHTHALMIC_TOMOGRAPHY, "OPT");
+    // Not part of the OPT IOD (its acquisition time is Acquisition DateTime).
+    for tag in [tags::ACQUISITION_DATE, tags::ACQUISITION_TIME, tags::PATIENT_ORIENTATION, tags::PATIENT_EYE_MOVEMENT_COMMANDED] {
+        ds.0.remove_element(tag);
+    }
     let dimension_uid = format!("{}.1", image.series_uid);
     let frame_datetime = format!("{}{}", study.study_date, image.acquisition_time);
     ds.seq(
@@ -277,6 +285,12 @@ pub fn write_oct_volume(
     .fl(tags::ACROSS_SCAN_SPATIAL_RESOLUTION, &[(slice_spacing_mm * 1000.0) as f32])
     .fl(tags::MAXIMUM_ACROSS_SCAN_DISTORTION, &[0.0])
     .fd(tags::ACQUISITION_DURATION, &[1.5])
+    .seq(tags::LIGHT_PATH_FILTER_TYPE_STACK_CODE_SEQUENCE, vec![])
+    // The OPT image module (as dciodvfy checks it) lists the in-concatenation numbers as
+    // Type 1; without a Concatenation UID they say "the whole volume, frame offset 0".
+    .ul(tags::CONCATENATION_FRAME_OFFSET_NUMBER, 0)
+    .us(tags::IN_CONCATENATION_NUMBER, 1)
+    .us(tags::IN_CONCATENATION_TOTAL_NUMBER, 1)
     .text(tags::OPHTHALMIC_VOLUMETRIC_PROPERTIES_FLAG, VR::CS, "NO")
     .seq(
         tags::DIMENSION_ORGANIZATION_SEQUENCE,
@@ -324,7 +338,13 @@ pub fn write_oct_volume(
                 .done()],
         )
         .seq(tags::REFERENCED_IMAGE_SEQUENCE, vec![localizer_reference()])
+        .seq(
+            tags::PLANE_ORIENTATION_SEQUENCE,
+            // B-scan rows run along x (temporal→nasal on the image), columns into depth.
+            vec![Ds::new().texts(tags::IMAGE_ORIENTATION_PATIENT, VR::DS, &["1", "0", "0", "0", "0", "-1"]).done()],
+        )
         .done();
+    let lines_count = localizer.lines_row_col.len() as f64;
     let per_frame: Vec<InMemDicomObject> = localizer
         .lines_row_col
         .iter()
@@ -352,8 +372,13 @@ pub fn write_oct_volume(
                 .fl(tags::REFERENCE_COORDINATES, &[start.0 as f32, start.1 as f32, end.0 as f32, end.1 as f32])
                 .text(tags::OPHTHALMIC_IMAGE_ORIENTATION, VR::CS, "LINEAR")
                 .done();
+            let y_mm = format_ds(-(lines_count - 1.0) * slice_spacing_mm / 2.0 + k as f64 * slice_spacing_mm);
+            let position = Ds::new()
+                .texts(tags::IMAGE_POSITION_PATIENT, VR::DS, &["0", &y_mm, "0"])
+                .done();
             Ds::new()
                 .seq(tags::FRAME_CONTENT_SEQUENCE, vec![content.done()])
+                .seq(tags::PLANE_POSITION_SEQUENCE, vec![position])
                 .seq(tags::OPHTHALMIC_FRAME_LOCATION_SEQUENCE, vec![location])
                 .done()
         })
@@ -390,6 +415,7 @@ fn write(path: &Path, dataset: InMemDicomObject, encoding: PixelEncoding) -> Res
         options.quality = Some(92);
         file.transcode_with_options(&entries::JPEG_BASELINE.erased(), options)
             .map_err(|e| SynthError::Dicom(format!("JPEG encoding: {e}")))?;
+        file.put(DataElement::new(tags::LOSSY_IMAGE_COMPRESSION_METHOD, VR::CS, PrimitiveValue::from("ISO_10918_1")));
     }
     file.write_to_file(path)
         .map_err(|e| SynthError::Dicom(format!("{}: {e}", path.display())))

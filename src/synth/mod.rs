@@ -104,9 +104,9 @@ const SLO_FIELD_MM: f64 = 8.8;
 pub struct WrittenImage {
     /// Modality.
     pub modality: Modality,
-    /// DICOM file.
+    /// DICOM file, relative to the output folder.
     pub dicom: PathBuf,
-    /// PNG file, if written.
+    /// PNG file relative to the output folder, if written.
     pub png: Option<PathBuf>,
     /// SOP Instance UID.
     pub sop_instance_uid: String,
@@ -216,13 +216,14 @@ fn generate_patient(out: &Path, config: &DemoConfig, index: usize, condition: Co
     }
     let mut eyes = Vec::new();
     for (eye_index, truth) in eyes_truth.into_iter().enumerate() {
-        let ctx = EyeContext { config, study: &study, dicom_dir: &dicom_dir, png_dir: &png_dir, eye_index };
+        let ctx = EyeContext { root: out, config, study: &study, dicom_dir: &dicom_dir, png_dir: &png_dir, eye_index };
         eyes.push(generate_eye(&ctx, truth, &mut rng)?);
     }
     Ok(WrittenPatient { patient_id, condition, eyes })
 }
 
 struct EyeContext<'a> {
+    root: &'a Path,
     config: &'a DemoConfig,
     study: &'a StudyAttributes,
     dicom_dir: &'a Path,
@@ -301,8 +302,8 @@ fn generate_eye(ctx: &EyeContext<'_>, truth: EyeTruth, rng: &mut ChaCha8Rng) -> 
     };
     images.push(WrittenImage {
         modality: Modality::Oct,
-        dicom: dicom_path,
-        png,
+        dicom: relative(ctx.root, &dicom_path),
+        png: png.map(|p| relative(ctx.root, &p)),
         sop_instance_uid: oct_attrs.sop_uid.clone(),
         pixel_spacing_mm: oct_attrs.pixel_spacing_mm,
     });
@@ -330,7 +331,11 @@ fn write_image(
     } else {
         None
     };
-    Ok(WrittenImage { modality, dicom, png, sop_instance_uid: attrs.sop_uid.clone(), pixel_spacing_mm: attrs.pixel_spacing_mm })
+    Ok(WrittenImage { modality, dicom: relative(ctx.root, &dicom), png: png.map(|p| relative(ctx.root, &p)), sop_instance_uid: attrs.sop_uid.clone(), pixel_spacing_mm: attrs.pixel_spacing_mm })
+}
+
+fn relative(root: &Path, path: &Path) -> PathBuf {
+    path.strip_prefix(root).map_or_else(|_| path.to_path_buf(), Path::to_path_buf)
 }
 
 fn save_png(path: &Path, pixels: &image::DynamicImage) -> Result<(), SynthError> {

@@ -1,0 +1,66 @@
+//! JPEG frames that DICOM labels `RGB`: stored without a colour transform (PS3.5 §8.2.1).
+//!
+//! A JPEG stream with neither a JFIF nor an Adobe marker and three components is decoded as
+//! YCbCr by generic decoders; DICOM's Photometric Interpretation says otherwise, so such
+//! frames are decoded here with the transform switched off. Streams whose own markers say
+//! how they were coded (JFIF → YCbCr, Adobe APP14) are left to the generic path.
+
+use dicom_dictionary_std::tags;
+use dicom_object::InMemDicomObject;
+
+/// JPEG baseline (process 1) and extended (processes 2 & 4): the DCT-based syntaxes.
+pub fn is_dct_jpeg(transfer_syntax: &str) -> bool {
+    matches!(transfer_syntax, "1.2.840.10008.1.2.4.50" | "1.2.840.10008.1.2.4.51")
+}
+
+/// Decodes every frame without colour transform, or `None` when a frame's own markers
+/// say how it was coded (then the generic decoder is right).
+pub fn decode_without_colour_transform(obj: &InMemDicomObject, frames: u32) -> Result<Option<Vec<u8>>, String> {
+    let Some(fragments) = obj.get(tags::PIXEL_DATA).and_then(|e| e.value().fragments()) else {
+        return Ok(None);
+    };
+    let streams: Vec<Vec<u8>> = if fragments.len() == frames as usize {
+        fragments.iter().cloned().collect()
+    } else if frames == 1 {
+        vec![fragments.iter().flatten().copied().collect()]
+    } else {
+        return Ok(None); // fragmented multi-frame: leave it to the generic decoder
+    };
+    if streams.iter().any(|s| has_colour_marker(s)) {
+        return Ok(None);
+    }
+    let mut out = Vec::new();
+    for (index, stream) in streams.iter().enumerate() {
+        let mut decoder = jpeg_decoder::Decoder::new(stream.as_slice());
+        decoder.set_color_transform(jpeg_decoder::ColorTransform::None);
+        let pixels = decoder.decode().map_err(|e| format!("JPEG frame {index}: {e}"))?;
+        out.extend_from_slice(&pixels);
+    }
+    Ok(Some(out))
+}
+
+/// Whether a JPEG stream carries a JFIF (APP0) or Adobe (APP14) marker before its frame header.
+fn has_colour_marker(stream: &[u8]) -> bool {
+    let mut i = 2; // after SOI
+    while i + 4 <= stream.len() {
+        if stream[i] != 0xFF {
+            return false;
+        }
+        let marker = stream[i + 1];
+        if marker == 0xFF {
+            i += 1;
+            continue;
+        }
+        let length = usize::from(u16::from_be_bytes([stream[i + 2], stream[i + 3]]));
+        let body = stream.get(i + 4..i + 2 + length).unwrap_or(&[]);
+        match marker {
+            0xE0 if body.starts_with(b"JFIF") => return true,
+            0xEE if body.starts_with(b"Adobe") => return true,
+            0xC0..=0xCF if marker != 0xC4 && marker != 0xC8 && marker != 0xCC => return false,
+            0xDA => return false,
+            _ => {}
+        }
+        i += 2 + length;
+    }
+    false
+}
