@@ -17,11 +17,15 @@ fn median(mut samples: Vec<Duration>) -> Duration {
 
 fn time<T>(repeats: usize, mut f: impl FnMut() -> T) -> Duration {
     let _ = f(); // warm the page cache and allocator
-    median((0..repeats).map(|_| {
-        let start = Instant::now();
-        std::hint::black_box(f());
-        start.elapsed()
-    }).collect())
+    median(
+        (0..repeats)
+            .map(|_| {
+                let start = Instant::now();
+                std::hint::black_box(f());
+                start.elapsed()
+            })
+            .collect(),
+    )
 }
 
 fn dicom_files(dir: &Path) -> Vec<PathBuf> {
@@ -34,7 +38,10 @@ fn dicom_files(dir: &Path) -> Vec<PathBuf> {
 }
 
 fn main() -> anyhow::Result<()> {
-    let args: Vec<String> = std::env::args().skip(1).filter(|a| a != "--bench").collect();
+    let args: Vec<String> = std::env::args()
+        .skip(1)
+        .filter(|a| a != "--bench")
+        .collect();
     if args.is_empty() {
         println!("study_io: nothing to measure without files; run benches/run_study_io.sh");
         return Ok(());
@@ -50,20 +57,40 @@ fn main() -> anyhow::Result<()> {
         files.iter().filter(|f| read_dicom_file(f).is_ok()).count()
     });
     let catalog = scan_paths(std::slice::from_ref(&folder));
-    anyhow::ensure!(catalog.unreadable.is_empty(), "benchmark folder has unreadable files");
-    let oct_time = time(repeats, || decode_dicom_file(Path::new(oct)).map(|d| d.frames));
-    let fundus_time = time(repeats, || decode_dicom_file(Path::new(fundus)).map(|d| d.rows));
+    anyhow::ensure!(
+        catalog.unreadable.is_empty(),
+        "benchmark folder has unreadable files"
+    );
+    let oct_time = time(repeats, || {
+        decode_dicom_file(Path::new(oct)).map(|d| d.frames)
+    });
+    let fundus_time = time(repeats, || {
+        decode_dicom_file(Path::new(fundus)).map(|d| d.rows)
+    });
     let oct_info = decode_dicom_file(Path::new(oct))?;
     let fundus_info = decode_dicom_file(Path::new(fundus))?;
-    println!("fovea\tscan_{}_files_parallel_ms\t{:.1}", files.len(), scan.as_secs_f64() * 1e3);
-    println!("fovea\tscan_{}_files_1thread_ms\t{:.1}", files.len(), scan_one_thread.as_secs_f64() * 1e3);
+    println!(
+        "fovea\tscan_{}_files_parallel_ms\t{:.1}",
+        files.len(),
+        scan.as_secs_f64() * 1e3
+    );
+    println!(
+        "fovea\tscan_{}_files_1thread_ms\t{:.1}",
+        files.len(),
+        scan_one_thread.as_secs_f64() * 1e3
+    );
     println!(
         "fovea\tdecode_oct_{}x{}x{}_ms\t{:.2}",
-        oct_info.columns, oct_info.rows, oct_info.frames, oct_time.as_secs_f64() * 1e3
+        oct_info.columns,
+        oct_info.rows,
+        oct_info.frames,
+        oct_time.as_secs_f64() * 1e3
     );
     println!(
         "fovea\tdecode_jpeg_fundus_{}x{}_ms\t{:.2}",
-        fundus_info.columns, fundus_info.rows, fundus_time.as_secs_f64() * 1e3
+        fundus_info.columns,
+        fundus_info.rows,
+        fundus_time.as_secs_f64() * 1e3
     );
     Ok(())
 }

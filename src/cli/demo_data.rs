@@ -44,9 +44,23 @@ pub fn run(args: &DemoDataArgs) -> anyhow::Result<ExitCode> {
     .with_context(|| format!("writing demo patients to {}", args.dir.display()))?;
     let mut out = stdout.lock();
     for p in &truth.patients {
-        let reports: Vec<String> = p.eyes.iter().map(|e| format!("{}: {}", e.truth.eye.label(), e.report)).collect();
-        writeln!(out, "{}  {:?}  {}", p.patient_id, p.condition, reports.join(" | "))?;
+        let reports: Vec<String> = p
+            .eyes
+            .iter()
+            .map(|e| format!("{}: {}", e.truth.eye.label(), e.report))
+            .collect();
+        writeln!(
+            out,
+            "{}  {:?}  {}",
+            p.patient_id,
+            p.condition,
+            reports.join(" | ")
+        )?;
     }
-    writeln!(out, "synthetic data (not real patients) written to {}", args.dir.display())?;
+    writeln!(
+        out,
+        "synthetic data (not real patients) written to {}",
+        args.dir.display()
+    )?;
     Ok(ExitCode::SUCCESS)
 }

@@ -84,7 +84,10 @@ fn image_line(image: &ImageRecord) -> String {
         line.push_str(&format!(" x{} frames", image.frames));
     }
     if let Some(spacing) = image.pixel_spacing_mm {
-        line.push_str(&format!("  {:.4}x{:.4} mm/px", spacing.column_mm, spacing.row_mm));
+        line.push_str(&format!(
+            "  {:.4}x{:.4} mm/px",
+            spacing.column_mm, spacing.row_mm
+        ));
     }
     if let Some(localizer) = &image.localizer {
         line.push_str(&format!(
@@ -92,6 +95,10 @@ fn image_line(image: &ImageRecord) -> String {
             localizer.bscan_locations.len()
         ));
     }
-    line.push_str(&format!("  [{:?}]  {}", image.eye_source, image.source.path().display()));
+    line.push_str(&format!(
+        "  [{:?}]  {}",
+        image.eye_source,
+        image.source.path().display()
+    ));
     line
 }

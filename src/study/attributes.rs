@@ -15,7 +15,11 @@ pub fn text(obj: &InMemDicomObject, tag: Tag) -> Option<String> {
 /// The attribute as an unsigned integer (first value), `None` if absent, empty or not a number.
 pub fn uint(obj: &InMemDicomObject, tag: Tag) -> Option<u32> {
     let element = obj.get(tag)?;
-    if element.value().primitive().is_some_and(|v| v.multiplicity() == 0) {
+    if element
+        .value()
+        .primitive()
+        .is_some_and(|v| v.multiplicity() == 0)
+    {
         return None;
     }
     element.to_int::<u32>().ok()

@@ -71,8 +71,11 @@ pub fn read_dicom_file(path: &Path) -> Result<DicomFileKind, StudyError> {
         })?;
     let meta = obj.meta();
     let transfer_syntax_uid = meta.transfer_syntax().trim_end_matches('\0').to_string();
-    let sop_class_uid = text(&obj, tags::SOP_CLASS_UID)
-        .unwrap_or_else(|| meta.media_storage_sop_class_uid().trim_end_matches('\0').to_string());
+    let sop_class_uid = text(&obj, tags::SOP_CLASS_UID).unwrap_or_else(|| {
+        meta.media_storage_sop_class_uid()
+            .trim_end_matches('\0')
+            .to_string()
+    });
     if sop_class_uid == sop_class::MEDIA_STORAGE_DIRECTORY
         || obj.get(tags::DIRECTORY_RECORD_SEQUENCE).is_some()
     {
@@ -107,7 +110,12 @@ pub fn read_dicom_file(path: &Path) -> Result<DicomFileKind, StudyError> {
     })))
 }
 
-fn required_uint(path: &Path, obj: &InMemDicomObject, tag: dicom_core::Tag, name: &'static str) -> Result<u32, StudyError> {
+fn required_uint(
+    path: &Path,
+    obj: &InMemDicomObject,
+    tag: dicom_core::Tag,
+    name: &'static str,
+) -> Result<u32, StudyError> {
     uint(obj, tag).ok_or_else(|| StudyError::MissingAttribute {
         path: path.to_path_buf(),
         name,
@@ -165,10 +173,12 @@ fn image_record(
     let bits_allocated = required_uint(path, obj, tags::BITS_ALLOCATED, "BitsAllocated")?;
     let samples_per_pixel = uint(obj, tags::SAMPLES_PER_PIXEL).unwrap_or(1);
     let photometric_interpretation =
-        text(obj, tags::PHOTOMETRIC_INTERPRETATION).ok_or_else(|| StudyError::MissingAttribute {
-            path: path.to_path_buf(),
-            name: "PhotometricInterpretation",
-            tag: tag_label(tags::PHOTOMETRIC_INTERPRETATION),
+        text(obj, tags::PHOTOMETRIC_INTERPRETATION).ok_or_else(|| {
+            StudyError::MissingAttribute {
+                path: path.to_path_buf(),
+                name: "PhotometricInterpretation",
+                tag: tag_label(tags::PHOTOMETRIC_INTERPRETATION),
+            }
         })?;
     let (eye, eye_source) = laterality(obj);
     let frames = uint(obj, tags::NUMBER_OF_FRAMES).unwrap_or(1).max(1);
@@ -292,7 +302,11 @@ fn localizer_from_referenced_images(obj: &InMemDicomObject) -> Option<String> {
 }
 
 /// Modality from the SOP class, the acquisition device, and the descriptions a device writes.
-fn classify_modality(obj: &InMemDicomObject, sop_class_uid: &str, samples_per_pixel: u32) -> Modality {
+fn classify_modality(
+    obj: &InMemDicomObject,
+    sop_class_uid: &str,
+    samples_per_pixel: u32,
+) -> Modality {
     let dicom_modality = text(obj, tags::MODALITY).unwrap_or_default();
     if sop_class_uid == sop_class::OPHTHALMIC_TOMOGRAPHY
         || sop_class_uid == sop_class::OCT_BSCAN_VOLUME_ANALYSIS
@@ -318,7 +332,8 @@ fn classify_modality(obj: &InMemDicomObject, sop_class_uid: &str, samples_per_pi
     if let Some(m) = modality_from_hints(&hints) {
         return m;
     }
-    let photographic = sop_class::is_ophthalmic_photography(sop_class_uid) || dicom_modality == "OP";
+    let photographic =
+        sop_class::is_ophthalmic_photography(sop_class_uid) || dicom_modality == "OP";
     if photographic && samples_per_pixel == 3 {
         Modality::ColourFundus
     } else if sop_class_uid == sop_class::OCT_EN_FACE {
@@ -330,11 +345,7 @@ fn classify_modality(obj: &InMemDicomObject, sop_class_uid: &str, samples_per_pi
 
 /// Keyword rules over code meanings and descriptions, most specific first.
 pub(crate) fn modality_from_hints(hints: &[String]) -> Option<Modality> {
-    let has = |needles: &[&str]| {
-        hints
-            .iter()
-            .any(|h| needles.iter().any(|n| h.contains(n)))
-    };
+    let has = |needles: &[&str]| hints.iter().any(|h| needles.iter().any(|n| h.contains(n)));
     let has_word = |words: &[&str]| {
         hints.iter().any(|h| {
             h.split(|c: char| !c.is_ascii_alphanumeric())
@@ -347,8 +358,7 @@ pub(crate) fn modality_from_hints(hints: &[String]) -> Option<Modality> {
         Some(Modality::Icga)
     } else if has(&["fluorescein"]) || has_word(&["fa", "ffa", "fag"]) {
         Some(Modality::Ffa)
-    } else if has(&["scanning laser", "infrared", "infra-red"]) || has_word(&["slo", "ir", "nir"])
-    {
+    } else if has(&["scanning laser", "infrared", "infra-red"]) || has_word(&["slo", "ir", "nir"]) {
         Some(Modality::SloIr)
     } else if has(&["slit lamp", "anterior segment", "cornea", "external eye"]) {
         Some(Modality::AnteriorSegment)
@@ -374,7 +384,11 @@ mod tests {
         assert_eq!(hint("Slit lamp photo"), Some(Modality::AnteriorSegment));
         assert_eq!(hint("Fundus Camera"), Some(Modality::ColourFundus));
         assert_eq!(hint("firmware"), None, "'ir' inside a word is not infrared");
-        assert_eq!(hint("fast scan"), None, "'fa' inside a word is not angiography");
+        assert_eq!(
+            hint("fast scan"),
+            None,
+            "'fa' inside a word is not angiography"
+        );
     }
 
     #[test]

@@ -13,7 +13,10 @@ use super::error::StudyError;
 /// Referenced File ID (0004,1500) holds path components separated by `\`; records without
 /// one (patient, study, series records) are skipped. A referenced file that does not exist
 /// is still returned, so the scan reports it as unreadable with its path.
-pub fn referenced_files(dicomdir_path: &Path, obj: &InMemDicomObject) -> Result<Vec<PathBuf>, StudyError> {
+pub fn referenced_files(
+    dicomdir_path: &Path,
+    obj: &InMemDicomObject,
+) -> Result<Vec<PathBuf>, StudyError> {
     let base = dicomdir_path.parent().unwrap_or_else(|| Path::new("."));
     let records = items(obj, tags::DIRECTORY_RECORD_SEQUENCE);
     if records.is_empty() && obj.get(tags::DIRECTORY_RECORD_SEQUENCE).is_none() {

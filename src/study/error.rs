@@ -14,9 +14,7 @@ pub enum StudyError {
         source: std::io::Error,
     },
     /// The file is not DICOM Part 10 and not a supported plain image.
-    #[error(
-        "{path}: not a DICOM file (no 'DICM' preamble) and not a PNG, JPEG, TIFF or BMP image"
-    )]
+    #[error("{path}: not a DICOM file (no 'DICM' preamble) and not a PNG, JPEG, TIFF or BMP image")]
     UnknownFormat {
         /// The file.
         path: PathBuf,

@@ -4,14 +4,18 @@
 use std::collections::{BTreeMap, HashMap};
 
 use super::dicom_meta::ScannedImage;
-use super::model::{Eye, EyeImages, EyeSource, ImageRecord, Patient, PatientInfo, Study, StudyInfo};
+use super::model::{
+    Eye, EyeImages, EyeSource, ImageRecord, Patient, PatientInfo, Study, StudyInfo,
+};
 
 /// Builds the patient tree. Patients are ordered by id, studies by date, eyes OD, OS, OU,
 /// unknown; images by modality, acquisition time, then path.
 pub fn group_into_patients(mut scanned: Vec<ScannedImage>) -> Vec<Patient> {
     resolve_shared_eyes(&mut scanned);
-    let mut patients: BTreeMap<String, (PatientInfo, BTreeMap<String, (StudyInfo, Vec<ImageRecord>)>)> =
-        BTreeMap::new();
+    let mut patients: BTreeMap<
+        String,
+        (PatientInfo, BTreeMap<String, (StudyInfo, Vec<ImageRecord>)>),
+    > = BTreeMap::new();
     for image in scanned {
         let (info, studies) = patients
             .entry(image.patient.id.clone())

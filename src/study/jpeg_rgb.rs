@@ -10,13 +10,22 @@ use dicom_object::InMemDicomObject;
 
 /// JPEG baseline (process 1) and extended (processes 2 & 4): the DCT-based syntaxes.
 pub fn is_dct_jpeg(transfer_syntax: &str) -> bool {
-    matches!(transfer_syntax, "1.2.840.10008.1.2.4.50" | "1.2.840.10008.1.2.4.51")
+    matches!(
+        transfer_syntax,
+        "1.2.840.10008.1.2.4.50" | "1.2.840.10008.1.2.4.51"
+    )
 }
 
 /// Decodes every frame without colour transform, or `None` when a frame's own markers
 /// say how it was coded (then the generic decoder is right).
-pub fn decode_without_colour_transform(obj: &InMemDicomObject, frames: u32) -> Result<Option<Vec<u8>>, String> {
-    let Some(fragments) = obj.get(tags::PIXEL_DATA).and_then(|e| e.value().fragments()) else {
+pub fn decode_without_colour_transform(
+    obj: &InMemDicomObject,
+    frames: u32,
+) -> Result<Option<Vec<u8>>, String> {
+    let Some(fragments) = obj
+        .get(tags::PIXEL_DATA)
+        .and_then(|e| e.value().fragments())
+    else {
         return Ok(None);
     };
     let streams: Vec<Vec<u8>> = if fragments.len() == frames as usize {
@@ -33,7 +42,9 @@ pub fn decode_without_colour_transform(obj: &InMemDicomObject, frames: u32) -> R
     for (index, stream) in streams.iter().enumerate() {
         let mut decoder = jpeg_decoder::Decoder::new(stream.as_slice());
         decoder.set_color_transform(jpeg_decoder::ColorTransform::None);
-        let pixels = decoder.decode().map_err(|e| format!("JPEG frame {index}: {e}"))?;
+        let pixels = decoder
+            .decode()
+            .map_err(|e| format!("JPEG frame {index}: {e}"))?;
         out.extend_from_slice(&pixels);
     }
     Ok(Some(out))

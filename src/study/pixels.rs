@@ -11,8 +11,8 @@ use dicom_object::{InMemDicomObject, OpenFileOptions};
 use dicom_pixeldata::{PixelDecoder, PixelRepresentation, PlanarConfiguration};
 
 use super::attributes::{floats, text};
-use super::jpeg_rgb;
 use super::error::{StudyError, error_chain};
+use super::jpeg_rgb;
 use super::model::{ImageRecord, ImageSource};
 
 /// Stored sample values, frame-major, pixels interleaved (`RGBRGB…` for colour).
@@ -110,7 +110,9 @@ impl DecodedImage {
         }
         let n = self.samples_per_frame();
         let start = frame as usize * n;
-        let values: Vec<f64> = (start..start + n).filter_map(|i| self.samples.get_f64(i)).collect();
+        let values: Vec<f64> = (start..start + n)
+            .filter_map(|i| self.samples.get_f64(i))
+            .collect();
         if values.len() != n {
             return None;
         }
@@ -119,7 +121,8 @@ impl DecodedImage {
         match &self.colour {
             ColourModel::Palette(lut) => {
                 for &v in &values {
-                    let idx = (v as i64 - lut.first_mapped).clamp(0, lut.red.len() as i64 - 1) as usize;
+                    let idx =
+                        (v as i64 - lut.first_mapped).clamp(0, lut.red.len() as i64 - 1) as usize;
                     for table in [&lut.red, &lut.green, &lut.blue] {
                         out.push((table.get(idx).copied().unwrap_or(0) >> 8) as u8);
                     }
@@ -141,7 +144,9 @@ impl DecodedImage {
                 let (lo, hi) = if matches!(self.samples, Samples::U8(_)) {
                     (0.0, f64::from((1_u16 << self.bits_stored.clamp(1, 8)) - 1))
                 } else {
-                    values.iter().fold((f64::MAX, f64::MIN), |(lo, hi), &v| (lo.min(v), hi.max(v)))
+                    values
+                        .iter()
+                        .fold((f64::MAX, f64::MIN), |(lo, hi), &v| (lo.min(v), hi.max(v)))
                 };
                 let range = (hi - lo).max(1.0);
                 for &v in &values {
@@ -184,7 +189,11 @@ pub fn decode_dicom_file(path: &Path) -> Result<DecodedImage, StudyError> {
             tag: "(7FE0,0010)".into(),
         });
     }
-    let transfer_syntax = obj.meta().transfer_syntax().trim_end_matches('\0').to_string();
+    let transfer_syntax = obj
+        .meta()
+        .transfer_syntax()
+        .trim_end_matches('\0')
+        .to_string();
     let stored_photometric = text(&obj, tags::PHOTOMETRIC_INTERPRETATION).unwrap_or_default();
     let decoded = obj.decode_pixel_data().map_err(|e| fail(error_chain(&e)))?;
     let columns = decoded.columns();
@@ -192,7 +201,9 @@ pub fn decode_dicom_file(path: &Path) -> Result<DecodedImage, StudyError> {
     let frames = decoded.number_of_frames().max(1);
     let spp = decoded.samples_per_pixel();
     if spp != 1 && spp != 3 {
-        return Err(fail(format!("{spp} samples per pixel is not supported (1 or 3 are)")));
+        return Err(fail(format!(
+            "{spp} samples per pixel is not supported (1 or 3 are)"
+        )));
     }
     let bits_allocated = decoded.bits_allocated();
     let bits_stored = decoded.bits_stored();
@@ -200,9 +211,15 @@ pub fn decode_dicom_file(path: &Path) -> Result<DecodedImage, StudyError> {
     let pixels = columns as usize * rows as usize;
     // Encapsulated codecs (JPEG, JPEG-LS, J2K) convert YBR to RGB; RLE and native data do not.
     let decoded_pi = decoded.photometric_interpretation().as_str().to_string();
-    let codec_converted_colour =
-        spp == 3 && decoded_pi == "RGB" && is_encapsulated(&transfer_syntax) && !is_rle(&transfer_syntax);
-    let photometric = if codec_converted_colour { "RGB".to_string() } else { stored_photometric.clone() };
+    let codec_converted_colour = spp == 3
+        && decoded_pi == "RGB"
+        && is_encapsulated(&transfer_syntax)
+        && !is_rle(&transfer_syntax);
+    let photometric = if codec_converted_colour {
+        "RGB".to_string()
+    } else {
+        stored_photometric.clone()
+    };
     let ybr_422_packed = photometric == "YBR_FULL_422" && !is_encapsulated(&transfer_syntax);
     let frame_bytes = if ybr_422_packed {
         pixels * 2
@@ -211,12 +228,15 @@ pub fn decode_dicom_file(path: &Path) -> Result<DecodedImage, StudyError> {
     };
     // JPEG whose DICOM Photometric Interpretation says RGB was stored without a colour
     // transform (PS3.5 8.2.1); the JPEG decoder alone would assume YCbCr.
-    let untransformed_jpeg = if spp == 3 && stored_photometric == "RGB" && jpeg_rgb::is_dct_jpeg(&transfer_syntax) {
-        jpeg_rgb::decode_without_colour_transform(&obj, frames).map_err(fail)?
-    } else {
-        None
-    };
-    let data = untransformed_jpeg.as_deref().unwrap_or_else(|| decoded.data());
+    let untransformed_jpeg =
+        if spp == 3 && stored_photometric == "RGB" && jpeg_rgb::is_dct_jpeg(&transfer_syntax) {
+            jpeg_rgb::decode_without_colour_transform(&obj, frames).map_err(fail)?
+        } else {
+            None
+        };
+    let data = untransformed_jpeg
+        .as_deref()
+        .unwrap_or_else(|| decoded.data());
     let needed = frame_bytes * frames as usize;
     if data.len() < needed {
         return Err(fail(format!(
@@ -230,7 +250,11 @@ pub fn decode_dicom_file(path: &Path) -> Result<DecodedImage, StudyError> {
         (1, false) => Samples::U8(data.iter().map(|&b| u8::from(b != 0)).collect()),
         (8, false) => Samples::U8(data.to_vec()),
         (8, true) => Samples::I16(data.iter().map(|&b| i16::from(b as i8)).collect()),
-        (16, false) => Samples::U16(data.chunks_exact(2).map(|c| u16::from_le_bytes([c[0], c[1]])).collect()),
+        (16, false) => Samples::U16(
+            data.chunks_exact(2)
+                .map(|c| u16::from_le_bytes([c[0], c[1]]))
+                .collect(),
+        ),
         (16, true) => {
             let extend = 16 - bits_stored.min(16);
             Samples::I16(
@@ -239,9 +263,16 @@ pub fn decode_dicom_file(path: &Path) -> Result<DecodedImage, StudyError> {
                     .collect(),
             )
         }
-        (other, _) => return Err(fail(format!("BitsAllocated {other} is not supported (1, 8 or 16 are)"))),
+        (other, _) => {
+            return Err(fail(format!(
+                "BitsAllocated {other} is not supported (1, 8 or 16 are)"
+            )));
+        }
     };
-    if spp == 3 && decoded.planar_configuration() == PlanarConfiguration::PixelFirst && !codec_converted_colour {
+    if spp == 3
+        && decoded.planar_configuration() == PlanarConfiguration::PixelFirst
+        && !codec_converted_colour
+    {
         samples = interleave_planes(samples, pixels, frames as usize);
     }
     let colour = match photometric.as_str() {
@@ -277,7 +308,10 @@ fn is_rle(ts: &str) -> bool {
 fn is_encapsulated(ts: &str) -> bool {
     !matches!(
         ts,
-        "1.2.840.10008.1.2" | "1.2.840.10008.1.2.1" | "1.2.840.10008.1.2.2" | "1.2.840.10008.1.2.1.99"
+        "1.2.840.10008.1.2"
+            | "1.2.840.10008.1.2.1"
+            | "1.2.840.10008.1.2.2"
+            | "1.2.840.10008.1.2.1.99"
     )
 }
 
@@ -328,8 +362,9 @@ fn ybr_full_to_rgb(samples: &mut Samples) {
 }
 
 fn palette(obj: &InMemDicomObject) -> Result<PaletteLut, String> {
-    let descriptor = floats(obj, tags::RED_PALETTE_COLOR_LOOKUP_TABLE_DESCRIPTOR)
-        .ok_or("PALETTE COLOR image without Red Palette Color Lookup Table Descriptor (0028,1101)")?;
+    let descriptor = floats(obj, tags::RED_PALETTE_COLOR_LOOKUP_TABLE_DESCRIPTOR).ok_or(
+        "PALETTE COLOR image without Red Palette Color Lookup Table Descriptor (0028,1101)",
+    )?;
     let entries = match descriptor.first().copied().unwrap_or(0.0) as usize {
         0 => 65536,
         n => n,
@@ -337,7 +372,9 @@ fn palette(obj: &InMemDicomObject) -> Result<PaletteLut, String> {
     let first_mapped = descriptor.get(1).copied().unwrap_or(0.0) as i64;
     let bits = descriptor.get(2).copied().unwrap_or(16.0) as u32;
     let table = |tag| -> Result<Vec<u16>, String> {
-        let element = obj.get(tag).ok_or("palette colour image without its lookup table data")?;
+        let element = obj
+            .get(tag)
+            .ok_or("palette colour image without its lookup table data")?;
         let bytes = element.to_bytes().map_err(|e| e.to_string())?;
         let raw: Vec<u16> = if bits == 8 && bytes.len() < entries * 2 {
             bytes.iter().map(|&b| u16::from(b) << 8).collect()
@@ -379,15 +416,30 @@ pub fn decode_plain_file(path: &Path) -> Result<DecodedImage, StudyError> {
         })?;
     let (columns, rows) = (img.width(), img.height());
     let (channels, bits_stored, colour, samples) = match img {
-        image::DynamicImage::ImageLuma8(g) => (1, 8, ColourModel::Monochrome2, Samples::U8(g.into_raw())),
-        image::DynamicImage::ImageLuma16(g) => (1, 16, ColourModel::Monochrome2, Samples::U16(g.into_raw())),
-        image::DynamicImage::ImageLumaA8(_) => {
-            (1, 8, ColourModel::Monochrome2, Samples::U8(img.to_luma8().into_raw()))
+        image::DynamicImage::ImageLuma8(g) => {
+            (1, 8, ColourModel::Monochrome2, Samples::U8(g.into_raw()))
         }
-        other if other.color().bytes_per_pixel() / other.color().channel_count() >= 2 => {
-            (3, 16, ColourModel::Rgb, Samples::U16(other.to_rgb16().into_raw()))
+        image::DynamicImage::ImageLuma16(g) => {
+            (1, 16, ColourModel::Monochrome2, Samples::U16(g.into_raw()))
         }
-        other => (3, 8, ColourModel::Rgb, Samples::U8(other.to_rgb8().into_raw())),
+        image::DynamicImage::ImageLumaA8(_) => (
+            1,
+            8,
+            ColourModel::Monochrome2,
+            Samples::U8(img.to_luma8().into_raw()),
+        ),
+        other if other.color().bytes_per_pixel() / other.color().channel_count() >= 2 => (
+            3,
+            16,
+            ColourModel::Rgb,
+            Samples::U16(other.to_rgb16().into_raw()),
+        ),
+        other => (
+            3,
+            8,
+            ColourModel::Rgb,
+            Samples::U8(other.to_rgb8().into_raw()),
+        ),
     };
     Ok(DecodedImage {
         columns,
@@ -399,4 +451,3 @@ pub fn decode_plain_file(path: &Path) -> Result<DecodedImage, StudyError> {
         samples,
     })
 }
-

@@ -58,12 +58,14 @@ pub struct Sidecar {
 
 fn read_sidecar(path: &Path) -> Result<Option<Sidecar>, StudyError> {
     match std::fs::read(path) {
-        Ok(bytes) => serde_json::from_slice(&bytes)
-            .map(Some)
-            .map_err(|source| StudyError::Sidecar {
-                path: path.to_path_buf(),
-                source,
-            }),
+        Ok(bytes) => {
+            serde_json::from_slice(&bytes)
+                .map(Some)
+                .map_err(|source| StudyError::Sidecar {
+                    path: path.to_path_buf(),
+                    source,
+                })
+        }
         Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(None),
         Err(source) => Err(StudyError::Io {
             path: path.to_path_buf(),
@@ -94,10 +96,12 @@ pub fn read_plain_image(path: &Path) -> Result<ScannedImage, StudyError> {
             path: path.to_path_buf(),
         });
     }
-    let mut decoder = reader.into_decoder().map_err(|source| StudyError::PlainImage {
-        path: path.to_path_buf(),
-        source,
-    })?;
+    let mut decoder = reader
+        .into_decoder()
+        .map_err(|source| StudyError::PlainImage {
+            path: path.to_path_buf(),
+            source,
+        })?;
     let (columns, rows) = image::ImageDecoder::dimensions(&decoder);
     let color = image::ImageDecoder::color_type(&decoder);
     // The ICC profile is irrelevant here; asking for it only finishes header parsing.
@@ -110,7 +114,9 @@ pub fn read_plain_image(path: &Path) -> Result<ScannedImage, StudyError> {
     };
     let merged = merge(sidecar.clone(), folder_sidecar.clone());
     let patient_known = sidecar.as_ref().is_some_and(|s| s.patient_id.is_some())
-        || folder_sidecar.as_ref().is_some_and(|s| s.patient_id.is_some());
+        || folder_sidecar
+            .as_ref()
+            .is_some_and(|s| s.patient_id.is_some());
     let (eye, eye_source) = match merged.eye {
         Some(eye) => (eye, EyeSource::Sidecar),
         None => match eye_from_file_name(path) {
@@ -124,7 +130,11 @@ pub fn read_plain_image(path: &Path) -> Result<ScannedImage, StudyError> {
     } else {
         format!("file:{}", path.display())
     };
-    let bits = if color.bytes_per_pixel() / color.channel_count().max(1) >= 2 { 16 } else { 8 };
+    let bits = if color.bytes_per_pixel() / color.channel_count().max(1) >= 2 {
+        16
+    } else {
+        8
+    };
     let record = ImageRecord {
         source: ImageSource::Plain {
             path: path.to_path_buf(),
@@ -143,10 +153,13 @@ pub fn read_plain_image(path: &Path) -> Result<ScannedImage, StudyError> {
         samples_per_pixel: if colour { 3 } else { 1 },
         bits_allocated: bits,
         photometric_interpretation: if colour { "RGB" } else { "MONOCHROME2" }.to_string(),
-        pixel_spacing_mm: merged.pixel_spacing_mm.filter(|s| *s > 0.0).map(|s| PixelSpacingMm {
-            row_mm: s,
-            column_mm: s,
-        }),
+        pixel_spacing_mm: merged
+            .pixel_spacing_mm
+            .filter(|s| *s > 0.0)
+            .map(|s| PixelSpacingMm {
+                row_mm: s,
+                column_mm: s,
+            }),
         series_instance_uid: None,
         frame_of_reference_uid: None,
         localizer: None,

@@ -58,13 +58,17 @@ pub fn scan_paths_with(
             .filter(|p| seen.insert(canonical(p)))
             .collect();
         total += batch.len();
-        let outcomes = scan_batch(&batch, &|| {
-            let files_done = done.fetch_add(1, Ordering::Relaxed) + 1;
-            progress(ScanProgress {
-                files_done,
-                files_total: total,
-            });
-        }, cancel);
+        let outcomes = scan_batch(
+            &batch,
+            &|| {
+                let files_done = done.fetch_add(1, Ordering::Relaxed) + 1;
+                progress(ScanProgress {
+                    files_done,
+                    files_total: total,
+                });
+            },
+            cancel,
+        );
         for (path, outcome) in outcomes {
             match outcome {
                 FileOutcome::Image(image) => scanned.push(*image),
@@ -72,8 +76,12 @@ pub fn scan_paths_with(
                     catalog.media_directories.push(path);
                     queue.extend(files);
                 }
-                FileOutcome::Skipped(reason) => catalog.skipped.push(UnreadableFile { path, reason }),
-                FileOutcome::Failed(reason) => catalog.unreadable.push(UnreadableFile { path, reason }),
+                FileOutcome::Skipped(reason) => {
+                    catalog.skipped.push(UnreadableFile { path, reason })
+                }
+                FileOutcome::Failed(reason) => {
+                    catalog.unreadable.push(UnreadableFile { path, reason })
+                }
             }
         }
     }
@@ -111,7 +119,9 @@ fn expand_input(path: &Path, queue: &mut Vec<PathBuf>, unreadable: &mut Vec<Unre
             Ok(e) if e.file_type().is_file() => queue.push(e.into_path()),
             Ok(_) => {}
             Err(e) => unreadable.push(UnreadableFile {
-                path: e.path().map_or_else(|| path.to_path_buf(), Path::to_path_buf),
+                path: e
+                    .path()
+                    .map_or_else(|| path.to_path_buf(), Path::to_path_buf),
                 reason: error_chain(&e),
             }),
         }
@@ -155,7 +165,9 @@ fn scan_batch(
             }
         }
     });
-    let slots = results.into_inner().unwrap_or_else(|poisoned| poisoned.into_inner());
+    let slots = results
+        .into_inner()
+        .unwrap_or_else(|poisoned| poisoned.into_inner());
     batch
         .iter()
         .cloned()
@@ -182,17 +194,22 @@ fn examine_file(path: &Path) -> FileOutcome {
 }
 
 fn examine_file_inner(path: &Path) -> Result<FileOutcome, StudyError> {
-    let name = path.file_name().and_then(|n| n.to_str()).unwrap_or_default();
-    if name.eq_ignore_ascii_case("patient.json") || (name.ends_with(".json") && has_image_twin(path)) {
+    let name = path
+        .file_name()
+        .and_then(|n| n.to_str())
+        .unwrap_or_default();
+    if name.eq_ignore_ascii_case("patient.json")
+        || (name.ends_with(".json") && has_image_twin(path))
+    {
         return Ok(FileOutcome::Skipped("sidecar of an image".into()));
     }
     if has_dicom_magic(path)? {
         return Ok(match read_dicom_file(path)? {
             DicomFileKind::Image(image) => FileOutcome::Image(image),
             DicomFileKind::Directory(files) => FileOutcome::Directory(files),
-            DicomFileKind::NotAnImage { sop_class_uid } => {
-                FileOutcome::Skipped(format!("DICOM without an image (SOP class {sop_class_uid})"))
-            }
+            DicomFileKind::NotAnImage { sop_class_uid } => FileOutcome::Skipped(format!(
+                "DICOM without an image (SOP class {sop_class_uid})"
+            )),
         });
     }
     if is_plain_image(path) {
@@ -209,7 +226,9 @@ fn examine_file_inner(path: &Path) -> Result<FileOutcome, StudyError> {
             path: path.to_path_buf(),
         });
     }
-    Ok(FileOutcome::Skipped("not a DICOM file or a supported image".into()))
+    Ok(FileOutcome::Skipped(
+        "not a DICOM file or a supported image".into(),
+    ))
 }
 
 fn has_image_twin(json: &Path) -> bool {

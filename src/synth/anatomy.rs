@@ -36,7 +36,11 @@ pub struct VesselSegment {
 /// each an artery and a vein, branching as they thin.
 pub fn grow_vessels(rng: &mut impl Rng, eye: Eye) -> Vec<VesselSegment> {
     let disc = disc_centre_mm(eye);
-    let temporal = if eye == Eye::Left { 0.0 } else { std::f64::consts::PI };
+    let temporal = if eye == Eye::Left {
+        0.0
+    } else {
+        std::f64::consts::PI
+    };
     let nasal = temporal + std::f64::consts::PI;
     let mut segments = Vec::new();
     for vein in [false, true] {
@@ -52,7 +56,17 @@ pub fn grow_vessels(rng: &mut impl Rng, eye: Eye) -> Vec<VesselSegment> {
             let offset = if vein { 0.12 } else { -0.12 };
             let start = (disc.0 + offset, disc.1 + up * 0.15);
             let width = if vein { 0.13 } else { 0.10 };
-            grow_branch(rng, &mut segments, start, start_heading, aim, width, length, vein, 0);
+            grow_branch(
+                rng,
+                &mut segments,
+                start,
+                start_heading,
+                aim,
+                width,
+                length,
+                vein,
+                0,
+            );
         }
     }
     segments
@@ -75,7 +89,12 @@ fn grow_branch(
     for i in 0..steps {
         heading += 0.09 * angle_diff(aim, heading) + rng.random_range(-0.08..0.08);
         let next = (at.0 + step * heading.cos(), at.1 + step * heading.sin());
-        segments.push(VesselSegment { a: at, b: next, width_mm: width, vein });
+        segments.push(VesselSegment {
+            a: at,
+            b: next,
+            width_mm: width,
+            vein,
+        });
         at = next;
         width *= 0.994;
         if at.0.abs() > 9.0 || at.1.abs() > 9.0 || width < 0.025 {
@@ -86,7 +105,17 @@ fn grow_branch(
             let child_heading = heading + side * rng.random_range(0.5..0.9);
             let child_aim = heading + side * rng.random_range(0.6..1.3);
             let remaining = (steps - i) as f64 * step * 0.6;
-            grow_branch(rng, segments, at, child_heading, child_aim, width * 0.68, remaining, vein, depth + 1);
+            grow_branch(
+                rng,
+                segments,
+                at,
+                child_heading,
+                child_aim,
+                width * 0.68,
+                remaining,
+                vein,
+                depth + 1,
+            );
             width *= 0.88;
         }
     }
@@ -128,8 +157,10 @@ impl View {
     /// Retinal point at the centre of pixel (column, row).
     pub fn to_mm(&self, column: u32, row: u32) -> (f64, f64) {
         (
-            (f64::from(column) + 0.5 - f64::from(self.width) / 2.0) * self.spacing_mm + self.centre_mm.0,
-            (f64::from(row) + 0.5 - f64::from(self.height) / 2.0) * self.spacing_mm + self.centre_mm.1,
+            (f64::from(column) + 0.5 - f64::from(self.width) / 2.0) * self.spacing_mm
+                + self.centre_mm.0,
+            (f64::from(row) + 0.5 - f64::from(self.height) / 2.0) * self.spacing_mm
+                + self.centre_mm.1,
         )
     }
 }
@@ -161,18 +192,37 @@ pub fn rasterise(view: View, vessels: &[VesselSegment], truth: &EyeTruth) -> Fea
         let (cx, cy) = view.to_px((lesion.x_mm, lesion.y_mm));
         let rx = lesion.rx_mm / view.spacing_mm + 1.0;
         let ry = lesion.ry_mm / view.spacing_mm + 1.0;
-        for_each_px_in_box(view, cx - rx, cy - ry, cx + rx, cy + ry, |i, column, row| {
-            let (x, y) = view.to_mm(column, row);
-            let c = lesion.coverage(x, y) as f32;
-            if c > map[i] {
-                map[i] = c;
-            }
-        });
+        for_each_px_in_box(
+            view,
+            cx - rx,
+            cy - ry,
+            cx + rx,
+            cy + ry,
+            |i, column, row| {
+                let (x, y) = view.to_mm(column, row);
+                let c = lesion.coverage(x, y) as f32;
+                if c > map[i] {
+                    map[i] = c;
+                }
+            },
+        );
     }
-    FeatureMaps { view, artery, vein, lesions }
+    FeatureMaps {
+        view,
+        artery,
+        vein,
+        lesions,
+    }
 }
 
-fn for_each_px_in_box(view: View, x0: f64, y0: f64, x1: f64, y1: f64, mut f: impl FnMut(usize, u32, u32)) {
+fn for_each_px_in_box(
+    view: View,
+    x0: f64,
+    y0: f64,
+    x1: f64,
+    y1: f64,
+    mut f: impl FnMut(usize, u32, u32),
+) {
     let c0 = x0.floor().max(0.0) as u32;
     let r0 = y0.floor().max(0.0) as u32;
     let c1 = (x1.ceil().max(0.0) as u32).min(view.width);
@@ -191,19 +241,26 @@ fn stamp_segment(map: &mut [f32], view: View, s: &VesselSegment) {
     let pad = radius + 1.5;
     let (dx, dy) = (bx - ax, by - ay);
     let len2 = (dx * dx + dy * dy).max(1e-9);
-    for_each_px_in_box(view, ax.min(bx) - pad, ay.min(by) - pad, ax.max(bx) + pad, ay.max(by) + pad, |i, column, row| {
-        let (px, py) = (f64::from(column) + 0.5, f64::from(row) + 0.5);
-        let t = (((px - ax) * dx + (py - ay) * dy) / len2).clamp(0.0, 1.0);
-        let (qx, qy) = (ax + t * dx - px, ay + t * dy - py);
-        let d = (qx * qx + qy * qy).sqrt();
-        // Partial coverage at the edge; thin vessels are fainter.
-        let edge = (radius + 0.5 - d).clamp(0.0, 1.0);
-        let strength = (radius / 2.5).clamp(0.35, 1.0);
-        let v = (edge * strength) as f32;
-        if v > map[i] {
-            map[i] = v;
-        }
-    });
+    for_each_px_in_box(
+        view,
+        ax.min(bx) - pad,
+        ay.min(by) - pad,
+        ax.max(bx) + pad,
+        ay.max(by) + pad,
+        |i, column, row| {
+            let (px, py) = (f64::from(column) + 0.5, f64::from(row) + 0.5);
+            let t = (((px - ax) * dx + (py - ay) * dy) / len2).clamp(0.0, 1.0);
+            let (qx, qy) = (ax + t * dx - px, ay + t * dy - py);
+            let d = (qx * qx + qy * qy).sqrt();
+            // Partial coverage at the edge; thin vessels are fainter.
+            let edge = (radius + 0.5 - d).clamp(0.0, 1.0);
+            let strength = (radius / 2.5).clamp(0.35, 1.0);
+            let v = (edge * strength) as f32;
+            if v > map[i] {
+                map[i] = v;
+            }
+        },
+    );
 }
 
 /// Disc and cup coverage at a retinal point (soft-edged ellipses).

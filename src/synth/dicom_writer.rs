@@ -87,12 +87,17 @@ impl Ds {
         Ds(InMemDicomObject::new_empty())
     }
     fn text(&mut self, tag: Tag, vr: VR, value: &str) -> &mut Ds {
-        self.0.put(DataElement::new(tag, vr, PrimitiveValue::from(value)));
+        self.0
+            .put(DataElement::new(tag, vr, PrimitiveValue::from(value)));
         self
     }
     fn texts(&mut self, tag: Tag, vr: VR, values: &[&str]) -> &mut Ds {
         let values: Vec<String> = values.iter().map(|s| (*s).to_string()).collect();
-        self.0.put(DataElement::new(tag, vr, PrimitiveValue::Strs(values.into())));
+        self.0.put(DataElement::new(
+            tag,
+            vr,
+            PrimitiveValue::Strs(values.into()),
+        ));
         self
     }
     fn empty(&mut self, tag: Tag, vr: VR) -> &mut Ds {
@@ -100,27 +105,45 @@ impl Ds {
         self
     }
     fn us(&mut self, tag: Tag, value: u16) -> &mut Ds {
-        self.0.put(DataElement::new(tag, VR::US, PrimitiveValue::from(value)));
+        self.0
+            .put(DataElement::new(tag, VR::US, PrimitiveValue::from(value)));
         self
     }
     fn fl(&mut self, tag: Tag, values: &[f32]) -> &mut Ds {
-        self.0.put(DataElement::new(tag, VR::FL, PrimitiveValue::F32(values.iter().copied().collect())));
+        self.0.put(DataElement::new(
+            tag,
+            VR::FL,
+            PrimitiveValue::F32(values.iter().copied().collect()),
+        ));
         self
     }
     fn fd(&mut self, tag: Tag, values: &[f64]) -> &mut Ds {
-        self.0.put(DataElement::new(tag, VR::FD, PrimitiveValue::F64(values.iter().copied().collect())));
+        self.0.put(DataElement::new(
+            tag,
+            VR::FD,
+            PrimitiveValue::F64(values.iter().copied().collect()),
+        ));
         self
     }
     fn ul(&mut self, tag: Tag, value: u32) -> &mut Ds {
-        self.0.put(DataElement::new(tag, VR::UL, PrimitiveValue::from(value)));
+        self.0
+            .put(DataElement::new(tag, VR::UL, PrimitiveValue::from(value)));
         self
     }
     fn at(&mut self, tag: Tag, values: &[Tag]) -> &mut Ds {
-        self.0.put(DataElement::new(tag, VR::AT, PrimitiveValue::Tags(values.iter().copied().collect())));
+        self.0.put(DataElement::new(
+            tag,
+            VR::AT,
+            PrimitiveValue::Tags(values.iter().copied().collect()),
+        ));
         self
     }
     fn seq(&mut self, tag: Tag, items: Vec<InMemDicomObject>) -> &mut Ds {
-        self.0.put(DataElement::new(tag, VR::SQ, DataSetSequence::new(items, Length::UNDEFINED)));
+        self.0.put(DataElement::new(
+            tag,
+            VR::SQ,
+            DataSetSequence::new(items, Length::UNDEFINED),
+        ));
         self
     }
     fn done(&mut self) -> InMemDicomObject {
@@ -138,7 +161,13 @@ fn code(value: &str, scheme: &str, meaning: &str) -> InMemDicomObject {
 
 /// Modules every image shares: SOP Common, Patient, General Study, General Series, General
 /// Equipment, Ocular Region Imaged, Acquisition Context.
-fn common(ds: &mut Ds, study: &StudyAttributes, image: &ImageAttributes, sop_class_uid: &str, modality: &str) {
+fn common(
+    ds: &mut Ds,
+    study: &StudyAttributes,
+    image: &ImageAttributes,
+    sop_class_uid: &str,
+    modality: &str,
+) {
     ds.text(tags::SPECIFIC_CHARACTER_SET, VR::CS, "ISO_IR 100")
         .texts(tags::IMAGE_TYPE, VR::CS, &["ORIGINAL", "PRIMARY"])
         .text(tags::SOP_CLASS_UID, VR::UI, sop_class_uid)
@@ -151,13 +180,25 @@ fn common(ds: &mut Ds, study: &StudyAttributes, image: &ImageAttributes, sop_cla
         .text(tags::SERIES_TIME, VR::TM, &image.acquisition_time)
         .text(tags::ACQUISITION_TIME, VR::TM, &image.acquisition_time)
         .text(tags::CONTENT_TIME, VR::TM, &image.acquisition_time)
-        .text(tags::ACQUISITION_DATE_TIME, VR::DT, &format!("{}{}", study.study_date, image.acquisition_time))
+        .text(
+            tags::ACQUISITION_DATE_TIME,
+            VR::DT,
+            &format!("{}{}", study.study_date, image.acquisition_time),
+        )
         .text(tags::ACCESSION_NUMBER, VR::SH, &study.accession)
         .text(tags::MODALITY, VR::CS, modality)
         .text(tags::MANUFACTURER, VR::LO, "Fovea synthetic data generator")
-        .text(tags::INSTITUTION_NAME, VR::LO, "Fovea demo clinic (synthetic)")
+        .text(
+            tags::INSTITUTION_NAME,
+            VR::LO,
+            "Fovea demo clinic (synthetic)",
+        )
         .empty(tags::REFERRING_PHYSICIAN_NAME, VR::PN)
-        .text(tags::STUDY_DESCRIPTION, VR::LO, "Synthetic ophthalmology study (not a real patient)")
+        .text(
+            tags::STUDY_DESCRIPTION,
+            VR::LO,
+            "Synthetic ophthalmology study (not a real patient)",
+        )
         .text(tags::SERIES_DESCRIPTION, VR::LO, &image.description)
         .text(tags::MANUFACTURER_MODEL_NAME, VR::LO, "fovea-synth")
         .text(tags::DEVICE_SERIAL_NUMBER, VR::LO, "0000")
@@ -169,17 +210,32 @@ fn common(ds: &mut Ds, study: &StudyAttributes, image: &ImageAttributes, sop_cla
         .text(tags::STUDY_INSTANCE_UID, VR::UI, &study.study_uid)
         .text(tags::SERIES_INSTANCE_UID, VR::UI, &image.series_uid)
         .text(tags::STUDY_ID, VR::SH, "1")
-        .text(tags::SERIES_NUMBER, VR::IS, &image.series_number.to_string())
+        .text(
+            tags::SERIES_NUMBER,
+            VR::IS,
+            &image.series_number.to_string(),
+        )
         .text(tags::ACQUISITION_NUMBER, VR::IS, "1")
         .text(tags::INSTANCE_NUMBER, VR::IS, "1")
-        .text(tags::FRAME_OF_REFERENCE_UID, VR::UI, &image.frame_of_reference_uid)
+        .text(
+            tags::FRAME_OF_REFERENCE_UID,
+            VR::UI,
+            &image.frame_of_reference_uid,
+        )
         .empty(tags::POSITION_REFERENCE_INDICATOR, VR::LO)
         .text(tags::IMAGE_LATERALITY, VR::CS, image.laterality)
         .empty(tags::PATIENT_ORIENTATION, VR::CS)
-        .text(tags::SYNCHRONIZATION_FRAME_OF_REFERENCE_UID, VR::UI, &image.frame_of_reference_uid)
+        .text(
+            tags::SYNCHRONIZATION_FRAME_OF_REFERENCE_UID,
+            VR::UI,
+            &image.frame_of_reference_uid,
+        )
         .text(tags::SYNCHRONIZATION_TRIGGER, VR::CS, "NO TRIGGER")
         .text(tags::ACQUISITION_TIME_SYNCHRONIZED, VR::CS, "N")
-        .seq(tags::ANATOMIC_REGION_SEQUENCE, vec![code("81745001", "SCT", "Eye")])
+        .seq(
+            tags::ANATOMIC_REGION_SEQUENCE,
+            vec![code("81745001", "SCT", "Eye")],
+        )
         .seq(tags::ACQUISITION_CONTEXT_SEQUENCE, vec![])
         .text(tags::BURNED_IN_ANNOTATION, VR::CS, "NO")
         .text(tags::RECOGNIZABLE_VISUAL_FEATURES, VR::CS, "NO")
@@ -192,7 +248,15 @@ fn common(ds: &mut Ds, study: &StudyAttributes, image: &ImageAttributes, sop_cla
         .text(tags::PUPIL_DILATED, VR::CS, "NO");
 }
 
-fn pixel_module(ds: &mut Ds, rows: u32, columns: u32, samples: u16, photometric: &str, frames: usize, pixels: Vec<u8>) {
+fn pixel_module(
+    ds: &mut Ds,
+    rows: u32,
+    columns: u32,
+    samples: u16,
+    photometric: &str,
+    frames: usize,
+    pixels: Vec<u8>,
+) {
     ds.us(tags::SAMPLES_PER_PIXEL, samples)
         .text(tags::PHOTOMETRIC_INTERPRETATION, VR::CS, photometric)
         .us(tags::ROWS, rows as u16)
@@ -207,7 +271,11 @@ fn pixel_module(ds: &mut Ds, rows: u32, columns: u32, samples: u16, photometric:
     } else {
         ds.text(tags::PRESENTATION_LUT_SHAPE, VR::CS, "IDENTITY");
     }
-    ds.0.put(DataElement::new(tags::PIXEL_DATA, VR::OB, PrimitiveValue::from(pixels)));
+    ds.0.put(DataElement::new(
+        tags::PIXEL_DATA,
+        VR::OB,
+        PrimitiveValue::from(pixels),
+    ));
 }
 
 /// Writes an Ophthalmic Photography 8 Bit image: colour fundus (RGB) or SLO (grey).
@@ -220,11 +288,23 @@ pub fn write_ophthalmic_photograph(
     encoding: PixelEncoding,
 ) -> Result<(), SynthError> {
     let mut ds = Ds::new();
-    common(&mut ds, study, image, sop_class::OPHTHALMIC_PHOTOGRAPHY_8BIT, "OP");
+    common(
+        &mut ds,
+        study,
+        image,
+        sop_class::OPHTHALMIC_PHOTOGRAPHY_8BIT,
+        "OP",
+    );
     let (device, illumination) = if slo {
-        (code("392012008", "SCT", "Scanning Laser Ophthalmoscope"), code("A-00F8A", "SRT", "Infrared"))
+        (
+            code("392012008", "SCT", "Scanning Laser Ophthalmoscope"),
+            code("A-00F8A", "SRT", "Infrared"),
+        )
     } else {
-        (code("409898007", "SCT", "Fundus Camera"), code("A-00E2F", "SRT", "Full Spectrum"))
+        (
+            code("409898007", "SCT", "Fundus Camera"),
+            code("A-00E2F", "SRT", "Full Spectrum"),
+        )
     };
     ds.seq(tags::ACQUISITION_DEVICE_TYPE_CODE_SEQUENCE, vec![device])
         .seq(tags::ILLUMINATION_TYPE_CODE_SEQUENCE, vec![illumination])
@@ -237,7 +317,10 @@ pub fn write_ophthalmic_photograph(
         .texts(
             tags::PIXEL_SPACING,
             VR::DS,
-            &[&format_ds(image.pixel_spacing_mm.0), &format_ds(image.pixel_spacing_mm.1)],
+            &[
+                &format_ds(image.pixel_spacing_mm.0),
+                &format_ds(image.pixel_spacing_mm.1),
+            ],
         );
     let (columns, rows) = (pixels.width(), pixels.height());
     let (samples, photometric, bytes) = if slo {
@@ -259,30 +342,56 @@ pub fn write_oct_volume(
     localizer: &LocalizerLink,
     encoding: PixelEncoding,
 ) -> Result<(), SynthError> {
-    let first = bscans.first().ok_or(SynthError::Empty("OCT volume without B-scans"))?;
+    let first = bscans
+        .first()
+        .ok_or(SynthError::Empty("OCT volume without B-scans"))?;
     let (columns, rows) = first.dimensions();
     let mut ds = Ds::new();
-    common(&mut ds, study, image, sop_class::OPHTHALMIC_TOMOGRAPHY, "OPT");
+    common(
+        &mut ds,
+        study,
+        image,
+        sop_class::OPHTHALMIC_TOMOGRAPHY,
+        "OPT",
+    );
     // Not part of the OPT IOD (its acquisition time is Acquisition DateTime).
-    for tag in [tags::ACQUISITION_DATE, tags::ACQUISITION_TIME, tags::PATIENT_ORIENTATION, tags::PATIENT_EYE_MOVEMENT_COMMANDED] {
+    for tag in [
+        tags::ACQUISITION_DATE,
+        tags::ACQUISITION_TIME,
+        tags::PATIENT_ORIENTATION,
+        tags::PATIENT_EYE_MOVEMENT_COMMANDED,
+    ] {
         ds.0.remove_element(tag);
     }
     let dimension_uid = format!("{}.1", image.series_uid);
     let frame_datetime = format!("{}{}", study.study_date, image.acquisition_time);
     ds.seq(
         tags::ACQUISITION_DEVICE_TYPE_CODE_SEQUENCE,
-        vec![code("392011002", "SCT", "Optical Coherence Tomography Scanner")],
+        vec![code(
+            "392011002",
+            "SCT",
+            "Optical Coherence Tomography Scanner",
+        )],
     )
     .text(tags::DETECTOR_TYPE, VR::CS, "CCD")
     .fl(tags::ILLUMINATION_WAVE_LENGTH, &[870.0])
     .fl(tags::ILLUMINATION_POWER, &[1.2])
     .fl(tags::ILLUMINATION_BANDWIDTH, &[50.0])
     .fl(tags::AXIAL_LENGTH_OF_THE_EYE, &[23.5])
-    .fl(tags::DEPTH_SPATIAL_RESOLUTION, &[(image.pixel_spacing_mm.0 * 1000.0) as f32])
+    .fl(
+        tags::DEPTH_SPATIAL_RESOLUTION,
+        &[(image.pixel_spacing_mm.0 * 1000.0) as f32],
+    )
     .fl(tags::MAXIMUM_DEPTH_DISTORTION, &[0.0])
-    .fl(tags::ALONG_SCAN_SPATIAL_RESOLUTION, &[(image.pixel_spacing_mm.1 * 1000.0) as f32])
+    .fl(
+        tags::ALONG_SCAN_SPATIAL_RESOLUTION,
+        &[(image.pixel_spacing_mm.1 * 1000.0) as f32],
+    )
     .fl(tags::MAXIMUM_ALONG_SCAN_DISTORTION, &[0.0])
-    .fl(tags::ACROSS_SCAN_SPATIAL_RESOLUTION, &[(slice_spacing_mm * 1000.0) as f32])
+    .fl(
+        tags::ACROSS_SCAN_SPATIAL_RESOLUTION,
+        &[(slice_spacing_mm * 1000.0) as f32],
+    )
     .fl(tags::MAXIMUM_ACROSS_SCAN_DISTORTION, &[0.0])
     .fd(tags::ACQUISITION_DURATION, &[1.5])
     .seq(tags::LIGHT_PATH_FILTER_TYPE_STACK_CODE_SEQUENCE, vec![])
@@ -294,54 +403,96 @@ pub fn write_oct_volume(
     .text(tags::OPHTHALMIC_VOLUMETRIC_PROPERTIES_FLAG, VR::CS, "NO")
     .seq(
         tags::DIMENSION_ORGANIZATION_SEQUENCE,
-        vec![Ds::new().text(tags::DIMENSION_ORGANIZATION_UID, VR::UI, &dimension_uid).done()],
+        vec![
+            Ds::new()
+                .text(tags::DIMENSION_ORGANIZATION_UID, VR::UI, &dimension_uid)
+                .done(),
+        ],
     )
     .seq(
         tags::DIMENSION_INDEX_SEQUENCE,
         vec![
             Ds::new()
                 .at(tags::DIMENSION_INDEX_POINTER, &[tags::STACK_ID])
-                .at(tags::FUNCTIONAL_GROUP_POINTER, &[tags::FRAME_CONTENT_SEQUENCE])
+                .at(
+                    tags::FUNCTIONAL_GROUP_POINTER,
+                    &[tags::FRAME_CONTENT_SEQUENCE],
+                )
                 .text(tags::DIMENSION_ORGANIZATION_UID, VR::UI, &dimension_uid)
                 .done(),
             Ds::new()
-                .at(tags::DIMENSION_INDEX_POINTER, &[tags::IN_STACK_POSITION_NUMBER])
-                .at(tags::FUNCTIONAL_GROUP_POINTER, &[tags::FRAME_CONTENT_SEQUENCE])
+                .at(
+                    tags::DIMENSION_INDEX_POINTER,
+                    &[tags::IN_STACK_POSITION_NUMBER],
+                )
+                .at(
+                    tags::FUNCTIONAL_GROUP_POINTER,
+                    &[tags::FRAME_CONTENT_SEQUENCE],
+                )
                 .text(tags::DIMENSION_ORGANIZATION_UID, VR::UI, &dimension_uid)
                 .done(),
         ],
     );
     let localizer_reference = || {
         Ds::new()
-            .text(tags::REFERENCED_SOP_CLASS_UID, VR::UI, sop_class::OPHTHALMIC_PHOTOGRAPHY_8BIT)
-            .text(tags::REFERENCED_SOP_INSTANCE_UID, VR::UI, &localizer.sop_uid)
-            .seq(tags::PURPOSE_OF_REFERENCE_CODE_SEQUENCE, vec![code("121311", "DCM", "Localizer")])
+            .text(
+                tags::REFERENCED_SOP_CLASS_UID,
+                VR::UI,
+                sop_class::OPHTHALMIC_PHOTOGRAPHY_8BIT,
+            )
+            .text(
+                tags::REFERENCED_SOP_INSTANCE_UID,
+                VR::UI,
+                &localizer.sop_uid,
+            )
+            .seq(
+                tags::PURPOSE_OF_REFERENCE_CODE_SEQUENCE,
+                vec![code("121311", "DCM", "Localizer")],
+            )
             .done()
     };
     let shared = Ds::new()
         .seq(
             tags::PIXEL_MEASURES_SEQUENCE,
-            vec![Ds::new()
-                .texts(
-                    tags::PIXEL_SPACING,
-                    VR::DS,
-                    &[&format_ds(image.pixel_spacing_mm.0), &format_ds(image.pixel_spacing_mm.1)],
-                )
-                .text(tags::SLICE_THICKNESS, VR::DS, &format_ds(slice_spacing_mm))
-                .done()],
+            vec![
+                Ds::new()
+                    .texts(
+                        tags::PIXEL_SPACING,
+                        VR::DS,
+                        &[
+                            &format_ds(image.pixel_spacing_mm.0),
+                            &format_ds(image.pixel_spacing_mm.1),
+                        ],
+                    )
+                    .text(tags::SLICE_THICKNESS, VR::DS, &format_ds(slice_spacing_mm))
+                    .done(),
+            ],
         )
         .seq(
             tags::FRAME_ANATOMY_SEQUENCE,
-            vec![Ds::new()
-                .seq(tags::ANATOMIC_REGION_SEQUENCE, vec![code("5665001", "SCT", "Retina")])
-                .text(tags::FRAME_LATERALITY, VR::CS, image.laterality)
-                .done()],
+            vec![
+                Ds::new()
+                    .seq(
+                        tags::ANATOMIC_REGION_SEQUENCE,
+                        vec![code("5665001", "SCT", "Retina")],
+                    )
+                    .text(tags::FRAME_LATERALITY, VR::CS, image.laterality)
+                    .done(),
+            ],
         )
         .seq(tags::REFERENCED_IMAGE_SEQUENCE, vec![localizer_reference()])
         .seq(
             tags::PLANE_ORIENTATION_SEQUENCE,
             // B-scan rows run along x (temporal→nasal on the image), columns into depth.
-            vec![Ds::new().texts(tags::IMAGE_ORIENTATION_PATIENT, VR::DS, &["1", "0", "0", "0", "0", "-1"]).done()],
+            vec![
+                Ds::new()
+                    .texts(
+                        tags::IMAGE_ORIENTATION_PATIENT,
+                        VR::DS,
+                        &["1", "0", "0", "0", "0", "-1"],
+                    )
+                    .done(),
+            ],
         )
         .done();
     let lines_count = localizer.lines_row_col.len() as f64;
@@ -366,13 +517,29 @@ pub fn write_oct_volume(
                 PrimitiveValue::U32([1, index].into_iter().collect()),
             ));
             let location = Ds::new()
-                .text(tags::REFERENCED_SOP_CLASS_UID, VR::UI, sop_class::OPHTHALMIC_PHOTOGRAPHY_8BIT)
-                .text(tags::REFERENCED_SOP_INSTANCE_UID, VR::UI, &localizer.sop_uid)
-                .seq(tags::PURPOSE_OF_REFERENCE_CODE_SEQUENCE, vec![code("121311", "DCM", "Localizer")])
-                .fl(tags::REFERENCE_COORDINATES, &[start.0 as f32, start.1 as f32, end.0 as f32, end.1 as f32])
+                .text(
+                    tags::REFERENCED_SOP_CLASS_UID,
+                    VR::UI,
+                    sop_class::OPHTHALMIC_PHOTOGRAPHY_8BIT,
+                )
+                .text(
+                    tags::REFERENCED_SOP_INSTANCE_UID,
+                    VR::UI,
+                    &localizer.sop_uid,
+                )
+                .seq(
+                    tags::PURPOSE_OF_REFERENCE_CODE_SEQUENCE,
+                    vec![code("121311", "DCM", "Localizer")],
+                )
+                .fl(
+                    tags::REFERENCE_COORDINATES,
+                    &[start.0 as f32, start.1 as f32, end.0 as f32, end.1 as f32],
+                )
                 .text(tags::OPHTHALMIC_IMAGE_ORIENTATION, VR::CS, "LINEAR")
                 .done();
-            let y_mm = format_ds(-(lines_count - 1.0) * slice_spacing_mm / 2.0 + k as f64 * slice_spacing_mm);
+            let y_mm = format_ds(
+                -(lines_count - 1.0) * slice_spacing_mm / 2.0 + k as f64 * slice_spacing_mm,
+            );
             let position = Ds::new()
                 .texts(tags::IMAGE_POSITION_PATIENT, VR::DS, &["0", &y_mm, "0"])
                 .done();
@@ -392,7 +559,15 @@ pub fn write_oct_volume(
         }
         bytes.extend_from_slice(bscan.as_raw());
     }
-    pixel_module(&mut ds, rows, columns, 1, "MONOCHROME2", bscans.len(), bytes);
+    pixel_module(
+        &mut ds,
+        rows,
+        columns,
+        1,
+        "MONOCHROME2",
+        bscans.len(),
+        bytes,
+    );
     write(path, ds.done(), encoding)
 }
 
@@ -402,7 +577,11 @@ fn format_ds(value: f64) -> String {
     s.chars().take(16).collect()
 }
 
-fn write(path: &Path, dataset: InMemDicomObject, encoding: PixelEncoding) -> Result<(), SynthError> {
+fn write(
+    path: &Path,
+    dataset: InMemDicomObject,
+    encoding: PixelEncoding,
+) -> Result<(), SynthError> {
     let meta = FileMetaTableBuilder::new()
         .transfer_syntax(entries::EXPLICIT_VR_LITTLE_ENDIAN.uid())
         .implementation_class_uid(IMPLEMENTATION_CLASS_UID)
@@ -415,7 +594,11 @@ fn write(path: &Path, dataset: InMemDicomObject, encoding: PixelEncoding) -> Res
         options.quality = Some(92);
         file.transcode_with_options(&entries::JPEG_BASELINE.erased(), options)
             .map_err(|e| SynthError::Dicom(format!("JPEG encoding: {e}")))?;
-        file.put(DataElement::new(tags::LOSSY_IMAGE_COMPRESSION_METHOD, VR::CS, PrimitiveValue::from("ISO_10918_1")));
+        file.put(DataElement::new(
+            tags::LOSSY_IMAGE_COMPRESSION_METHOD,
+            VR::CS,
+            PrimitiveValue::from("ISO_10918_1"),
+        ));
     }
     file.write_to_file(path)
         .map_err(|e| SynthError::Dicom(format!("{}: {e}", path.display())))

@@ -88,7 +88,7 @@ impl Default for DemoConfig {
                 depth_px: 256,
                 bscans: 25,
                 scan_mm: 6.0,
-                depth_mm: 2.0,
+                depth_mm: 1.2,
             },
         }
     }
@@ -156,7 +156,9 @@ pub fn synthetic_uid(seed: u64, parts: &[&str]) -> String {
     for part in parts {
         for byte in part.bytes().chain([0xFF]) {
             a = (a ^ u64::from(byte)).wrapping_mul(0x0100_0000_01B3);
-            b = (b ^ u64::from(byte)).wrapping_mul(0x0000_0100_0000_01B3).rotate_left(5);
+            b = (b ^ u64::from(byte))
+                .wrapping_mul(0x0000_0100_0000_01B3)
+                .rotate_left(5);
         }
     }
     let value = (u128::from(a) << 64 | u128::from(b)) >> 1; // < 2^127: at most 39 digits
@@ -164,7 +166,10 @@ pub fn synthetic_uid(seed: u64, parts: &[&str]) -> String {
 }
 
 fn create_dir(path: &Path) -> Result<(), SynthError> {
-    std::fs::create_dir_all(path).map_err(|source| SynthError::Io { path: path.to_path_buf(), source })
+    std::fs::create_dir_all(path).map_err(|source| SynthError::Io {
+        path: path.to_path_buf(),
+        source,
+    })
 }
 
 /// Generates `config.patients` patients under `out`.
@@ -179,32 +184,63 @@ pub fn generate_with_progress(
     progress: &mut dyn FnMut(usize, usize),
 ) -> Result<GroundTruth, SynthError> {
     let mut patients = Vec::with_capacity(config.patients);
-    let conditions = [Condition::Normal, Condition::DiabeticRetinopathy, Condition::Glaucoma, Condition::Amd];
+    let conditions = [
+        Condition::Normal,
+        Condition::DiabeticRetinopathy,
+        Condition::Glaucoma,
+        Condition::Amd,
+    ];
     let offset = (config.seed % 4) as usize;
     for index in 0..config.patients {
         let condition = conditions[(index + offset) % conditions.len()];
         patients.push(generate_patient(out, config, index, condition)?);
         progress(index + 1, config.patients);
     }
-    let truth = GroundTruth { synthetic: true, seed: config.seed, encoding: config.encoding, patients };
+    let truth = GroundTruth {
+        synthetic: true,
+        seed: config.seed,
+        encoding: config.encoding,
+        patients,
+    };
     let path = out.join("ground_truth.json");
     let json = serde_json::to_vec_pretty(&truth).map_err(|e| SynthError::Dicom(e.to_string()))?;
     std::fs::write(&path, json).map_err(|source| SynthError::Io { path, source })?;
     Ok(truth)
 }
 
-fn generate_patient(out: &Path, config: &DemoConfig, index: usize, condition: Condition) -> Result<WrittenPatient, SynthError> {
-    let patient_seed = config.seed.wrapping_mul(1_000_003).wrapping_add(index as u64);
+fn generate_patient(
+    out: &Path,
+    config: &DemoConfig,
+    index: usize,
+    condition: Condition,
+) -> Result<WrittenPatient, SynthError> {
+    let patient_seed = config
+        .seed
+        .wrapping_mul(1_000_003)
+        .wrapping_add(index as u64);
     let mut rng = ChaCha8Rng::seed_from_u64(patient_seed);
     let patient_id = format!("SYN{:02}{:04}", config.seed % 100, index + 1);
     let study = StudyAttributes {
         patient_id: patient_id.clone(),
         patient_name: format!("SYNTHETIC^Patient {:04}", index + 1),
-        birth_date: format!("{}{:02}{:02}", rng.random_range(1940..1990), rng.random_range(1..13), rng.random_range(1..29)),
+        birth_date: format!(
+            "{}{:02}{:02}",
+            rng.random_range(1940..1990),
+            rng.random_range(1..13),
+            rng.random_range(1..29)
+        ),
         sex: if rng.random_bool(0.5) { "F" } else { "M" }.to_string(),
         study_uid: synthetic_uid(config.seed, &[&patient_id, "study"]),
-        study_date: format!("2026{:02}{:02}", rng.random_range(1..13), rng.random_range(1..29)),
-        study_time: format!("{:02}{:02}00", rng.random_range(8..17), rng.random_range(0..60)),
+        study_date: format!(
+            "2026{:02}{:02}",
+            rng.random_range(1..13),
+            rng.random_range(1..29)
+        ),
+        study_time: format!(
+            "{:02}{:02}00",
+            rng.random_range(8..17),
+            rng.random_range(0..60)
+        ),
         accession: format!("ACC{:06}", index + 1),
     };
     let eyes_truth = truth::draw_eyes(&mut rng, condition);
@@ -216,10 +252,21 @@ fn generate_patient(out: &Path, config: &DemoConfig, index: usize, condition: Co
     }
     let mut eyes = Vec::new();
     for (eye_index, truth) in eyes_truth.into_iter().enumerate() {
-        let ctx = EyeContext { root: out, config, study: &study, dicom_dir: &dicom_dir, png_dir: &png_dir, eye_index };
+        let ctx = EyeContext {
+            root: out,
+            config,
+            study: &study,
+            dicom_dir: &dicom_dir,
+            png_dir: &png_dir,
+            eye_index,
+        };
         eyes.push(generate_eye(&ctx, truth, &mut rng)?);
     }
-    Ok(WrittenPatient { patient_id, condition, eyes })
+    Ok(WrittenPatient {
+        patient_id,
+        condition,
+        eyes,
+    })
 }
 
 struct EyeContext<'a> {
@@ -231,7 +278,11 @@ struct EyeContext<'a> {
     eye_index: usize,
 }
 
-fn generate_eye(ctx: &EyeContext<'_>, truth: EyeTruth, rng: &mut ChaCha8Rng) -> Result<WrittenEye, SynthError> {
+fn generate_eye(
+    ctx: &EyeContext<'_>,
+    truth: EyeTruth,
+    rng: &mut ChaCha8Rng,
+) -> Result<WrittenEye, SynthError> {
     let config = ctx.config;
     let eye_label = truth.eye.label();
     let laterality = if truth.eye == Eye::Left { "L" } else { "R" };
@@ -242,38 +293,71 @@ fn generate_eye(ctx: &EyeContext<'_>, truth: EyeTruth, rng: &mut ChaCha8Rng) -> 
     let frame_of_reference_uid = uid("frame-of-reference");
     let series_base = 10 * (ctx.eye_index as u32 + 1);
     let minute = 10 + 5 * ctx.eye_index;
-    let attributes = |what: &str, n: u32, description: &str, spacing: f64, fov: f32| ImageAttributes {
-        sop_uid: uid(&format!("{what}-instance")),
-        series_uid: uid(&format!("{what}-series")),
-        series_number: series_base + n,
-        frame_of_reference_uid: if what == "fundus" { uid("fundus-frame-of-reference") } else { frame_of_reference_uid.clone() },
-        laterality,
-        description: description.to_string(),
-        pixel_spacing_mm: (spacing, spacing),
-        field_of_view_deg: fov,
-        acquisition_time: format!("{}{minute:02}{:02}", &ctx.study.study_time[..2], 10 * n),
-    };
+    let attributes =
+        |what: &str, n: u32, description: &str, spacing: f64, fov: f32| ImageAttributes {
+            sop_uid: uid(&format!("{what}-instance")),
+            series_uid: uid(&format!("{what}-series")),
+            series_number: series_base + n,
+            frame_of_reference_uid: if what == "fundus" {
+                uid("fundus-frame-of-reference")
+            } else {
+                frame_of_reference_uid.clone()
+            },
+            laterality,
+            description: description.to_string(),
+            pixel_spacing_mm: (spacing, spacing),
+            field_of_view_deg: fov,
+            acquisition_time: format!("{}{minute:02}{:02}", &ctx.study.study_time[..2], 10 * n),
+        };
     let mut images = Vec::new();
 
     // Colour fundus, centred between fovea and disc.
     let disc = disc_centre_mm(truth.eye);
     let fundus_spacing = FUNDUS_FIELD_MM / (f64::from(config.fundus_px) * 0.96);
-    let fundus_view = View { width: config.fundus_px, height: config.fundus_px, centre_mm: (disc.0 * 0.35, 0.0), spacing_mm: fundus_spacing };
+    let fundus_view = View {
+        width: config.fundus_px,
+        height: config.fundus_px,
+        centre_mm: (disc.0 * 0.35, 0.0),
+        spacing_mm: fundus_spacing,
+    };
     let fundus_maps = rasterise(fundus_view, &vessels, &truth);
     let fundus = fundus::render_fundus(&fundus_maps, &truth, texture_seed, rng);
     drop(fundus_maps);
     let fundus_attrs = attributes("fundus", 1, "Colour fundus 45 deg", fundus_spacing, 45.0);
     let fundus_image = image::DynamicImage::ImageRgb8(fundus);
-    images.push(write_image(ctx, &stem, "fundus", Modality::ColourFundus, &fundus_attrs, &fundus_image, &truth, Some(fundus_view))?);
+    images.push(write_image(
+        ctx,
+        &stem,
+        "fundus",
+        Modality::ColourFundus,
+        &fundus_attrs,
+        &fundus_image,
+        &truth,
+        Some(fundus_view),
+    )?);
 
     // SLO/IR localizer centred on the fovea, sharing the OCT's frame of reference.
     let slo_spacing = SLO_FIELD_MM / f64::from(config.slo_px);
-    let slo_view = View { width: config.slo_px, height: config.slo_px, centre_mm: (0.0, 0.0), spacing_mm: slo_spacing };
+    let slo_view = View {
+        width: config.slo_px,
+        height: config.slo_px,
+        centre_mm: (0.0, 0.0),
+        spacing_mm: slo_spacing,
+    };
     let slo_maps = rasterise(slo_view, &vessels, &truth);
     let slo = fundus::render_slo(&slo_maps, &truth, texture_seed, rng);
     let slo_attrs = attributes("slo", 2, "IR 30 deg (OCT localizer)", slo_spacing, 30.0);
     let slo_image = image::DynamicImage::ImageLuma8(slo);
-    images.push(write_image(ctx, &stem, "slo", Modality::SloIr, &slo_attrs, &slo_image, &truth, Some(slo_view))?);
+    images.push(write_image(
+        ctx,
+        &stem,
+        "slo",
+        Modality::SloIr,
+        &slo_attrs,
+        &slo_image,
+        &truth,
+        Some(slo_view),
+    )?);
 
     // OCT volume over the macula, each B-scan located on the SLO.
     let geometry = config.oct;
@@ -286,16 +370,35 @@ fn generate_eye(ctx: &EyeContext<'_>, truth: EyeTruth, rng: &mut ChaCha8Rng) -> 
             [(r0, c0), (r1, c1)]
         })
         .collect();
-    let localizer = LocalizerLink { sop_uid: slo_attrs.sop_uid.clone(), lines_row_col };
+    let localizer = LocalizerLink {
+        sop_uid: slo_attrs.sop_uid.clone(),
+        lines_row_col,
+    };
     let mut oct_attrs = attributes("oct", 3, "OCT macular cube 6x6 mm", 0.0, 20.0);
     oct_attrs.pixel_spacing_mm = (geometry.axial_spacing_mm(), geometry.lateral_spacing_mm());
     let dicom_path = ctx.dicom_dir.join(format!("{stem}_oct.dcm"));
-    dicom_writer::write_oct_volume(&dicom_path, ctx.study, &oct_attrs, &bscans, geometry.bscan_spacing_mm(), &localizer, config.encoding)?;
+    dicom_writer::write_oct_volume(
+        &dicom_path,
+        ctx.study,
+        &oct_attrs,
+        &bscans,
+        geometry.bscan_spacing_mm(),
+        &localizer,
+        config.encoding,
+    )?;
     let centre = &bscans[bscans.len() / 2];
     let png = if config.write_png {
         let path = ctx.png_dir.join(format!("{stem}_oct.png"));
         save_png(&path, &image::DynamicImage::ImageLuma8(centre.clone()))?;
-        write_sidecar(ctx, &path, Modality::Oct, &truth, &oct_attrs, None, Some(bscans.len() / 2))?;
+        write_sidecar(
+            ctx,
+            &path,
+            Modality::Oct,
+            &truth,
+            &oct_attrs,
+            None,
+            Some(bscans.len() / 2),
+        )?;
         Some(path)
     } else {
         None
@@ -307,7 +410,11 @@ fn generate_eye(ctx: &EyeContext<'_>, truth: EyeTruth, rng: &mut ChaCha8Rng) -> 
         sop_instance_uid: oct_attrs.sop_uid.clone(),
         pixel_spacing_mm: oct_attrs.pixel_spacing_mm,
     });
-    Ok(WrittenEye { report: truth.report(), truth, images })
+    Ok(WrittenEye {
+        report: truth.report(),
+        truth,
+        images,
+    })
 }
 
 #[allow(clippy::too_many_arguments)]
@@ -322,7 +429,14 @@ fn write_image(
     view: Option<View>,
 ) -> Result<WrittenImage, SynthError> {
     let dicom = ctx.dicom_dir.join(format!("{stem}_{what}.dcm"));
-    dicom_writer::write_ophthalmic_photograph(&dicom, ctx.study, attrs, pixels, modality == Modality::SloIr, ctx.config.encoding)?;
+    dicom_writer::write_ophthalmic_photograph(
+        &dicom,
+        ctx.study,
+        attrs,
+        pixels,
+        modality == Modality::SloIr,
+        ctx.config.encoding,
+    )?;
     let png = if ctx.config.write_png {
         let path = ctx.png_dir.join(format!("{stem}_{what}.png"));
         save_png(&path, pixels)?;
@@ -331,15 +445,27 @@ fn write_image(
     } else {
         None
     };
-    Ok(WrittenImage { modality, dicom: relative(ctx.root, &dicom), png: png.map(|p| relative(ctx.root, &p)), sop_instance_uid: attrs.sop_uid.clone(), pixel_spacing_mm: attrs.pixel_spacing_mm })
+    Ok(WrittenImage {
+        modality,
+        dicom: relative(ctx.root, &dicom),
+        png: png.map(|p| relative(ctx.root, &p)),
+        sop_instance_uid: attrs.sop_uid.clone(),
+        pixel_spacing_mm: attrs.pixel_spacing_mm,
+    })
 }
 
 fn relative(root: &Path, path: &Path) -> PathBuf {
-    path.strip_prefix(root).map_or_else(|_| path.to_path_buf(), Path::to_path_buf)
+    path.strip_prefix(root)
+        .map_or_else(|_| path.to_path_buf(), Path::to_path_buf)
 }
 
 fn save_png(path: &Path, pixels: &image::DynamicImage) -> Result<(), SynthError> {
-    pixels.save_with_format(path, image::ImageFormat::Png).map_err(|source| SynthError::Png { path: path.to_path_buf(), source })
+    pixels
+        .save_with_format(path, image::ImageFormat::Png)
+        .map_err(|source| SynthError::Png {
+            path: path.to_path_buf(),
+            source,
+        })
 }
 
 /// A lesion's outline on an image, in pixels (axis-aligned ellipse).
@@ -373,7 +499,13 @@ fn write_sidecar(
                 .iter()
                 .map(|l| {
                     let (cx, cy) = v.to_px((l.x_mm, l.y_mm));
-                    LesionMask { kind: l.kind, cx, cy, rx: l.rx_mm / v.spacing_mm, ry: l.ry_mm / v.spacing_mm }
+                    LesionMask {
+                        kind: l.kind,
+                        cx,
+                        cy,
+                        rx: l.rx_mm / v.spacing_mm,
+                        ry: l.ry_mm / v.spacing_mm,
+                    }
                 })
                 .collect()
         })
@@ -421,7 +553,10 @@ mod tests {
             assert!(uid.len() <= 64, "{uid}");
             assert!(uid.starts_with("2.25."));
             let digits = &uid[5..];
-            assert!(digits.chars().all(|c| c.is_ascii_digit()) && !digits.starts_with('0'), "{uid}");
+            assert!(
+                digits.chars().all(|c| c.is_ascii_digit()) && !digits.starts_with('0'),
+                "{uid}"
+            );
         }
         assert_ne!(a, b);
         assert_ne!(a, c);

@@ -2,7 +2,9 @@
 
 /// Integer hash → [0, 1), stable across platforms.
 pub fn hash01(seed: u64, x: i64, y: i64) -> f64 {
-    let mut h = seed ^ (x as u64).wrapping_mul(0x9E37_79B9_7F4A_7C15) ^ (y as u64).wrapping_mul(0xC2B2_AE3D_27D4_EB4F);
+    let mut h = seed
+        ^ (x as u64).wrapping_mul(0x9E37_79B9_7F4A_7C15)
+        ^ (y as u64).wrapping_mul(0xC2B2_AE3D_27D4_EB4F);
     h ^= h >> 33;
     h = h.wrapping_mul(0xFF51_AFD7_ED55_8CCD);
     h ^= h >> 33;
@@ -33,7 +35,12 @@ pub fn fractal_noise(seed: u64, x: f64, y: f64, octaves: u32) -> f64 {
     let mut frequency = 1.0;
     let mut norm = 0.0;
     for octave in 0..octaves {
-        sum += amplitude * value_noise(seed.wrapping_add(u64::from(octave) * 7919), x * frequency, y * frequency);
+        sum += amplitude
+            * value_noise(
+                seed.wrapping_add(u64::from(octave) * 7919),
+                x * frequency,
+                y * frequency,
+            );
         norm += amplitude;
         amplitude *= 0.5;
         frequency *= 2.0;

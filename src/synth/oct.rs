@@ -79,13 +79,15 @@ fn footprint(lesions: &[Lesion], kind: LesionKind, x: f64, y: f64) -> f64 {
 fn layers(truth: &EyeTruth, x: f64, y: f64) -> AScan {
     let r = (x * x + y * y).sqrt();
     let foveal = 1.0 - (-(r / 0.55).powi(2)).exp();
-    let bruch = 1.25 + 0.012 * (x * x + y * y);
+    let bruch = 0.78 + 0.01 * (x * x + y * y);
     let drusen = 0.07 * footprint(&truth.lesions, LesionKind::Drusen, x, y);
     let srf = 0.1 * footprint(&truth.lesions, LesionKind::SubretinalFluid, x, y);
     let rpe_top = bruch - 0.03 - drusen;
     let ez_bottom = rpe_top - 0.015 - srf;
     let ez_top = ez_bottom - 0.018;
-    let elm = ez_top - 0.025;
+    // Drusen and subretinal fluid lift the outer retina; the inner retina follows only partly.
+    let elm_flat = bruch - 0.088;
+    let elm = (elm_flat - 0.15 * (drusen + srf)).min(ez_top - 0.012);
     let glaucoma = if truth.glaucoma { 0.65 } else { 1.0 };
     let irf = 0.12 * footprint(&truth.lesions, LesionKind::IntraretinalFluid, x, y);
     let onl = 0.07 + 0.04 * (1.0 - foveal);
@@ -95,7 +97,19 @@ fn layers(truth: &EyeTruth, x: f64, y: f64) -> AScan {
     let gcl = ipl - 0.035 * foveal * glaucoma;
     let rnfl = gcl - 0.045 * foveal * glaucoma;
     let ilm = rnfl - 0.025 * foveal * glaucoma - 0.003;
-    AScan { ilm, rnfl, gcl, ipl, inl, opl, elm, ez_top, ez_bottom, rpe_top, bruch }
+    AScan {
+        ilm,
+        rnfl,
+        gcl,
+        ipl,
+        inl,
+        opl,
+        elm,
+        ez_top,
+        ez_bottom,
+        rpe_top,
+        bruch,
+    }
 }
 
 fn band(z: f64, top: f64, bottom: f64) -> bool {
@@ -104,7 +118,13 @@ fn band(z: f64, top: f64, bottom: f64) -> bool {
 
 /// Renders every B-scan of the volume (8-bit grey, rows = depth). `slo` supplies the vessel
 /// map so vessels cast shadows, as on a real OCT.
-pub fn render_volume(geometry: OctGeometry, truth: &EyeTruth, slo: &FeatureMaps, seed: u64, rng: &mut impl Rng) -> Vec<image::GrayImage> {
+pub fn render_volume(
+    geometry: OctGeometry,
+    truth: &EyeTruth,
+    slo: &FeatureMaps,
+    seed: u64,
+    rng: &mut impl Rng,
+) -> Vec<image::GrayImage> {
     let gain = rng.random_range(0.9..1.1);
     (0..geometry.bscans)
         .map(|k| {
@@ -123,7 +143,7 @@ pub fn render_volume(geometry: OctGeometry, truth: &EyeTruth, slo: &FeatureMaps,
                 for row in 0..geometry.depth_px {
                     let z = (f64::from(row) + 0.5) * geometry.axial_spacing_mm();
                     let mut reflectivity = if z < l.ilm {
-                        0.015
+                        0.004
                     } else if band(z, l.ilm, l.rnfl) {
                         0.8
                     } else if band(z, l.rnfl, l.gcl) {
@@ -151,7 +171,7 @@ pub fn render_volume(geometry: OctGeometry, truth: &EyeTruth, slo: &FeatureMaps,
                         let texture = fractal_noise(seed ^ 0xC0, x * 8.0, depth * 30.0, 3);
                         let lumen = if texture < 0.38 { 0.4 } else { 1.0 };
                         let hyper = if ga { 1.7 } else { 1.0 };
-                        0.5 * lumen * hyper * (-depth / 0.25).exp()
+                        0.32 * lumen * hyper * (-depth / 0.22).exp()
                     };
                     // Drusen: moderately reflective material under the lifted RPE.
                     if drusen > 0.0 && band(z, l.rpe_top + 0.03, l.bruch) {
@@ -179,9 +199,14 @@ pub fn render_volume(geometry: OctGeometry, truth: &EyeTruth, slo: &FeatureMaps,
                         shadow = 1.0 - 0.6 * vessel;
                     }
                     let speckle = -rng.random::<f64>().max(1e-9).ln();
-                    let intensity = reflectivity * gain * (0.55 + 0.45 * speckle) + 0.01 * rng.random::<f64>();
-                    let v = (1.0 + 40.0 * intensity).ln() / 41_f64.ln();
-                    img.put_pixel(column, row, image::Luma([(v * 255.0).round().clamp(0.0, 255.0) as u8]));
+                    let intensity =
+                        reflectivity * gain * (0.55 + 0.45 * speckle) + 0.01 * rng.random::<f64>();
+                    let v = (1.0 + 14.0 * intensity).ln() / 15_f64.ln();
+                    img.put_pixel(
+                        column,
+                        row,
+                        image::Luma([(v * 255.0).round().clamp(0.0, 255.0) as u8]),
+                    );
                 }
             }
             img

@@ -129,17 +129,26 @@ impl EyeTruth {
         match self.dr_grade {
             DrGrade::None => {}
             DrGrade::Mild => parts.push("mild non-proliferative diabetic retinopathy".to_string()),
-            DrGrade::Moderate => parts.push("moderate non-proliferative diabetic retinopathy with hard exudates".to_string()),
-            DrGrade::Severe => parts.push("severe non-proliferative diabetic retinopathy".to_string()),
+            DrGrade::Moderate => parts.push(
+                "moderate non-proliferative diabetic retinopathy with hard exudates".to_string(),
+            ),
+            DrGrade::Severe => {
+                parts.push("severe non-proliferative diabetic retinopathy".to_string())
+            }
             DrGrade::Proliferative => parts.push("proliferative diabetic retinopathy".to_string()),
         }
         if self.glaucoma {
-            parts.push(format!("glaucomatous cupping, cup-to-disc ratio {:.1}", self.cup_to_disc_ratio));
+            parts.push(format!(
+                "glaucomatous cupping, cup-to-disc ratio {:.1}",
+                self.cup_to_disc_ratio
+            ));
         }
         match self.amd {
             AmdStage::None => {}
             AmdStage::Drusen => parts.push("drusen at the macula (early AMD)".to_string()),
-            AmdStage::GeographicAtrophy => parts.push("geographic atrophy (late dry AMD)".to_string()),
+            AmdStage::GeographicAtrophy => {
+                parts.push("geographic atrophy (late dry AMD)".to_string())
+            }
         }
         if parts.is_empty() {
             "normal fundus".to_string()
@@ -166,7 +175,11 @@ pub enum Condition {
 /// Draws both eyes' truth for a patient of `condition`.
 pub fn draw_eyes(rng: &mut impl Rng, condition: Condition) -> [EyeTruth; 2] {
     let both = rng.random_bool(0.6);
-    let first_affected = if rng.random_bool(0.5) { Eye::Right } else { Eye::Left };
+    let first_affected = if rng.random_bool(0.5) {
+        Eye::Right
+    } else {
+        Eye::Left
+    };
     [Eye::Right, Eye::Left].map(|eye| {
         let affected = both || eye == first_affected;
         let mut truth = EyeTruth {
@@ -193,7 +206,11 @@ pub fn draw_eyes(rng: &mut impl Rng, condition: Condition) -> [EyeTruth; 2] {
                 truth.cup_to_disc_ratio = rng.random_range(0.7..0.9);
             }
             Condition::Amd if affected => {
-                truth.amd = if rng.random_bool(0.4) { AmdStage::GeographicAtrophy } else { AmdStage::Drusen };
+                truth.amd = if rng.random_bool(0.4) {
+                    AmdStage::GeographicAtrophy
+                } else {
+                    AmdStage::Drusen
+                };
             }
             Condition::Glaucoma | Condition::Amd => {}
         }
@@ -209,7 +226,13 @@ fn scatter(rng: &mut impl Rng, radius_mm: f64, centre: (f64, f64)) -> (f64, f64)
 }
 
 fn push_round(lesions: &mut Vec<Lesion>, kind: LesionKind, (x_mm, y_mm): (f64, f64), r_mm: f64) {
-    lesions.push(Lesion { kind, x_mm, y_mm, rx_mm: r_mm, ry_mm: r_mm });
+    lesions.push(Lesion {
+        kind,
+        x_mm,
+        y_mm,
+        rx_mm: r_mm,
+        ry_mm: r_mm,
+    });
 }
 
 /// Lesions for an eye's diagnoses, placed where they occur clinically.
@@ -225,19 +248,38 @@ fn draw_lesions(rng: &mut impl Rng, truth: &EyeTruth) -> Vec<Lesion> {
         };
         for _ in 0..count {
             let at = scatter(rng, 3.5, (0.0, 0.0));
-            push_round(&mut lesions, LesionKind::Microaneurysm, at, rng.random_range(0.035..0.06));
+            push_round(
+                &mut lesions,
+                LesionKind::Microaneurysm,
+                at,
+                rng.random_range(0.035..0.06),
+            );
         }
     }
     if dr >= DrGrade::Moderate {
-        let haemorrhages = if dr == DrGrade::Moderate { rng.random_range(3..7) } else { rng.random_range(10..18) };
+        let haemorrhages = if dr == DrGrade::Moderate {
+            rng.random_range(3..7)
+        } else {
+            rng.random_range(10..18)
+        };
         for _ in 0..haemorrhages {
             let at = scatter(rng, 4.5, (disc.0 * 0.3, 0.0));
-            push_round(&mut lesions, LesionKind::Haemorrhage, at, rng.random_range(0.08..0.22));
+            push_round(
+                &mut lesions,
+                LesionKind::Haemorrhage,
+                at,
+                rng.random_range(0.08..0.22),
+            );
         }
         let centre = scatter(rng, 1.2, (0.0, 0.0));
         for _ in 0..rng.random_range(6..14) {
             let at = scatter(rng, 0.7, centre);
-            push_round(&mut lesions, LesionKind::HardExudate, at, rng.random_range(0.04..0.1));
+            push_round(
+                &mut lesions,
+                LesionKind::HardExudate,
+                at,
+                rng.random_range(0.04..0.1),
+            );
         }
         for _ in 0..rng.random_range(1..4) {
             let at = scatter(rng, 0.5, centre);
@@ -253,17 +295,32 @@ fn draw_lesions(rng: &mut impl Rng, truth: &EyeTruth) -> Vec<Lesion> {
     if dr >= DrGrade::Severe {
         for _ in 0..rng.random_range(2..5) {
             let at = scatter(rng, 3.0, (disc.0 * 0.4, 0.0));
-            push_round(&mut lesions, LesionKind::CottonWoolSpot, at, rng.random_range(0.15..0.3));
+            push_round(
+                &mut lesions,
+                LesionKind::CottonWoolSpot,
+                at,
+                rng.random_range(0.15..0.3),
+            );
         }
     }
     if dr == DrGrade::Proliferative {
         let at = scatter(rng, 0.6, disc);
-        push_round(&mut lesions, LesionKind::Neovascularisation, at, rng.random_range(0.45..0.7));
+        push_round(
+            &mut lesions,
+            LesionKind::Neovascularisation,
+            at,
+            rng.random_range(0.45..0.7),
+        );
     }
     if truth.amd >= AmdStage::Drusen {
         for _ in 0..rng.random_range(12..30) {
             let at = scatter(rng, 1.4, (0.0, 0.0));
-            push_round(&mut lesions, LesionKind::Drusen, at, rng.random_range(0.05..0.14));
+            push_round(
+                &mut lesions,
+                LesionKind::Drusen,
+                at,
+                rng.random_range(0.05..0.14),
+            );
         }
     }
     if truth.amd == AmdStage::GeographicAtrophy {
@@ -278,7 +335,12 @@ fn draw_lesions(rng: &mut impl Rng, truth: &EyeTruth) -> Vec<Lesion> {
     }
     if truth.amd == AmdStage::Drusen && rng.random_bool(0.3) {
         let at = scatter(rng, 0.4, (0.0, 0.0));
-        push_round(&mut lesions, LesionKind::SubretinalFluid, at, rng.random_range(0.3..0.6));
+        push_round(
+            &mut lesions,
+            LesionKind::SubretinalFluid,
+            at,
+            rng.random_range(0.3..0.6),
+        );
     }
     lesions
 }

@@ -11,25 +11,48 @@ fn fovea() -> Command {
 #[test]
 fn studies_json_lists_patients_and_exits_zero_on_clean_data() {
     let set = demo_set();
-    let output = fovea().arg("studies").arg(set.root.join("dicom")).arg("--json").output().expect("run");
-    assert!(output.status.success(), "{}", String::from_utf8_lossy(&output.stderr));
+    let output = fovea()
+        .arg("studies")
+        .arg(set.root.join("dicom"))
+        .arg("--json")
+        .output()
+        .expect("run");
+    assert!(
+        output.status.success(),
+        "{}",
+        String::from_utf8_lossy(&output.stderr)
+    );
     let json: serde_json::Value = serde_json::from_slice(&output.stdout).expect("valid JSON");
-    assert_eq!(json["patients"].as_array().expect("patients").len(), set.truth.patients.len());
+    assert_eq!(
+        json["patients"].as_array().expect("patients").len(),
+        set.truth.patients.len()
+    );
     assert_eq!(json["patients"][0]["studies"][0]["eyes"][0]["eye"], "OD");
 }
 
 #[test]
 fn studies_reports_unreadable_files_and_exits_two() {
-    let output = fovea().arg("studies").arg(pydicom_dir()).output().expect("run");
+    let output = fovea()
+        .arg("studies")
+        .arg(pydicom_dir())
+        .output()
+        .expect("run");
     assert_eq!(output.status.code(), Some(2));
     let text = String::from_utf8_lossy(&output.stdout);
     assert!(text.contains("unreadable:"));
-    assert!(text.contains("MR_truncated.dcm") || text.contains("no_meta.dcm"), "{text}");
+    assert!(
+        text.contains("MR_truncated.dcm") || text.contains("no_meta.dcm"),
+        "{text}"
+    );
 }
 
 #[test]
 fn studies_on_a_missing_path_says_so() {
-    let output = fovea().arg("studies").arg("/no/such/folder").output().expect("run");
+    let output = fovea()
+        .arg("studies")
+        .arg("/no/such/folder")
+        .output()
+        .expect("run");
     assert_eq!(output.status.code(), Some(2));
     assert!(String::from_utf8_lossy(&output.stdout).contains("no such file or folder"));
 }

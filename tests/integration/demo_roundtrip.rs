@@ -25,12 +25,22 @@ fn dicom_is_grouped_into_the_right_patients_and_eyes() {
         assert_eq!(labels, vec![Eye::Right, Eye::Left], "OD then OS");
         for eye in eyes {
             let modalities: Vec<Modality> = eye.images.iter().map(|i| i.modality).collect();
-            assert_eq!(modalities, vec![Modality::ColourFundus, Modality::Oct, Modality::SloIr]);
-            assert!(eye.images.iter().all(|i| i.eye_source == EyeSource::ImageLaterality));
+            assert_eq!(
+                modalities,
+                vec![Modality::ColourFundus, Modality::Oct, Modality::SloIr]
+            );
+            assert!(
+                eye.images
+                    .iter()
+                    .all(|i| i.eye_source == EyeSource::ImageLaterality)
+            );
             let slo = &eye.images[2];
             let oct = &eye.images[1];
             let localizer = oct.localizer.as_ref().expect("OCT names its localizer");
-            let fovea::study::model::ImageSource::Dicom { sop_instance_uid, .. } = &slo.source else {
+            let fovea::study::model::ImageSource::Dicom {
+                sop_instance_uid, ..
+            } = &slo.source
+            else {
                 panic!("SLO is DICOM")
             };
             assert_eq!(&localizer.sop_instance_uid, sop_instance_uid);
@@ -42,7 +52,12 @@ fn dicom_is_grouped_into_the_right_patients_and_eyes() {
             assert!(first[0].x < first[1].x && (first[0].y - first[1].y).abs() < 1e-3);
             assert!(first[0].y < last[0].y);
             for p in localizer.bscan_locations.iter().flat_map(|b| &b.points) {
-                assert!(p.x >= 0.0 && p.y >= 0.0 && p.x <= f64::from(slo.columns) && p.y <= f64::from(slo.rows));
+                assert!(
+                    p.x >= 0.0
+                        && p.y >= 0.0
+                        && p.x <= f64::from(slo.columns)
+                        && p.y <= f64::from(slo.rows)
+                );
             }
             let spacing = oct.pixel_spacing_mm.expect("OCT pixel spacing");
             assert!((spacing.column_mm - 6.0 / f64::from(oct.columns)).abs() < 1e-6);
@@ -59,13 +74,24 @@ fn decoded_dicom_pixels_equal_the_png() {
                 let png_path = set.root.join(image.png.as_ref().expect("PNG written"));
                 let dicom = decode_dicom_file(&set.root.join(&image.dicom)).expect("decode DICOM");
                 let png = decode_plain_file(&png_path).expect("decode PNG");
-                let frame = if image.modality == Modality::Oct { dicom.frames as usize / 2 } else { 0 };
+                let frame = if image.modality == Modality::Oct {
+                    dicom.frames as usize / 2
+                } else {
+                    0
+                };
                 let n = dicom.samples_per_frame();
                 let (Samples::U8(d), Samples::U8(p)) = (&dicom.samples, &png.samples) else {
                     panic!("8-bit samples expected")
                 };
-                assert_eq!((dicom.columns, dicom.rows, dicom.channels), (png.columns, png.rows, png.channels));
-                assert!(&d[frame * n..(frame + 1) * n] == p.as_slice(), "{} differs from its PNG", image.dicom.display());
+                assert_eq!(
+                    (dicom.columns, dicom.rows, dicom.channels),
+                    (png.columns, png.rows, png.channels)
+                );
+                assert!(
+                    &d[frame * n..(frame + 1) * n] == p.as_slice(),
+                    "{} differs from its PNG",
+                    image.dicom.display()
+                );
             }
         }
     }
@@ -78,7 +104,12 @@ fn png_copies_group_by_their_sidecars() {
     assert!(catalog.unreadable.is_empty(), "{:?}", catalog.unreadable);
     assert_eq!(catalog.patients.len(), set.truth.patients.len());
     for patient in &catalog.patients {
-        let eyes: Vec<Eye> = patient.studies.iter().flat_map(|s| &s.eyes).map(|e| e.eye).collect();
+        let eyes: Vec<Eye> = patient
+            .studies
+            .iter()
+            .flat_map(|s| &s.eyes)
+            .map(|e| e.eye)
+            .collect();
         assert_eq!(eyes, vec![Eye::Right, Eye::Left]);
         assert!(patient.images().all(|i| i.eye_source == EyeSource::Sidecar));
         assert_eq!(patient.images().count(), 6);
@@ -93,7 +124,12 @@ fn same_seed_same_files_other_seed_other_files() {
     generate(a.path(), &small_config(3, 1, PixelEncoding::ExplicitLe)).expect("a");
     generate(b.path(), &small_config(3, 1, PixelEncoding::ExplicitLe)).expect("b");
     generate(c.path(), &small_config(4, 1, PixelEncoding::ExplicitLe)).expect("c");
-    let hashes = |d: &Path| tree_fingerprint(d).into_iter().map(|(p, h, _)| (p.strip_prefix(d).expect("prefix").to_path_buf(), h)).collect::<Vec<_>>();
+    let hashes = |d: &Path| {
+        tree_fingerprint(d)
+            .into_iter()
+            .map(|(p, h, _)| (p.strip_prefix(d).expect("prefix").to_path_buf(), h))
+            .collect::<Vec<_>>()
+    };
     assert_eq!(hashes(a.path()), hashes(b.path()));
     assert_ne!(hashes(a.path()), hashes(c.path()));
 }
@@ -113,33 +149,54 @@ fn findings_are_drawn_where_the_truth_says() {
             }
             // Every lesion's centre is inside the fundus field: the mask is on the image.
             for l in &e.truth.lesions {
-                assert!(l.x_mm.abs() < 6.5 && l.y_mm.abs() < 6.5, "{l:?} outside the field");
+                assert!(
+                    l.x_mm.abs() < 6.5 && l.y_mm.abs() < 6.5,
+                    "{l:?} outside the field"
+                );
             }
         }
     }
     assert!(!glaucoma_cdr.is_empty() && !normal_cdr.is_empty());
-    assert!(glaucoma_cdr.iter().cloned().fold(f64::MAX, f64::min) > normal_cdr.iter().cloned().fold(0.0, f64::max));
+    assert!(
+        glaucoma_cdr.iter().cloned().fold(f64::MAX, f64::min)
+            > normal_cdr.iter().cloned().fold(0.0, f64::max)
+    );
     // Exudates are bright yellow on the fundus photo at their mask.
     for p in &set.truth.patients {
         for e in &p.eyes {
-            let exudates: Vec<_> = e.truth.lesions.iter().filter(|l| l.kind == fovea::synth::truth::LesionKind::HardExudate).collect();
+            let exudates: Vec<_> = e
+                .truth
+                .lesions
+                .iter()
+                .filter(|l| l.kind == fovea::synth::truth::LesionKind::HardExudate)
+                .collect();
             if exudates.is_empty() {
                 continue;
             }
             let fundus = &e.images[0];
             let png_path = set.root.join(fundus.png.as_ref().expect("png"));
             let img = image::open(&png_path).expect("open").to_rgb8();
-            let sidecar: serde_json::Value = serde_json::from_slice(&std::fs::read(png_path.with_extension("json")).expect("sidecar")).expect("json");
+            let sidecar: serde_json::Value = serde_json::from_slice(
+                &std::fs::read(png_path.with_extension("json")).expect("sidecar"),
+            )
+            .expect("json");
             let masks = sidecar["lesion_masks_px"].as_array().expect("masks");
             let mut inside = Vec::new();
             for m in masks.iter().filter(|m| m["kind"] == "hard_exudate") {
-                let (x, y) = (m["cx"].as_f64().expect("cx") as u32, m["cy"].as_f64().expect("cy") as u32);
+                let (x, y) = (
+                    m["cx"].as_f64().expect("cx") as u32,
+                    m["cy"].as_f64().expect("cy") as u32,
+                );
                 let px = img.get_pixel(x.min(img.width() - 1), y.min(img.height() - 1));
                 inside.push(f64::from(px[1]));
             }
             let mean_green = inside.iter().sum::<f64>() / inside.len() as f64;
-            let field_green = img.pixels().map(|p| f64::from(p[1])).sum::<f64>() / f64::from(img.width() * img.height());
-            assert!(mean_green > field_green * 1.5, "exudates are bright: {mean_green} vs field {field_green}");
+            let field_green = img.pixels().map(|p| f64::from(p[1])).sum::<f64>()
+                / f64::from(img.width() * img.height());
+            assert!(
+                mean_green > field_green * 1.5,
+                "exudates are bright: {mean_green} vs field {field_green}"
+            );
         }
     }
 }
@@ -162,15 +219,29 @@ fn dciodvfy_errors(path: &Path) -> Vec<String> {
         .arg(path)
         .output()
         .expect("dciodvfy runs: install dicom3tools with packaging/install-deps.sh");
-    let text = String::from_utf8_lossy(&output.stderr).to_string() + &String::from_utf8_lossy(&output.stdout);
-    let is_opt = text.lines().any(|l| l.trim() == "OphthalmicTomographyImage");
-    let errors: Vec<String> = text.lines().filter(|l| l.starts_with("Error")).map(str::to_string).collect();
+    let text = String::from_utf8_lossy(&output.stderr).to_string()
+        + &String::from_utf8_lossy(&output.stdout);
+    let is_opt = text
+        .lines()
+        .any(|l| l.trim() == "OphthalmicTomographyImage");
+    let errors: Vec<String> = text
+        .lines()
+        .filter(|l| l.starts_with("Error"))
+        .map(str::to_string)
+        .collect();
     if is_opt {
         // The standard-mandated values must be there (all three messages), and nothing else.
         for expected in DCIODVFY_OPT_CONCATENATION_MESSAGES {
-            assert!(errors.iter().any(|e| e == expected), "{}: expected dciodvfy to see the OPT concatenation values", path.display());
+            assert!(
+                errors.iter().any(|e| e == expected),
+                "{}: expected dciodvfy to see the OPT concatenation values",
+                path.display()
+            );
         }
-        errors.into_iter().filter(|e| !DCIODVFY_OPT_CONCATENATION_MESSAGES.contains(&e.as_str())).collect()
+        errors
+            .into_iter()
+            .filter(|e| !DCIODVFY_OPT_CONCATENATION_MESSAGES.contains(&e.as_str()))
+            .collect()
     } else {
         errors
     }
@@ -180,10 +251,25 @@ fn dciodvfy_errors(path: &Path) -> Vec<String> {
 fn dciodvfy_finds_no_error_in_generated_dicom() {
     let set = demo_set();
     let jpeg = tempfile::tempdir().expect("tmp");
-    let jpeg_truth = generate(jpeg.path(), &small_config(11, 1, PixelEncoding::JpegBaseline)).expect("jpeg set");
+    let jpeg_truth = generate(
+        jpeg.path(),
+        &small_config(11, 1, PixelEncoding::JpegBaseline),
+    )
+    .expect("jpeg set");
     let mut problems = Vec::new();
-    let lossless = set.truth.patients.iter().flat_map(|p| &p.eyes).flat_map(|e| &e.images).map(|i| set.root.join(&i.dicom));
-    let lossy = jpeg_truth.patients.iter().flat_map(|p| &p.eyes).flat_map(|e| &e.images).map(|i| jpeg.path().join(&i.dicom));
+    let lossless = set
+        .truth
+        .patients
+        .iter()
+        .flat_map(|p| &p.eyes)
+        .flat_map(|e| &e.images)
+        .map(|i| set.root.join(&i.dicom));
+    let lossy = jpeg_truth
+        .patients
+        .iter()
+        .flat_map(|p| &p.eyes)
+        .flat_map(|e| &e.images)
+        .map(|i| jpeg.path().join(&i.dicom));
     let files: Vec<_> = lossless.chain(lossy).collect();
     assert_eq!(files.len(), 30);
     for file in files {
@@ -197,16 +283,38 @@ fn dciodvfy_finds_no_error_in_generated_dicom() {
 #[test]
 fn jpeg_baseline_demo_decodes_close_to_the_png() {
     let dir = tempfile::tempdir().expect("tmp");
-    let truth = generate(dir.path(), &small_config(5, 1, PixelEncoding::JpegBaseline)).expect("jpeg set");
-    for image in truth.patients.iter().flat_map(|p| &p.eyes).flat_map(|e| &e.images) {
+    let truth =
+        generate(dir.path(), &small_config(5, 1, PixelEncoding::JpegBaseline)).expect("jpeg set");
+    for image in truth
+        .patients
+        .iter()
+        .flat_map(|p| &p.eyes)
+        .flat_map(|e| &e.images)
+    {
         let dicom = decode_dicom_file(&dir.path().join(&image.dicom)).expect("decode");
-        let png = decode_plain_file(&dir.path().join(image.png.as_ref().expect("png"))).expect("png");
-        let frame = if image.modality == Modality::Oct { dicom.frames as usize / 2 } else { 0 };
+        let png =
+            decode_plain_file(&dir.path().join(image.png.as_ref().expect("png"))).expect("png");
+        let frame = if image.modality == Modality::Oct {
+            dicom.frames as usize / 2
+        } else {
+            0
+        };
         let n = dicom.samples_per_frame();
-        let (Samples::U8(d), Samples::U8(p)) = (&dicom.samples, &png.samples) else { panic!("8-bit") };
-        let mean_abs = d[frame * n..(frame + 1) * n].iter().zip(p).map(|(a, b)| f64::from(a.abs_diff(*b))).sum::<f64>() / n as f64;
+        let (Samples::U8(d), Samples::U8(p)) = (&dicom.samples, &png.samples) else {
+            panic!("8-bit")
+        };
+        let mean_abs = d[frame * n..(frame + 1) * n]
+            .iter()
+            .zip(p)
+            .map(|(a, b)| f64::from(a.abs_diff(*b)))
+            .sum::<f64>()
+            / n as f64;
         // Quality-92 JPEG of noisy synthetic images: a few grey levels on average.
-        assert!(mean_abs < 4.0, "{}: mean abs error {mean_abs}", image.dicom.display());
+        assert!(
+            mean_abs < 4.0,
+            "{}: mean abs error {mean_abs}",
+            image.dicom.display()
+        );
         assert!(mean_abs > 0.0, "JPEG is lossy: some difference is expected");
     }
 }

@@ -2,5 +2,6 @@
 
 mod cli;
 mod demo_roundtrip;
+mod jobs;
 mod pydicom_files;
 mod support;

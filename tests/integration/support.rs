@@ -21,7 +21,13 @@ pub fn small_config(seed: u64, patients: usize, encoding: PixelEncoding) -> Demo
         write_png: true,
         fundus_px: 256,
         slo_px: 192,
-        oct: OctGeometry { ascans: 96, depth_px: 96, bscans: 9, scan_mm: 6.0, depth_mm: 2.0 },
+        oct: OctGeometry {
+            ascans: 96,
+            depth_px: 96,
+            bscans: 9,
+            scan_mm: 6.0,
+            depth_mm: 1.2,
+        },
     }
 }
 
@@ -41,13 +47,22 @@ pub fn demo_set() -> &'static DemoSet {
     SET.get_or_init(|| {
         let dir = tempfile::tempdir().expect("temp dir");
         let root = dir.path().to_path_buf();
-        let truth = generate(&root, &small_config(7, 4, PixelEncoding::ExplicitLe)).expect("generate demo set");
-        DemoSet { _dir: dir, root, truth }
+        let truth = generate(&root, &small_config(7, 4, PixelEncoding::ExplicitLe))
+            .expect("generate demo set");
+        DemoSet {
+            _dir: dir,
+            root,
+            truth,
+        }
     })
 }
 
 /// Runs `f` on another thread, failing the test if it panics or takes longer than `secs`.
-pub fn within_seconds<T: Send + 'static>(secs: u64, what: &str, f: impl FnOnce() -> T + Send + 'static) -> Result<T, String> {
+pub fn within_seconds<T: Send + 'static>(
+    secs: u64,
+    what: &str,
+    f: impl FnOnce() -> T + Send + 'static,
+) -> Result<T, String> {
     let (tx, rx) = std::sync::mpsc::channel();
     std::thread::Builder::new()
         .name(format!("test-{what}"))
@@ -74,7 +89,10 @@ pub fn tree_fingerprint(dir: &Path) -> Vec<(PathBuf, u64, u64)> {
             let mut h = std::collections::hash_map::DefaultHasher::new();
             bytes.hash(&mut h);
             let modified = entry.metadata().expect("meta").modified().expect("mtime");
-            let secs = modified.duration_since(std::time::UNIX_EPOCH).expect("epoch").as_nanos() as u64;
+            let secs = modified
+                .duration_since(std::time::UNIX_EPOCH)
+                .expect("epoch")
+                .as_nanos() as u64;
             out.push((entry.path().to_path_buf(), h.finish(), secs));
         }
     }
