@@ -8,14 +8,14 @@ use super::model::{
     Eye, EyeImages, EyeSource, ImageRecord, Patient, PatientInfo, Study, StudyInfo,
 };
 
+/// A patient's studies by Study Instance UID, each with its images.
+type StudiesByUid = BTreeMap<String, (StudyInfo, Vec<ImageRecord>)>;
+
 /// Builds the patient tree. Patients are ordered by id, studies by date, eyes OD, OS, OU,
 /// unknown; images by modality, acquisition time, then path.
 pub fn group_into_patients(mut scanned: Vec<ScannedImage>) -> Vec<Patient> {
     resolve_shared_eyes(&mut scanned);
-    let mut patients: BTreeMap<
-        String,
-        (PatientInfo, BTreeMap<String, (StudyInfo, Vec<ImageRecord>)>),
-    > = BTreeMap::new();
+    let mut patients: BTreeMap<String, (PatientInfo, StudiesByUid)> = BTreeMap::new();
     for image in scanned {
         let (info, studies) = patients
             .entry(image.patient.id.clone())

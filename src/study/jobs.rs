@@ -7,7 +7,7 @@
 use std::path::PathBuf;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
-use std::sync::mpsc::{Receiver, SyncSender, TryRecvError, TrySendError, sync_channel};
+use std::sync::mpsc::{Receiver, SyncSender, TrySendError, sync_channel};
 use std::thread::JoinHandle;
 
 use super::error::error_chain;
@@ -91,8 +91,8 @@ impl Drop for ScanJob {
 pub struct DecodeRequest {
     /// Caller's id, echoed in the events.
     pub id: u64,
-    /// The image to decode.
-    pub record: ImageRecord,
+    /// The image to decode (shared, so queuing a request copies no metadata).
+    pub record: Arc<ImageRecord>,
 }
 
 /// Events of a [`DecodeWorker`].
@@ -137,14 +137,13 @@ impl DecodeWorker {
         let handle = std::thread::Builder::new()
             .name("fovea-decode".into())
             .spawn(move || {
-                let mut done = 0;
-                for request in requests {
+                for (index, request) in requests.into_iter().enumerate() {
+                    let done = index as u64 + 1;
                     queued_in_worker.fetch_sub(1, Ordering::Relaxed);
                     let _ = event_sender.try_send(DecodeEvent::Started { id: request.id });
                     let result = decode_image(&request.record)
                         .map(Arc::new)
                         .map_err(|e| error_chain(&e));
-                    done += 1;
                     if event_sender
                         .send(DecodeEvent::Finished {
                             id: request.id,
@@ -185,10 +184,7 @@ impl DecodeWorker {
 
     /// The next event, if one is waiting.
     pub fn try_next(&self) -> Option<DecodeEvent> {
-        match self.events.try_recv() {
-            Ok(e) => Some(e),
-            Err(TryRecvError::Empty | TryRecvError::Disconnected) => None,
-        }
+        self.events.try_recv().ok()
     }
 
     /// Waits for the next event; `None` when the worker has stopped.

@@ -29,7 +29,7 @@ pub fn decode_without_colour_transform(
         return Ok(None);
     };
     let streams: Vec<Vec<u8>> = if fragments.len() == frames as usize {
-        fragments.iter().cloned().collect()
+        fragments.to_vec()
     } else if frames == 1 {
         vec![fragments.iter().flatten().copied().collect()]
     } else {

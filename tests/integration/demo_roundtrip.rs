@@ -318,3 +318,32 @@ fn jpeg_baseline_demo_decodes_close_to_the_png() {
         assert!(mean_abs > 0.0, "JPEG is lossy: some difference is expected");
     }
 }
+
+#[test]
+fn bundled_demo_patients_are_what_the_generator_writes() {
+    let bundled = Path::new(env!("CARGO_MANIFEST_DIR")).join("assets/demo");
+    let fresh = tempfile::tempdir().expect("tmp");
+    let config = fovea::synth::DemoConfig {
+        patients: 4,
+        seed: 1,
+        encoding: PixelEncoding::JpegBaseline,
+        write_png: false,
+        ..fovea::synth::DemoConfig::default()
+    };
+    generate(fresh.path(), &config).expect("generate");
+    let hashes = |d: &Path| {
+        tree_fingerprint(d)
+            .into_iter()
+            .map(|(p, h, _)| (p.strip_prefix(d).expect("prefix").to_path_buf(), h))
+            .filter(|(p, _)| p.extension().is_some_and(|e| e == "dcm" || e == "json"))
+            .collect::<Vec<_>>()
+    };
+    assert_eq!(
+        hashes(&bundled),
+        hashes(fresh.path()),
+        "assets/demo is stale: regenerate it (see assets/demo/README.md)"
+    );
+    let catalog = scan_paths(&[bundled.join("dicom")]);
+    assert!(catalog.unreadable.is_empty());
+    assert_eq!((catalog.patients.len(), catalog.image_count()), (4, 24));
+}

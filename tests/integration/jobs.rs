@@ -42,13 +42,13 @@ fn decode_worker_answers_every_request_in_order_with_pixels_or_a_reason() {
     worker
         .try_request(DecodeRequest {
             id: 1,
-            record: oct.clone(),
+            record: std::sync::Arc::new(oct.clone()),
         })
         .expect("queued");
     worker
         .try_request(DecodeRequest {
             id: 2,
-            record: broken,
+            record: std::sync::Arc::new(broken),
         })
         .expect("queued");
     let deadline = Instant::now() + Duration::from_secs(60);
@@ -73,7 +73,7 @@ fn decode_worker_answers_every_request_in_order_with_pixels_or_a_reason() {
 fn a_full_decode_queue_gives_the_request_back_instead_of_blocking() {
     let set = demo_set();
     let catalog = fovea::study::scan_paths(&[set.root.join("dicom")]);
-    let record = catalog.patients[0].images().next().expect("image").clone();
+    let record = std::sync::Arc::new(catalog.patients[0].images().next().expect("image").clone());
     let worker = DecodeWorker::spawn(1).expect("spawn");
     let start = Instant::now();
     let mut refused = 0;

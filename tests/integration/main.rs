@@ -1,5 +1,7 @@
 //! Fovea's integration tests, in one binary (each extra test binary links everything again).
 
+#![allow(clippy::unwrap_used, clippy::expect_used)] // tests fail loudly; that is their job
+
 mod cli;
 mod demo_roundtrip;
 mod jobs;
