@@ -119,3 +119,98 @@ fn resolve_shared_eyes(scanned: &mut [ScannedImage]) {
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use std::path::PathBuf;
+
+    use super::*;
+    use crate::study::model::{ImageSource, Modality};
+
+    fn image(
+        path: &str,
+        eye: Eye,
+        frame_of_reference: Option<&str>,
+        series: Option<&str>,
+    ) -> ScannedImage {
+        let (eye, eye_source) = match eye {
+            Eye::Unknown => (Eye::Unknown, EyeSource::NotDetermined),
+            known => (known, EyeSource::ImageLaterality),
+        };
+        ScannedImage {
+            patient: PatientInfo {
+                id: "P".into(),
+                ..PatientInfo::default()
+            },
+            study: StudyInfo {
+                instance_uid: "S".into(),
+                ..StudyInfo::default()
+            },
+            record: ImageRecord {
+                source: ImageSource::Plain {
+                    path: PathBuf::from(path),
+                },
+                modality: Modality::Other,
+                eye,
+                eye_source,
+                acquisition_datetime: None,
+                columns: 1,
+                rows: 1,
+                frames: 1,
+                samples_per_pixel: 1,
+                bits_allocated: 8,
+                photometric_interpretation: "MONOCHROME2".into(),
+                pixel_spacing_mm: None,
+                series_instance_uid: series.map(str::to_string),
+                frame_of_reference_uid: frame_of_reference.map(str::to_string),
+                localizer: None,
+                description: None,
+            },
+        }
+    }
+
+    fn eye_of<'a>(patients: &'a [Patient], path: &str) -> &'a ImageRecord {
+        patients[0]
+            .images()
+            .find(|i| i.source.path() == std::path::Path::new(path))
+            .expect("image present")
+    }
+
+    #[test]
+    fn unknown_eye_follows_a_shared_frame_of_reference_then_a_shared_series() {
+        let patients = group_into_patients(vec![
+            image("slo_right", Eye::Right, Some("FOR-1"), Some("SER-1")),
+            image("oct_unlabelled", Eye::Unknown, Some("FOR-1"), None),
+            image("fundus_left", Eye::Left, None, Some("SER-2")),
+            image("second_shot", Eye::Unknown, None, Some("SER-2")),
+            image("orphan", Eye::Unknown, Some("FOR-9"), Some("SER-9")),
+        ]);
+        let oct = eye_of(&patients, "oct_unlabelled");
+        assert_eq!(
+            (oct.eye, oct.eye_source),
+            (Eye::Right, EyeSource::SharedFrameOfReference)
+        );
+        let second = eye_of(&patients, "second_shot");
+        assert_eq!(
+            (second.eye, second.eye_source),
+            (Eye::Left, EyeSource::SharedSeries)
+        );
+        let orphan = eye_of(&patients, "orphan");
+        assert_eq!(
+            (orphan.eye, orphan.eye_source),
+            (Eye::Unknown, EyeSource::NotDetermined)
+        );
+        let eyes: Vec<Eye> = patients[0].studies[0].eyes.iter().map(|e| e.eye).collect();
+        assert_eq!(eyes, vec![Eye::Right, Eye::Left, Eye::Unknown]);
+    }
+
+    #[test]
+    fn a_frame_of_reference_shared_by_both_eyes_decides_nothing() {
+        let patients = group_into_patients(vec![
+            image("a", Eye::Right, Some("FOR-1"), None),
+            image("b", Eye::Left, Some("FOR-1"), None),
+            image("c", Eye::Unknown, Some("FOR-1"), None),
+        ]);
+        assert_eq!(eye_of(&patients, "c").eye, Eye::Unknown, "never guessed");
+    }
+}

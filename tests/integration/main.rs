@@ -5,5 +5,6 @@
 mod cli;
 mod demo_roundtrip;
 mod jobs;
+mod plain_images;
 mod pydicom_files;
 mod support;

@@ -1,0 +1,83 @@
+//! Plain images: one unknown patient per file unless a sidecar or the folder's `patient.json`
+//! says otherwise; eye from file-name conventions.
+
+use fovea::study::model::{Eye, EyeSource, Modality};
+use fovea::study::scan_paths;
+
+fn write_png(path: &std::path::Path, colour: bool) {
+    if colour {
+        image::RgbImage::from_pixel(8, 6, image::Rgb([200, 80, 30]))
+            .save(path)
+            .expect("png");
+    } else {
+        image::GrayImage::from_pixel(8, 6, image::Luma([90]))
+            .save(path)
+            .expect("png");
+    }
+}
+
+#[test]
+fn folder_patient_json_groups_images_and_file_names_give_the_eye() {
+    let dir = tempfile::tempdir().expect("tmp");
+    write_png(&dir.path().join("visit_OD.png"), true);
+    write_png(&dir.path().join("visit-left.png"), true);
+    write_png(&dir.path().join("visit_ir.png"), false);
+    std::fs::write(
+        dir.path().join("patient.json"),
+        r#"{"patient_id": "CAMP-0042", "patient_name": "DOE^JANE", "study_date": "20261101"}"#,
+    )
+    .expect("write");
+    let catalog = scan_paths(&[dir.path().to_path_buf()]);
+    assert!(catalog.unreadable.is_empty(), "{:?}", catalog.unreadable);
+    assert_eq!(catalog.patients.len(), 1);
+    let patient = &catalog.patients[0];
+    assert_eq!(patient.info.id, "CAMP-0042");
+    assert_eq!(patient.info.name.as_deref(), Some("DOE^JANE"));
+    let eyes: Vec<(Eye, usize)> = patient.studies[0]
+        .eyes
+        .iter()
+        .map(|e| (e.eye, e.images.len()))
+        .collect();
+    assert_eq!(
+        eyes,
+        vec![(Eye::Right, 1), (Eye::Left, 1), (Eye::Unknown, 1)]
+    );
+    let right = &patient.studies[0].eyes[0].images[0];
+    assert_eq!(
+        (right.eye_source, right.modality, right.columns, right.rows),
+        (EyeSource::FileName, Modality::ColourFundus, 8, 6)
+    );
+    assert_eq!(
+        patient.studies[0].eyes[2].images[0].eye_source,
+        EyeSource::NotDetermined
+    );
+}
+
+#[test]
+fn loose_images_are_each_their_own_unknown_patient_and_a_bad_sidecar_is_reported() {
+    let dir = tempfile::tempdir().expect("tmp");
+    write_png(&dir.path().join("a.png"), true);
+    write_png(&dir.path().join("b.png"), true);
+    write_png(&dir.path().join("c.png"), true);
+    std::fs::write(dir.path().join("c.json"), "{ not json").expect("write");
+    std::fs::write(dir.path().join("d.png"), b"not really a png").expect("write");
+    let catalog = scan_paths(&[dir.path().to_path_buf()]);
+    assert_eq!(
+        catalog.patients.len(),
+        2,
+        "a.png and b.png, one patient each"
+    );
+    let reasons: Vec<String> = catalog
+        .unreadable
+        .iter()
+        .map(|u| format!("{}: {}", u.path.display(), u.reason))
+        .collect();
+    assert_eq!(reasons.len(), 2, "{reasons:?}");
+    assert!(
+        reasons
+            .iter()
+            .any(|r| r.contains("c.json") && r.contains("sidecar JSON is invalid")),
+        "{reasons:?}"
+    );
+    assert!(reasons.iter().any(|r| r.contains("d.png")), "{reasons:?}");
+}
