@@ -502,41 +502,26 @@ pub fn write_oct_volume(
         .enumerate()
         .map(|(k, [start, end])| {
             let index = k as u32 + 1;
-            let content = Ds::new()
+            let mut content = Ds::new();
+            content
                 .text(tags::FRAME_ACQUISITION_DATE_TIME, VR::DT, &frame_datetime)
                 .text(tags::FRAME_REFERENCE_DATE_TIME, VR::DT, &frame_datetime)
                 .fd(tags::FRAME_ACQUISITION_DURATION, &[40.0])
                 .text(tags::STACK_ID, VR::SH, "1")
                 .ul(tags::IN_STACK_POSITION_NUMBER, index)
                 .0
-                .clone();
-            let mut content = Ds(content);
-            content.0.put(DataElement::new(
-                tags::DIMENSION_INDEX_VALUES,
-                VR::UL,
-                PrimitiveValue::U32([1, index].into_iter().collect()),
-            ));
-            let location = Ds::new()
-                .text(
-                    tags::REFERENCED_SOP_CLASS_UID,
-                    VR::UI,
-                    sop_class::OPHTHALMIC_PHOTOGRAPHY_8BIT,
-                )
-                .text(
-                    tags::REFERENCED_SOP_INSTANCE_UID,
-                    VR::UI,
-                    &localizer.sop_uid,
-                )
-                .seq(
-                    tags::PURPOSE_OF_REFERENCE_CODE_SEQUENCE,
-                    vec![code("121311", "DCM", "Localizer")],
-                )
+                .put(DataElement::new(
+                    tags::DIMENSION_INDEX_VALUES,
+                    VR::UL,
+                    PrimitiveValue::U32([1, index].into_iter().collect()),
+                ));
+            let mut location = Ds(localizer_reference());
+            location
                 .fl(
                     tags::REFERENCE_COORDINATES,
                     &[start.0 as f32, start.1 as f32, end.0 as f32, end.1 as f32],
                 )
-                .text(tags::OPHTHALMIC_IMAGE_ORIENTATION, VR::CS, "LINEAR")
-                .done();
+                .text(tags::OPHTHALMIC_IMAGE_ORIENTATION, VR::CS, "LINEAR");
             let y_mm = format_ds(
                 -(lines_count - 1.0) * slice_spacing_mm / 2.0 + k as f64 * slice_spacing_mm,
             );
@@ -546,7 +531,10 @@ pub fn write_oct_volume(
             Ds::new()
                 .seq(tags::FRAME_CONTENT_SEQUENCE, vec![content.done()])
                 .seq(tags::PLANE_POSITION_SEQUENCE, vec![position])
-                .seq(tags::OPHTHALMIC_FRAME_LOCATION_SEQUENCE, vec![location])
+                .seq(
+                    tags::OPHTHALMIC_FRAME_LOCATION_SEQUENCE,
+                    vec![location.done()],
+                )
                 .done()
         })
         .collect();

@@ -14,6 +14,14 @@ fn mix(a: [f64; 3], b: [f64; 3], t: f64) -> [f64; 3] {
     ]
 }
 
+/// How lesions look on a colour fundus photo: colour and blend strength at full coverage.
+const LESION_COLOURS: [(LesionKind, [f64; 3], f64); 4] = [
+    (LesionKind::Haemorrhage, [0.45, 0.04, 0.03], 0.9),
+    (LesionKind::Microaneurysm, [0.5, 0.06, 0.04], 0.85),
+    (LesionKind::HardExudate, [1.0, 0.92, 0.45], 0.9),
+    (LesionKind::CottonWoolSpot, [0.95, 0.9, 0.85], 0.7),
+];
+
 fn lesion_at(maps: &FeatureMaps, kind: LesionKind, i: usize) -> f64 {
     maps.lesions.get(&kind).map_or(0.0, |m| f64::from(m[i]))
 }
@@ -90,26 +98,9 @@ pub fn render_fundus(
                 c = mix(c, [0.55, 0.08, 0.05], 0.8 * nv);
             }
         }
-        c = mix(
-            c,
-            [0.45, 0.04, 0.03],
-            0.9 * lesion_at(maps, LesionKind::Haemorrhage, i),
-        );
-        c = mix(
-            c,
-            [0.5, 0.06, 0.04],
-            0.85 * lesion_at(maps, LesionKind::Microaneurysm, i),
-        );
-        c = mix(
-            c,
-            [1.0, 0.92, 0.45],
-            0.9 * lesion_at(maps, LesionKind::HardExudate, i),
-        );
-        c = mix(
-            c,
-            [0.95, 0.9, 0.85],
-            0.7 * lesion_at(maps, LesionKind::CottonWoolSpot, i),
-        );
+        for (kind, colour, strength) in LESION_COLOURS {
+            c = mix(c, colour, strength * lesion_at(maps, kind, i));
+        }
         // Illumination falls off towards the rim of the field of view.
         let light = exposure
             * (1.0 - 0.55 * r_fov.powi(3))
