@@ -451,3 +451,128 @@ pub fn decode_plain_file(path: &Path) -> Result<DecodedImage, StudyError> {
         samples,
     })
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn grey(samples: Samples, bits_stored: u16, colour: ColourModel) -> DecodedImage {
+        DecodedImage {
+            columns: 3,
+            rows: 1,
+            frames: 1,
+            channels: 1,
+            bits_stored,
+            colour,
+            samples,
+        }
+    }
+
+    fn reds(image: &DecodedImage) -> Vec<u8> {
+        image
+            .frame_to_rgb8(0)
+            .expect("frame 0")
+            .pixels()
+            .map(|p| p[0])
+            .collect()
+    }
+
+    #[test]
+    fn eight_bit_grey_is_shown_as_stored_and_monochrome1_inverted() {
+        assert_eq!(
+            reds(&grey(
+                Samples::U8(vec![0, 100, 255]),
+                8,
+                ColourModel::Monochrome2
+            )),
+            vec![0, 100, 255]
+        );
+        assert_eq!(
+            reds(&grey(
+                Samples::U8(vec![0, 100, 255]),
+                8,
+                ColourModel::Monochrome1
+            )),
+            vec![255, 155, 0]
+        );
+    }
+
+    #[test]
+    fn sixteen_bit_and_signed_grey_are_stretched_over_the_frame() {
+        assert_eq!(
+            reds(&grey(
+                Samples::U16(vec![1000, 1500, 2000]),
+                12,
+                ColourModel::Monochrome2
+            )),
+            vec![0, 128, 255]
+        );
+        assert_eq!(
+            reds(&grey(
+                Samples::I16(vec![-1024, 0, 1024]),
+                16,
+                ColourModel::Monochrome2
+            )),
+            vec![0, 128, 255]
+        );
+    }
+
+    #[test]
+    fn one_bit_pixels_are_black_and_white() {
+        assert_eq!(
+            reds(&grey(
+                Samples::U8(vec![0, 1, 0]),
+                1,
+                ColourModel::Monochrome2
+            )),
+            vec![0, 255, 0]
+        );
+    }
+
+    #[test]
+    fn palette_indices_are_looked_up_from_the_first_mapped_value() {
+        let lut = PaletteLut {
+            first_mapped: 10,
+            red: vec![0xFF00, 0x0000, 0x8000],
+            green: vec![0x0000, 0xFF00, 0x8000],
+            blue: vec![0x0000, 0x0000, 0x8000],
+        };
+        let image = grey(
+            Samples::U8(vec![10, 11, 12]),
+            8,
+            ColourModel::Palette(Box::new(lut)),
+        );
+        let rgb: Vec<[u8; 3]> = image
+            .frame_to_rgb8(0)
+            .expect("frame")
+            .pixels()
+            .map(|p| p.0)
+            .collect();
+        assert_eq!(rgb, vec![[255, 0, 0], [0, 255, 0], [128, 128, 128]]);
+    }
+
+    #[test]
+    fn a_frame_past_the_end_is_none() {
+        assert!(
+            grey(Samples::U8(vec![1, 2, 3]), 8, ColourModel::Monochrome2)
+                .frame_to_rgb8(1)
+                .is_none()
+        );
+    }
+
+    #[test]
+    fn full_range_ycbcr_converts_to_rgb() {
+        let mut samples = Samples::U8(vec![128, 128, 128, 76, 85, 255, 255, 128, 128]);
+        ybr_full_to_rgb(&mut samples);
+        let Samples::U8(v) = samples else {
+            unreachable!()
+        };
+        assert_eq!(&v[0..3], &[128, 128, 128], "grey stays grey");
+        assert!(
+            v[3] > 250 && v[4] < 5 && v[5] < 5,
+            "pure red: {:?}",
+            &v[3..6]
+        );
+        assert_eq!(&v[6..9], &[255, 255, 255]);
+    }
+}

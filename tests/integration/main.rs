@@ -4,6 +4,7 @@
 
 mod cli;
 mod demo_roundtrip;
+mod dependencies;
 mod jobs;
 mod plain_images;
 mod pydicom_files;
