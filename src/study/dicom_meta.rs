@@ -83,7 +83,10 @@ pub fn read_dicom_file(path: &Path) -> Result<DicomFileKind, StudyError> {
             path, &obj,
         )?));
     }
-    if obj.get(tags::ROWS).is_none() && obj.get(tags::COLUMNS).is_none() {
+    if obj.get(tags::ROWS).is_none()
+        && obj.get(tags::COLUMNS).is_none()
+        && !sop_class::is_image_storage(&sop_class_uid)
+    {
         return Ok(DicomFileKind::NotAnImage { sop_class_uid });
     }
     let sop_instance_uid = text(&obj, tags::SOP_INSTANCE_UID).unwrap_or_else(|| {

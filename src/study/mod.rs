@@ -14,7 +14,7 @@ pub mod dicomdir;
 pub mod error;
 pub mod group;
 pub mod jobs;
-pub mod jpeg_rgb;
+pub mod jpeg;
 pub mod model;
 pub mod pixels;
 pub mod plain;

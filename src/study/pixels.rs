@@ -12,7 +12,7 @@ use dicom_pixeldata::{PixelDecoder, PixelRepresentation, PlanarConfiguration};
 
 use super::attributes::{floats, text};
 use super::error::{StudyError, error_chain};
-use super::jpeg_rgb;
+use super::jpeg;
 use super::model::{ImageRecord, ImageSource};
 
 /// Stored sample values, frame-major, pixels interleaved (`RGBRGB…` for colour).
@@ -195,6 +195,15 @@ pub fn decode_dicom_file(path: &Path) -> Result<DecodedImage, StudyError> {
         .trim_end_matches('\0')
         .to_string();
     let stored_photometric = text(&obj, tags::PHOTOMETRIC_INTERPRETATION).unwrap_or_default();
+    if jpeg::is_jpeg_family(&transfer_syntax) {
+        jpeg::check_frames_complete(
+            &obj,
+            super::attributes::uint(&obj, tags::NUMBER_OF_FRAMES)
+                .unwrap_or(1)
+                .max(1),
+        )
+        .map_err(fail)?;
+    }
     let decoded = obj.decode_pixel_data().map_err(|e| fail(error_chain(&e)))?;
     let columns = decoded.columns();
     let rows = decoded.rows();
@@ -229,8 +238,8 @@ pub fn decode_dicom_file(path: &Path) -> Result<DecodedImage, StudyError> {
     // JPEG whose DICOM Photometric Interpretation says RGB was stored without a colour
     // transform (PS3.5 8.2.1); the JPEG decoder alone would assume YCbCr.
     let untransformed_jpeg =
-        if spp == 3 && stored_photometric == "RGB" && jpeg_rgb::is_dct_jpeg(&transfer_syntax) {
-            jpeg_rgb::decode_without_colour_transform(&obj, frames).map_err(fail)?
+        if spp == 3 && stored_photometric == "RGB" && jpeg::is_dct_jpeg(&transfer_syntax) {
+            jpeg::decode_without_colour_transform(&obj, frames).map_err(fail)?
         } else {
             None
         };
@@ -389,12 +398,16 @@ fn palette(obj: &InMemDicomObject) -> Result<PaletteLut, String> {
         };
         Ok(raw.into_iter().take(entries).collect())
     };
-    Ok(PaletteLut {
+    let lut = PaletteLut {
         first_mapped,
         red: table(tags::RED_PALETTE_COLOR_LOOKUP_TABLE_DATA)?,
         green: table(tags::GREEN_PALETTE_COLOR_LOOKUP_TABLE_DATA)?,
         blue: table(tags::BLUE_PALETTE_COLOR_LOOKUP_TABLE_DATA)?,
-    })
+    };
+    if lut.red.is_empty() || lut.green.is_empty() || lut.blue.is_empty() {
+        return Err("palette colour lookup table data is empty".into());
+    }
+    Ok(lut)
 }
 
 /// Decodes a plain image: grey stays grey (8 or 16 bit), everything else becomes RGB.

@@ -189,7 +189,16 @@ fn scan_batch(
 fn examine_file(path: &Path) -> FileOutcome {
     match examine_file_inner(path) {
         Ok(outcome) => outcome,
-        Err(e) => FileOutcome::Failed(error_chain(&e)),
+        Err(e) => {
+            // The catalog pairs the reason with the path: do not say the path twice.
+            let message = error_chain(&e);
+            let prefix = format!("{}: ", path.display());
+            FileOutcome::Failed(
+                message
+                    .strip_prefix(&prefix)
+                    .map_or(message.clone(), str::to_string),
+            )
+        }
     }
 }
 

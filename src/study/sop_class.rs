@@ -29,3 +29,14 @@ pub fn is_ophthalmic_photography(uid: &str) -> bool {
             | WIDE_FIELD_OP_3D
     )
 }
+
+/// Whether the SOP class stores an image: ours above, or any standard SOP class whose name
+/// says "Image Storage" (dicom-rs's SOP class dictionary).
+pub fn is_image_storage(uid: &str) -> bool {
+    use dicom_core::dictionary::UidDictionary;
+    is_ophthalmic_photography(uid)
+        || matches!(uid, OPHTHALMIC_TOMOGRAPHY | OCT_EN_FACE | SECONDARY_CAPTURE)
+        || dicom_dictionary_std::sop_class::StandardSopClassDictionary
+            .by_uid(uid)
+            .is_some_and(|entry| entry.name.contains("Image Storage"))
+}

@@ -1,4 +1,8 @@
-//! JPEG frames that DICOM labels `RGB`: stored without a colour transform (PS3.5 §8.2.1).
+//! JPEG-family pixel data: completeness of each frame's stream, and frames DICOM labels `RGB`
+//! (stored without a colour transform, PS3.5 §8.2.1).
+//!
+//! A truncated JPEG stream still "decodes" (the missing blocks are invented), so every frame
+//! must end with its EOI marker before it is shown.
 //!
 //! A JPEG stream with neither a JFIF nor an Adobe marker and three components is decoded as
 //! YCbCr by generic decoders; DICOM's Photometric Interpretation says otherwise, so such
@@ -14,6 +18,63 @@ pub fn is_dct_jpeg(transfer_syntax: &str) -> bool {
         transfer_syntax,
         "1.2.840.10008.1.2.4.50" | "1.2.840.10008.1.2.4.51"
     )
+}
+
+/// JPEG (baseline, extended, lossless) and JPEG-LS: streams that end with an EOI marker.
+pub fn is_jpeg_family(transfer_syntax: &str) -> bool {
+    matches!(
+        transfer_syntax,
+        "1.2.840.10008.1.2.4.50"
+            | "1.2.840.10008.1.2.4.51"
+            | "1.2.840.10008.1.2.4.57"
+            | "1.2.840.10008.1.2.4.70"
+            | "1.2.840.10008.1.2.4.80"
+            | "1.2.840.10008.1.2.4.81"
+    )
+}
+
+/// The compressed stream of each frame: one fragment per frame, or all fragments of a
+/// single-frame image; `None` when fragments cannot be matched to frames.
+fn frame_streams(obj: &InMemDicomObject, frames: u32) -> Option<Vec<Vec<u8>>> {
+    let fragments = obj.get(tags::PIXEL_DATA)?.value().fragments()?;
+    if fragments.len() == frames as usize {
+        Some(fragments.to_vec())
+    } else if frames == 1 {
+        Some(vec![fragments.iter().flatten().copied().collect()])
+    } else {
+        None
+    }
+}
+
+/// Checks that every frame's stream ends with EOI (`FF D9`; trailing `00`/`FF` fill allowed).
+/// A frame's end lies in its own fragment (one per frame), or in the last fragment of a
+/// single-frame image.
+pub fn check_frames_complete(obj: &InMemDicomObject, frames: u32) -> Result<(), String> {
+    let Some(fragments) = obj
+        .get(tags::PIXEL_DATA)
+        .and_then(|e| e.value().fragments())
+    else {
+        return Ok(());
+    };
+    let frame_ends: Vec<&[u8]> = if fragments.len() == frames as usize {
+        fragments.iter().map(Vec::as_slice).collect()
+    } else if frames == 1 {
+        vec![fragments.last().map_or(&[][..], Vec::as_slice)]
+    } else {
+        return Ok(()); // fragments cannot be matched to frames: the decoder will judge
+    };
+    for (index, stream) in frame_ends.into_iter().enumerate() {
+        let end = stream
+            .iter()
+            .rposition(|&b| b != 0x00 && b != 0xFF)
+            .map_or(0, |i| i + 1);
+        if end < 2 || stream[end - 2..end] != [0xFF, 0xD9] {
+            return Err(format!(
+                "JPEG frame {index} is truncated or damaged (its stream does not end with the end-of-image marker)"
+            ));
+        }
+    }
+    Ok(())
 }
 
 /// Decodes every frame without colour transform, or `None` when a frame's own markers
