@@ -83,18 +83,9 @@ pub fn decode_without_colour_transform(
     obj: &InMemDicomObject,
     frames: u32,
 ) -> Result<Option<Vec<u8>>, String> {
-    let Some(fragments) = obj
-        .get(tags::PIXEL_DATA)
-        .and_then(|e| e.value().fragments())
-    else {
+    // Fragmented multi-frame streams are left to the generic decoder.
+    let Some(streams) = frame_streams(obj, frames) else {
         return Ok(None);
-    };
-    let streams: Vec<Vec<u8>> = if fragments.len() == frames as usize {
-        fragments.to_vec()
-    } else if frames == 1 {
-        vec![fragments.iter().flatten().copied().collect()]
-    } else {
-        return Ok(None); // fragmented multi-frame: leave it to the generic decoder
     };
     if streams.iter().any(|s| has_colour_marker(s)) {
         return Ok(None);
