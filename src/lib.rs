@@ -5,8 +5,10 @@
 //!   metadata scan and lazy pixel decoding;
 //! - [`synth`]: seeded procedural synthetic patients (fundus, SLO, OCT) written as real DICOM
 //!   and PNG with ground-truth labels — the demo data and test material;
+//! - [`encoder`]: the CLIP-family models (so far: the CLIP tokenizer);
 //! - [`cli`]: the headless commands of the `fovea` binary.
 
 pub mod cli;
+pub mod encoder;
 pub mod study;
 pub mod synth;

@@ -3,6 +3,7 @@
 #![allow(clippy::unwrap_used, clippy::expect_used)] // tests fail loudly; that is their job
 
 mod cli;
+mod clip_tokenizer;
 mod damaged_files;
 mod demo_roundtrip;
 mod dependencies;

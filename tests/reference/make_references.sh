@@ -9,3 +9,5 @@ if [ ! -x "$venv/bin/python" ]; then
 fi
 "$venv/bin/pip" install -q pydicom==3.0.2 numpy pylibjpeg pylibjpeg-libjpeg pylibjpeg-openjpeg pylibjpeg-rle pyjpegls
 "$venv/bin/python" "$here/pydicom_reference.py"
+"$venv/bin/pip" install -q torch open-clip-torch==3.3.0
+"$venv/bin/python" "$here/clip_tokenizer_reference.py"
