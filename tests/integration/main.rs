@@ -4,6 +4,7 @@
 
 mod cli;
 mod clip_tokenizer;
+mod clip_vision;
 mod damaged_files;
 mod demo_roundtrip;
 mod dependencies;

@@ -11,3 +11,4 @@ fi
 "$venv/bin/python" "$here/pydicom_reference.py"
 "$venv/bin/pip" install -q torch open-clip-torch==3.3.0
 "$venv/bin/python" "$here/clip_tokenizer_reference.py"
+"$venv/bin/python" "$here/clip_vision_reference.py"
