@@ -1,16 +1,16 @@
 //! OpenAI-style CLIP image tower (EyeCLIP's), in burn: patch conv → class token + positions →
 //! `ln_pre` → pre-LN transformer blocks (QuickGELU MLP, fused-qkv attention) → `ln_post` on the
 //! class token → `proj`. Field names follow the OpenAI/open_clip state dict, so published
-//! checkpoints load with two key rules (see [`load_open_clip_visual`]).
+//! checkpoints load with two key rules (see [`super::open_clip_keys`]).
 
 use std::path::Path;
 
+use super::open_clip_keys::{LoadError, load_open_clip_state_dict};
 use burn::module::Param;
 use burn::nn::conv::{Conv2d, Conv2dConfig};
 use burn::nn::{Initializer, LayerNorm, LayerNormConfig, Linear, LinearConfig};
 use burn::prelude::*;
 use burn::tensor::activation::{sigmoid, softmax};
-use burn_store::{KeyRemapper, ModuleSnapshot, PyTorchToBurnAdapter, SafetensorsStore};
 
 /// Hyper-parameters of a CLIP ViT image tower.
 #[derive(Config, Debug)]
@@ -97,7 +97,8 @@ pub struct ResidualAttentionBlock {
 }
 
 impl ResidualAttentionBlock {
-    fn new(width: usize, heads: usize, device: &Device) -> Self {
+    /// A block of `width` with `heads` heads and a 4× MLP, weights to be loaded.
+    pub fn new(width: usize, heads: usize, device: &Device) -> Self {
         ResidualAttentionBlock {
             ln_1: LayerNormConfig::new(width).init(device),
             attn: FusedAttention {
@@ -114,8 +115,13 @@ impl ResidualAttentionBlock {
     }
 
     /// `[batch, tokens, width]` → same shape, and the attention maps `[batch, heads, tokens, tokens]`.
-    pub fn forward(&self, x: Tensor<3>) -> (Tensor<3>, Tensor<4>) {
-        let (attended, maps) = self.attn.forward(self.ln_1.forward(x.clone()));
+    /// `blocked` (`[tokens, tokens]`, true = may not attend) makes the attention causal.
+    pub fn forward(
+        &self,
+        x: Tensor<3>,
+        blocked: Option<&Tensor<2, Bool>>,
+    ) -> (Tensor<3>, Tensor<4>) {
+        let (attended, maps) = self.attn.forward(self.ln_1.forward(x.clone()), blocked);
         let x = x + attended;
         let x = x.clone() + self.mlp.forward(self.ln_2.forward(x));
         (x, maps)
@@ -136,8 +142,13 @@ pub struct FusedAttention {
 }
 
 impl FusedAttention {
-    /// `[batch, tokens, width]` → (`[batch, tokens, width]`, maps `[batch, heads, tokens, tokens]`).
-    pub fn forward(&self, x: Tensor<3>) -> (Tensor<3>, Tensor<4>) {
+    /// `[batch, tokens, width]` → (`[batch, tokens, width]`, maps `[batch, heads, tokens, tokens]`);
+    /// positions where `blocked` (`[tokens, tokens]`) is true get no attention.
+    pub fn forward(
+        &self,
+        x: Tensor<3>,
+        blocked: Option<&Tensor<2, Bool>>,
+    ) -> (Tensor<3>, Tensor<4>) {
         let [batch, tokens, width] = x.dims();
         let head_dim = width / self.heads;
         let qkv = self.in_proj.forward(x);
@@ -148,7 +159,14 @@ impl FusedAttention {
                 .swap_dims(1, 2)
         };
         let (q, k, v) = (split(0), split(1), split(2));
-        let scores = q.matmul(k.swap_dims(2, 3)) / (head_dim as f64).sqrt();
+        let mut scores = q.matmul(k.swap_dims(2, 3)) / (head_dim as f64).sqrt();
+        if let Some(blocked) = blocked {
+            let blocked = blocked
+                .clone()
+                .unsqueeze::<4>()
+                .expand([batch, self.heads, tokens, tokens]);
+            scores = scores.mask_fill(blocked, f32::NEG_INFINITY);
+        }
         let maps = softmax(scores, 3);
         let out = maps
             .clone()
@@ -200,7 +218,7 @@ impl ClipVision {
         let mut x = self.ln_pre.forward(tokens + positions);
         let mut last_maps = None;
         for block in &self.transformer.resblocks {
-            let (next, maps) = block.forward(x);
+            let (next, maps) = block.forward(x, None);
             x = next;
             last_maps = Some(maps);
         }
@@ -215,60 +233,8 @@ impl ClipVision {
     }
 }
 
-/// Why a checkpoint did not load.
-#[derive(Debug, thiserror::Error)]
-pub enum LoadError {
-    /// The file could not be read or parsed.
-    #[error("{path}: cannot read weights: {message}")]
-    Read {
-        /// The file.
-        path: std::path::PathBuf,
-        /// The store's message.
-        message: String,
-    },
-    /// Keys the model needs are absent, or tensors did not fit.
-    #[error("{path}: weights do not match the model: {details}")]
-    Mismatch {
-        /// The file.
-        path: std::path::PathBuf,
-        /// Missing keys and errors, listed.
-        details: String,
-    },
-}
-
-/// Loads an open_clip/OpenAI state dict (safetensors) into the tower: `visual.` is stripped,
-/// `attn.in_proj_{weight,bias}` becomes `attn.in_proj.{weight,bias}` (the fused q,k,v Linear),
-/// Linear weights are transposed and LayerNorm `weight/bias` become `gamma/beta` by burn's
-/// PyTorch adapter. Keys of other towers are ignored; a missing visual key is an error.
+/// Loads an open_clip/OpenAI state dict (safetensors) into the tower; see
+/// [`super::open_clip_keys`] for the key rules. Keys of the text tower are ignored.
 pub fn load_open_clip_visual(model: &mut ClipVision, path: &Path) -> Result<(), LoadError> {
-    let regex = |e: regex::Error| LoadError::Read {
-        path: path.to_path_buf(),
-        message: e.to_string(),
-    };
-    let remapper = KeyRemapper::new()
-        .add_pattern(r"^visual\.(.*)$", "$1")
-        .map_err(regex)?
-        .add_pattern(r"^(.*)\.attn\.in_proj_(weight|bias)$", "$1.attn.in_proj.$2")
-        .map_err(regex)?;
-    let mut store = SafetensorsStore::from_file(path)
-        .remap(remapper)
-        .with_from_adapter(PyTorchToBurnAdapter)
-        .allow_partial(true);
-    let result = model.load_from(&mut store).map_err(|e| LoadError::Read {
-        path: path.to_path_buf(),
-        message: e.to_string(),
-    })?;
-    if !result.missing.is_empty() || !result.errors.is_empty() {
-        let missing: Vec<String> = result.missing.iter().map(|(k, _)| k.clone()).collect();
-        let errors: Vec<String> = result.errors.iter().map(|e| format!("{e:?}")).collect();
-        return Err(LoadError::Mismatch {
-            path: path.to_path_buf(),
-            details: format!(
-                "missing [{}]; errors [{}]",
-                missing.join(", "),
-                errors.join("; ")
-            ),
-        });
-    }
-    Ok(())
+    load_open_clip_state_dict(model, path, Some("visual"))
 }

@@ -2,7 +2,8 @@
 //! (tests/data/reference/tiny_clip_visual.safetensors, from tests/reference/clip_vision_reference.py).
 
 use burn::prelude::*;
-use fovea::encoder::clip_vision::{ClipVisionConfig, LoadError, load_open_clip_visual};
+use fovea::encoder::clip_vision::{ClipVisionConfig, load_open_clip_visual};
+use fovea::encoder::open_clip_keys::LoadError;
 
 const REFERENCE: &str = concat!(
     env!("CARGO_MANIFEST_DIR"),

@@ -12,3 +12,4 @@ fi
 "$venv/bin/pip" install -q torch open-clip-torch==3.3.0
 "$venv/bin/python" "$here/clip_tokenizer_reference.py"
 "$venv/bin/python" "$here/clip_vision_reference.py"
+"$venv/bin/python" "$here/clip_text_reference.py"

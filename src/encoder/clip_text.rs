@@ -1,0 +1,94 @@
+//! OpenAI-style CLIP text tower (EyeCLIP's), in burn: token + position embeddings → pre-LN
+//! transformer blocks with a causal mask → `ln_final` → the token at `<end_of_text>` (the
+//! highest id in each row, as OpenAI pools) → `text_projection`. Field names follow the
+//! OpenAI/open_clip state dict.
+
+use std::path::Path;
+
+use burn::module::Param;
+use burn::nn::{Embedding, EmbeddingConfig, Initializer, LayerNorm, LayerNormConfig};
+use burn::prelude::*;
+
+use super::clip_vision::{ResidualAttentionBlock, Transformer};
+use super::open_clip_keys::{LoadError, load_open_clip_state_dict};
+
+/// Hyper-parameters of a CLIP text tower.
+#[derive(Config, Debug)]
+pub struct ClipTextConfig {
+    /// Token positions (77 for OpenAI CLIP).
+    pub context_length: usize,
+    /// Vocabulary size (49,408 for OpenAI CLIP).
+    pub vocab_size: usize,
+    /// Token width (512 for ViT-B models).
+    pub width: usize,
+    /// Transformer blocks.
+    pub layers: usize,
+    /// Attention heads.
+    pub heads: usize,
+    /// Output embedding size.
+    pub embed_dim: usize,
+}
+
+impl ClipTextConfig {
+    /// Builds the tower with placeholder weights (to be loaded) on `device`.
+    pub fn init(&self, device: &Device) -> ClipText {
+        ClipText {
+            token_embedding: EmbeddingConfig::new(self.vocab_size, self.width).init(device),
+            positional_embedding: Initializer::Zeros
+                .init([self.context_length, self.width], device),
+            transformer: Transformer {
+                resblocks: (0..self.layers)
+                    .map(|_| ResidualAttentionBlock::new(self.width, self.heads, device))
+                    .collect(),
+            },
+            ln_final: LayerNormConfig::new(self.width).init(device),
+            text_projection: Initializer::Zeros.init([self.width, self.embed_dim], device),
+        }
+    }
+}
+
+/// The text tower.
+#[derive(Module, Debug)]
+pub struct ClipText {
+    /// Token embeddings, `[vocab, width]`.
+    pub token_embedding: Embedding,
+    /// Learned positions, `[context, width]`.
+    pub positional_embedding: Param<Tensor<2>>,
+    /// The blocks (causal).
+    pub transformer: Transformer,
+    /// Final norm.
+    pub ln_final: LayerNorm,
+    /// Projection to the joint space, used as `x @ text_projection`: `[width, embed_dim]`.
+    pub text_projection: Param<Tensor<2>>,
+}
+
+impl ClipText {
+    /// Token ids `[batch, context]` (from [`super::clip_tokenizer::ClipTokenizer`]) →
+    /// embeddings `[batch, embed_dim]`.
+    pub fn forward(&self, ids: Tensor<2, Int>) -> Tensor<2> {
+        let [batch, context] = ids.dims();
+        let device = ids.device();
+        let x = self.token_embedding.forward(ids.clone())
+            + self.positional_embedding.val().unsqueeze_dim::<3>(0);
+        // Token i may attend to tokens 0..=i only.
+        let blocked = Tensor::<2, Bool>::tril_mask([context, context], 0, &device);
+        let mut x = x;
+        for block in &self.transformer.resblocks {
+            x = block.forward(x, Some(&blocked)).0;
+        }
+        let x = self.ln_final.forward(x);
+        let [_, _, width] = x.dims();
+        let end_of_text = ids
+            .argmax(1)
+            .reshape([batch, 1, 1])
+            .expand([batch, 1, width]);
+        let pooled = x.gather(1, end_of_text).reshape([batch, width]);
+        pooled.matmul(self.text_projection.val())
+    }
+}
+
+/// Loads an open_clip/OpenAI state dict (safetensors) into the text tower; image-tower keys
+/// are ignored (see [`super::open_clip_keys`]).
+pub fn load_open_clip_text(model: &mut ClipText, path: &Path) -> Result<(), LoadError> {
+    load_open_clip_state_dict(model, path, None)
+}
