@@ -30,6 +30,16 @@ pub struct ClipTextConfig {
 }
 
 impl ClipTextConfig {
+    /// The text tower of OpenAI ViT-B models (EyeCLIP): width 512, 12 × 8 heads, 512-d.
+    pub fn vit_b() -> Self {
+        Self::new(77, 49_408, 512, 12, 8, 512)
+    }
+
+    /// The text tower of OpenAI ViT-L/14: width 768, 12 × 12 heads, 768-d.
+    pub fn vit_l14() -> Self {
+        Self::new(77, 49_408, 768, 12, 12, 768)
+    }
+
     /// Builds the tower with placeholder weights (to be loaded) on `device`.
     pub fn init(&self, device: &Device) -> ClipText {
         ClipText {

@@ -30,6 +30,21 @@ pub struct ClipVisionConfig {
 }
 
 impl ClipVisionConfig {
+    /// OpenAI ViT-B/32 (EyeCLIP's image tower): 224 px, patch 32, width 768, 12 × 12 heads, 512-d.
+    pub fn vit_b32() -> Self {
+        Self::new(224, 32, 768, 12, 12, 512)
+    }
+
+    /// OpenAI ViT-B/16: 224 px, patch 16, width 768, 12 × 12 heads, 512-d.
+    pub fn vit_b16() -> Self {
+        Self::new(224, 16, 768, 12, 12, 512)
+    }
+
+    /// OpenAI ViT-L/14: 224 px, patch 14, width 1024, 24 × 16 heads, 768-d.
+    pub fn vit_l14() -> Self {
+        Self::new(224, 14, 1024, 24, 16, 768)
+    }
+
     /// Tokens per image: one per patch plus the class token.
     pub fn tokens(&self) -> usize {
         (self.image_size / self.patch_size).pow(2) + 1

@@ -3,6 +3,7 @@
 #![allow(clippy::unwrap_used, clippy::expect_used)] // tests fail loudly; that is their job
 
 mod cli;
+mod clip_keys;
 mod clip_text;
 mod clip_tokenizer;
 mod clip_vision;

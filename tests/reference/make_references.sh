@@ -13,3 +13,4 @@ fi
 "$venv/bin/python" "$here/clip_tokenizer_reference.py"
 "$venv/bin/python" "$here/clip_vision_reference.py"
 "$venv/bin/python" "$here/clip_text_reference.py"
+"$venv/bin/python" "$here/clip_keys_reference.py"
