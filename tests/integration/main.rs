@@ -4,6 +4,7 @@
 
 mod cli;
 mod clip_keys;
+mod clip_preprocess;
 mod clip_text;
 mod clip_tokenizer;
 mod clip_vision;

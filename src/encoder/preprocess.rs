@@ -1,0 +1,190 @@
+//! Image preprocessing as the reference implementations do it, so embeddings match theirs.
+//!
+//! OpenAI-style CLIP (EyeCLIP), as open_clip's inference transform: resize the shorter side to
+//! 224 with **PIL's bicubic** (torchvision's `Resize` on a PIL image calls it), centre-crop,
+//! scale to [0, 1], normalise with the CLIP mean/std. PIL's resampler is reproduced exactly:
+//! separable, horizontal pass first, a = −0.5 cubic whose support widens when downsampling
+//! (antialiasing), weights in 22-bit fixed point, 8-bit rounding after each pass.
+
+/// CLIP's normalisation mean (RGB).
+pub const CLIP_MEAN: [f32; 3] = [0.481_454_66, 0.457_827_5, 0.408_210_73];
+/// CLIP's normalisation standard deviation (RGB).
+#[allow(clippy::excessive_precision)] // written digit for digit as OpenAI publishes them
+pub const CLIP_STD: [f32; 3] = [0.268_629_54, 0.261_302_58, 0.275_777_1];
+
+/// Resize-shorter-side + centre-crop + normalise.
+#[derive(Debug, Clone, PartialEq)]
+pub struct ShortestSideCropPreprocess {
+    /// Output side in pixels.
+    pub size: u32,
+    /// Per-channel mean, subtracted after scaling to [0, 1].
+    pub mean: [f32; 3],
+    /// Per-channel standard deviation.
+    pub std: [f32; 3],
+}
+
+impl ShortestSideCropPreprocess {
+    /// OpenAI CLIP / EyeCLIP at 224 px.
+    pub fn clip_224() -> Self {
+        ShortestSideCropPreprocess {
+            size: 224,
+            mean: CLIP_MEAN,
+            std: CLIP_STD,
+        }
+    }
+
+    /// The model's input for `image`: `[3, size, size]` values, channel-major (CHW).
+    pub fn apply(&self, image: &image::RgbImage) -> Vec<f32> {
+        let (width, height) = image.dimensions();
+        let (new_width, new_height) = shortest_side_size(width, height, self.size);
+        let resized = resize_bicubic_pil(image, new_width, new_height);
+        let top = centre_offset(new_height, self.size);
+        let left = centre_offset(new_width, self.size);
+        let side = self.size as usize;
+        let mut out = vec![0.0_f32; 3 * side * side];
+        for y in 0..self.size {
+            for x in 0..self.size {
+                let pixel = resized.get_pixel(left + x, top + y);
+                for c in 0..3 {
+                    let value = f32::from(pixel[c]) / 255.0;
+                    out[c * side * side + y as usize * side + x as usize] =
+                        (value - self.mean[c]) / self.std[c];
+                }
+            }
+        }
+        out
+    }
+}
+
+/// torchvision's rule: the shorter side becomes `size`, the longer `int(size · long / short)`.
+pub fn shortest_side_size(width: u32, height: u32, size: u32) -> (u32, u32) {
+    let (short, long) = if width <= height {
+        (width, height)
+    } else {
+        (height, width)
+    };
+    let new_long = (u64::from(size) * u64::from(long) / u64::from(short.max(1))) as u32;
+    if width <= height {
+        (size, new_long)
+    } else {
+        (new_long, size)
+    }
+}
+
+/// torchvision's centre crop offset: `int(round((length − crop) / 2))`, ties to even as Python.
+fn centre_offset(length: u32, crop: u32) -> u32 {
+    (f64::from(length.saturating_sub(crop)) / 2.0).round_ties_even() as u32
+}
+
+const PRECISION_BITS: u32 = 32 - 8 - 2;
+
+fn bicubic(x: f64) -> f64 {
+    const A: f64 = -0.5;
+    let x = x.abs();
+    if x < 1.0 {
+        ((A + 2.0) * x - (A + 3.0)) * x * x + 1.0
+    } else if x < 2.0 {
+        (((x - 5.0) * x + 8.0) * x - 4.0) * A
+    } else {
+        0.0
+    }
+}
+
+/// One output sample's window on the input and its fixed-point weights.
+struct Taps {
+    first: usize,
+    weights: Vec<i64>,
+}
+
+/// PIL's `precompute_coeffs` + `normalize_coeffs_8bpc` for resizing `in_size` → `out_size`.
+fn taps(in_size: u32, out_size: u32) -> Vec<Taps> {
+    let scale = f64::from(in_size) / f64::from(out_size);
+    let filter_scale = scale.max(1.0);
+    let support = 2.0 * filter_scale;
+    (0..out_size)
+        .map(|xx| {
+            let centre = (f64::from(xx) + 0.5) * scale;
+            let first = ((centre - support + 0.5) as i64).max(0) as usize;
+            let last = ((centre + support + 0.5) as i64).min(i64::from(in_size)) as usize;
+            let raw: Vec<f64> = (first..last)
+                .map(|x| bicubic((x as f64 - centre + 0.5) / filter_scale))
+                .collect();
+            let total: f64 = raw.iter().sum();
+            let weights = raw
+                .iter()
+                .map(|&w| {
+                    let w = if total == 0.0 { w } else { w / total };
+                    let fixed = w * f64::from(1_u32 << PRECISION_BITS);
+                    (if w < 0.0 { fixed - 0.5 } else { fixed + 0.5 }) as i32 as i64
+                })
+                .collect();
+            Taps { first, weights }
+        })
+        .collect()
+}
+
+fn clip8(accumulator: i64) -> u8 {
+    (accumulator >> PRECISION_BITS).clamp(0, 255) as u8
+}
+
+/// Resizes like PIL's `Image.resize(size, Image.BICUBIC)` on an RGB image, bit for bit.
+pub fn resize_bicubic_pil(image: &image::RgbImage, width: u32, height: u32) -> image::RgbImage {
+    let (in_width, in_height) = image.dimensions();
+    let mut current = image.clone();
+    if width != in_width {
+        let taps = taps(in_width, width);
+        let mut out = image::RgbImage::new(width, in_height);
+        for y in 0..in_height {
+            for (xx, tap) in taps.iter().enumerate() {
+                let mut sums = [1_i64 << (PRECISION_BITS - 1); 3];
+                for (i, w) in tap.weights.iter().enumerate() {
+                    let pixel = current.get_pixel((tap.first + i) as u32, y);
+                    for c in 0..3 {
+                        sums[c] += i64::from(pixel[c]) * w;
+                    }
+                }
+                out.put_pixel(xx as u32, y, image::Rgb(sums.map(clip8)));
+            }
+        }
+        current = out;
+    }
+    if height != in_height {
+        let taps = taps(in_height, height);
+        let mut out = image::RgbImage::new(width, height);
+        for (yy, tap) in taps.iter().enumerate() {
+            for x in 0..width {
+                let mut sums = [1_i64 << (PRECISION_BITS - 1); 3];
+                for (i, w) in tap.weights.iter().enumerate() {
+                    let pixel = current.get_pixel(x, (tap.first + i) as u32);
+                    for c in 0..3 {
+                        sums[c] += i64::from(pixel[c]) * w;
+                    }
+                }
+                out.put_pixel(x, yy as u32, image::Rgb(sums.map(clip8)));
+            }
+        }
+        current = out;
+    }
+    current
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn torchvision_sizes() {
+        assert_eq!(shortest_side_size(320, 240, 224), (298, 224));
+        assert_eq!(shortest_side_size(100, 150, 224), (224, 336));
+        assert_eq!(shortest_side_size(224, 224, 224), (224, 224));
+        assert_eq!(centre_offset(225, 224), 0, "round(0.5) is 0 in Python");
+        assert_eq!(centre_offset(227, 224), 2, "round(1.5) is 2 in Python");
+    }
+
+    #[test]
+    fn a_flat_image_stays_flat() {
+        let flat = image::RgbImage::from_pixel(37, 23, image::Rgb([10, 128, 250]));
+        let resized = resize_bicubic_pil(&flat, 80, 11);
+        assert!(resized.pixels().all(|p| p.0 == [10, 128, 250]));
+    }
+}
