@@ -11,6 +11,7 @@ mod clip_vision;
 mod damaged_files;
 mod demo_roundtrip;
 mod dependencies;
+mod eyeclip_checkpoint;
 mod jobs;
 mod plain_images;
 mod pydicom_files;

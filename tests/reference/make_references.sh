@@ -15,3 +15,4 @@ fi
 "$venv/bin/python" "$here/clip_text_reference.py"
 "$venv/bin/python" "$here/clip_keys_reference.py"
 "$venv/bin/python" "$here/clip_preprocess_reference.py"
+"$venv/bin/python" "$here/eyeclip_checkpoint_reference.py"
