@@ -2,6 +2,7 @@
 //! their causes, and turned into an exit status.
 
 mod demo_data;
+mod model;
 mod studies;
 
 use std::path::PathBuf;
@@ -33,6 +34,9 @@ pub enum Command {
     },
     /// Write seeded synthetic demo patients (DICOM OP/OPT + PNG + ground-truth JSON).
     DemoData(demo_data::DemoDataArgs),
+    /// Model packs: import a published checkpoint, check a pack.
+    #[command(subcommand)]
+    Model(model::ModelCommand),
 }
 
 /// Parses arguments, runs the command, reports any error once.
@@ -42,13 +46,22 @@ pub fn main() -> ExitCode {
     let result = match cli.command {
         Command::Studies { paths, json } => studies::run(&paths, json),
         Command::DemoData(args) => demo_data::run(&args),
+        Command::Model(command) => model::run(&command),
     };
     match result {
         Ok(code) => code,
         Err(error) => {
             #[allow(clippy::print_stderr)] // the one place errors reach the user
             {
-                eprintln!("fovea: error: {error:#}");
+                // Causes already quoted by the message above them are not repeated.
+                let mut text = error.to_string();
+                for cause in error.chain().skip(1) {
+                    let cause = cause.to_string();
+                    if !text.contains(&cause) {
+                        text = format!("{text}: {cause}");
+                    }
+                }
+                eprintln!("fovea: error: {text}");
             }
             ExitCode::FAILURE
         }

@@ -8,4 +8,5 @@ pub mod clip_text;
 pub mod clip_tokenizer;
 pub mod clip_vision;
 pub mod open_clip_keys;
+pub mod pack;
 pub mod preprocess;

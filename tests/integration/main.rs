@@ -13,6 +13,7 @@ mod demo_roundtrip;
 mod dependencies;
 mod eyeclip_checkpoint;
 mod jobs;
+mod model_pack;
 mod plain_images;
 mod pydicom_files;
 mod support;
