@@ -8,7 +8,12 @@ use anyhow::{Context, bail};
 use burn::prelude::Device;
 
 use crate::encoder::clip::ClipConfig;
+use crate::encoder::clip_tokenizer::ClipTokenizer;
+use crate::encoder::device::{DeviceChoice, open_device};
+use crate::encoder::embed::{embed_image, embed_text};
 use crate::encoder::pack::{Architecture, ImportOptions, import_openai_clip, load_pack};
+use crate::study::dicom_meta::has_dicom_magic;
+use crate::study::pixels::{decode_dicom_file, decode_plain_file};
 
 /// `fovea model …`.
 #[derive(Debug, clap::Subcommand)]
@@ -37,6 +42,22 @@ pub enum ModelCommand {
     Info {
         /// The pack folder.
         pack: PathBuf,
+    },
+    /// Print image (and text) embeddings, e.g. to export features or compare with a reference.
+    Embed {
+        /// The pack folder.
+        pack: PathBuf,
+        /// Images: DICOM (first frame) or PNG/JPEG/TIFF/BMP.
+        images: Vec<PathBuf>,
+        /// Texts to embed too (repeat the option for several).
+        #[arg(long)]
+        text: Vec<String>,
+        /// Print JSON.
+        #[arg(long)]
+        json: bool,
+        /// Where to run: the GPU (wgpu), the CPU, or the GPU if it works.
+        #[arg(long, value_enum, default_value_t = DeviceChoice::Auto)]
+        device: DeviceChoice,
     },
 }
 
@@ -122,5 +143,75 @@ pub fn run(command: &ModelCommand) -> anyhow::Result<ExitCode> {
             writeln!(stdout, "weights: checksum OK, every key loaded")?;
             Ok(ExitCode::SUCCESS)
         }
+        ModelCommand::Embed {
+            pack,
+            images,
+            text,
+            json,
+            device,
+        } => embed(pack, images, text, *json, *device),
     }
+}
+
+fn embed(
+    pack: &std::path::Path,
+    images: &[PathBuf],
+    texts: &[String],
+    json: bool,
+    device: DeviceChoice,
+) -> anyhow::Result<ExitCode> {
+    let opened = open_device(device)?;
+    if let Some(notice) = &opened.fallback_notice {
+        log::warn!("{notice}");
+    }
+    let loaded = load_pack(pack, &opened.device)?;
+    let mut image_rows = Vec::new();
+    for path in images {
+        let decoded = if has_dicom_magic(path)? {
+            decode_dicom_file(path)?
+        } else {
+            decode_plain_file(path)?
+        };
+        let rgb = decoded
+            .frame_to_rgb8(0)
+            .with_context(|| format!("{}: no frame to embed", path.display()))?;
+        image_rows.push(serde_json::json!({ "path": path, "embedding": embed_image(&loaded, &rgb, &opened.device) }));
+    }
+    let tokenizer = ClipTokenizer::new();
+    let mut text_rows = Vec::new();
+    for text in texts {
+        text_rows.push(serde_json::json!({ "text": text, "embedding": embed_text(&loaded, &tokenizer, text, &opened.device)? }));
+    }
+    let m = &loaded.manifest;
+    let mut stdout = std::io::stdout().lock();
+    if json {
+        let out = serde_json::json!({
+            "pack": { "name": m.name, "version": m.version, "weights_sha256": m.weights.sha256 },
+            "device": opened.kind,
+            "device_notice": opened.fallback_notice,
+            "images": image_rows,
+            "texts": text_rows,
+        });
+        serde_json::to_writer_pretty(&mut stdout, &out)?;
+        writeln!(stdout)?;
+    } else {
+        writeln!(
+            stdout,
+            "pack {} version {} on {}",
+            m.name, m.version, opened.kind
+        )?;
+        for row in image_rows.iter().chain(&text_rows) {
+            let label = row
+                .get("path")
+                .or_else(|| row.get("text"))
+                .map(|v| v.to_string())
+                .unwrap_or_default();
+            let values: Vec<String> = row["embedding"]
+                .as_array()
+                .map(|v| v.iter().map(|x| x.to_string()).collect())
+                .unwrap_or_default();
+            writeln!(stdout, "{label}\t{}", values.join(" "))?;
+        }
+    }
+    Ok(ExitCode::SUCCESS)
 }

@@ -7,6 +7,8 @@ pub mod clip;
 pub mod clip_text;
 pub mod clip_tokenizer;
 pub mod clip_vision;
+pub mod device;
+pub mod embed;
 pub mod open_clip_keys;
 pub mod pack;
 pub mod preprocess;

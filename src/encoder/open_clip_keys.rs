@@ -19,7 +19,8 @@
 use std::path::{Path, PathBuf};
 
 use burn::module::Module;
-use burn::tensor::DType;
+use burn::tensor::{DType, TensorData};
+use burn_pack::Tensor as PackTensor;
 use burn_store::{
     ApplyResult, ChainAdapter, FloatCastAdapter, KeyRemapper, ModuleAdapter, ModuleSnapshot,
     ModuleStore, PyTorchToBurnAdapter, PytorchStore, SafetensorsStore,
@@ -62,7 +63,7 @@ pub const TRAINING_ONLY_KEYS: &[&str] = &[
 const STATE_DICT_KEYS: &[&str] = &["model_state_dict", "state_dict", "model"];
 
 /// What a checkpoint load found.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq)]
 pub struct LoadReport {
     /// `safetensors` or `pytorch`.
     pub format: &'static str,
@@ -72,6 +73,16 @@ pub struct LoadReport {
     pub loaded: usize,
     /// Training-only keys dropped (see [`TRAINING_ONLY_KEYS`]).
     pub dropped: Vec<String>,
+    /// The checkpoint's `logit_scale` (log of the zero-shot temperature), if it has one.
+    pub logit_scale: Option<f32>,
+}
+
+/// A file read and applied.
+struct ReadOutcome {
+    format: &'static str,
+    state_dict_key: Option<String>,
+    result: ApplyResult,
+    logit_scale: Option<f32>,
 }
 
 /// Loads a whole OpenAI-style CLIP checkpoint into [`super::clip::Clip`]; every key must be
@@ -91,7 +102,12 @@ pub fn load_clip_checkpoint<M: Module>(
             (r"^(.*)\.attn\.in_proj_(weight|bias)$", "$1.attn.in_proj.$2"),
         ],
     )?;
-    let (format, state_dict_key, result) = read_and_apply(model, path, remapper)?;
+    let ReadOutcome {
+        format,
+        state_dict_key,
+        result,
+        logit_scale,
+    } = read_and_apply(model, path, remapper)?;
     check_complete(path, &result)?;
     let training_only: Vec<regex::Regex> = TRAINING_ONLY_KEYS
         .iter()
@@ -116,6 +132,7 @@ pub fn load_clip_checkpoint<M: Module>(
         state_dict_key,
         loaded: result.applied.len(),
         dropped,
+        logit_scale,
     })
 }
 
@@ -132,8 +149,8 @@ pub fn load_open_clip_state_dict<M: Module>(
         rules.push((strip.as_str(), "$1"));
     }
     rules.push((r"^(.*)\.attn\.in_proj_(weight|bias)$", "$1.attn.in_proj.$2"));
-    let (_, _, result) = read_and_apply(model, path, remapper(path, &rules)?)?;
-    check_complete(path, &result)
+    let outcome = read_and_apply(model, path, remapper(path, &rules)?)?;
+    check_complete(path, &outcome.result)
 }
 
 fn read_error(path: &Path, message: String) -> LoadError {
@@ -157,14 +174,14 @@ fn read_and_apply<M: Module>(
     model: &mut M,
     path: &Path,
     remapper: KeyRemapper,
-) -> Result<(&'static str, Option<String>, ApplyResult), LoadError> {
+) -> Result<ReadOutcome, LoadError> {
     let adapter = || -> Box<dyn ModuleAdapter> {
         Box::new(ChainAdapter::new(
             PyTorchToBurnAdapter,
             FloatCastAdapter::to(DType::F32),
         ))
     };
-    if is_safetensors(path) {
+    let (format, state_dict_key, tensors): (_, _, Vec<PackTensor>) = if is_safetensors(path) {
         let mut store = SafetensorsStore::from_file(path).remap(remapper);
         let tensors = store
             .get_all_tensors()
@@ -172,34 +189,46 @@ fn read_and_apply<M: Module>(
             .values()
             .cloned()
             .collect();
-        return Ok((
-            "safetensors",
-            None,
-            model.apply(tensors, None, Some(adapter()), true),
-        ));
-    }
-    let keys = PytorchStore::from_file(path)
-        .keys()
-        .map_err(|e| read_error(path, e.to_string()))?;
-    let state_dict_key = STATE_DICT_KEYS
+        ("safetensors", None, tensors)
+    } else {
+        let keys = PytorchStore::from_file(path)
+            .keys()
+            .map_err(|e| read_error(path, e.to_string()))?;
+        let state_dict_key = STATE_DICT_KEYS
+            .iter()
+            .find(|k| keys.iter().any(|key| key.starts_with(&format!("{k}."))))
+            .map(|k| (*k).to_string());
+        let mut store = PytorchStore::from_file(path).remap(remapper);
+        if let Some(key) = &state_dict_key {
+            store = store.with_top_level_key(key.clone());
+        }
+        let tensors = store
+            .get_all_tensors()
+            .map_err(|e| read_error(path, e.to_string()))?
+            .values()
+            .cloned()
+            .collect();
+        ("pytorch", state_dict_key, tensors)
+    };
+    let logit_scale = tensors
         .iter()
-        .find(|k| keys.iter().any(|key| key.starts_with(&format!("{k}."))))
-        .map(|k| (*k).to_string());
-    let mut store = PytorchStore::from_file(path).remap(remapper);
-    if let Some(key) = &state_dict_key {
-        store = store.with_top_level_key(key.clone());
-    }
-    let tensors = store
-        .get_all_tensors()
-        .map_err(|e| read_error(path, e.to_string()))?
-        .values()
-        .cloned()
-        .collect();
-    Ok((
-        "pytorch",
+        .find(|t| t.name == "logit_scale")
+        .and_then(scalar_f32);
+    let result = model.apply(tensors, None, Some(adapter()), true);
+    Ok(ReadOutcome {
+        format,
         state_dict_key,
-        model.apply(tensors, None, Some(adapter()), true),
-    ))
+        result,
+        logit_scale,
+    })
+}
+
+/// The single value of a one-element float tensor, whatever its float type.
+fn scalar_f32(tensor: &PackTensor) -> Option<f32> {
+    let bytes = tensor.to_bytes().ok()?;
+    let data = TensorData::try_from_bytes(bytes, tensor.shape.clone(), tensor.dtype).ok()?;
+    let values = data.convert_dtype(DType::F32).try_to_vec::<f32>().ok()?;
+    (values.len() == 1).then(|| values[0])
 }
 
 /// A safetensors file starts with an 8-byte header length and then `{`; a `.pt` file is a zip.

@@ -78,6 +78,9 @@ pub struct PackManifest {
     pub provenance: Provenance,
     /// The weights.
     pub weights: WeightsEntry,
+    /// `logit_scale` from the checkpoint: zero-shot logits are `exp(logit_scale) · cos`.
+    #[serde(default)]
+    pub logit_scale: Option<f32>,
 }
 
 /// Why a pack could not be made or opened.
@@ -230,6 +233,7 @@ pub fn import_openai_clip(
             state_dict_key: report.state_dict_key,
             dropped_keys: report.dropped,
         },
+        logit_scale: report.logit_scale,
         weights: WeightsEntry {
             file: WEIGHTS_FILE.to_string(),
             sha256: sha256_file(&weights_path)?,

@@ -158,3 +158,60 @@ fn import_refuses_an_existing_pack_folder_and_a_wrong_architecture() {
     );
     assert!(!dir.path().join("other").exists(), "nothing half-written");
 }
+
+/// `fovea model embed` reads a real PNG, preprocesses it as the pack says and gives open_clip's
+/// end-to-end embedding, on the CPU and on wgpu; text with this tiny vocabulary is refused.
+#[test]
+fn embed_command_reproduces_open_clip_end_to_end_on_cpu_and_gpu() {
+    let dir = tempfile::tempdir().expect("tmp");
+    let pack = dir.path().join("pack");
+    assert!(import(dir.path(), &pack).status.success());
+    let bytes = std::fs::read(format!("{DIR}/tiny_eyeclip_outputs.safetensors")).expect("outputs");
+    let outputs = safetensors::SafeTensors::deserialize(&bytes).expect("safetensors");
+    let want: Vec<f32> = outputs
+        .tensor("photo_embedding")
+        .expect("photo_embedding")
+        .data()
+        .chunks_exact(4)
+        .map(|c| f32::from_le_bytes(c.try_into().expect("4")))
+        .collect();
+    for device in ["cpu", "gpu"] {
+        let output = fovea()
+            .args(["model", "embed", "--json", "--device", device])
+            .arg(&pack)
+            .arg(format!("{DIR}/preprocess_photo.png"))
+            .output()
+            .expect("run");
+        assert!(
+            output.status.success(),
+            "{device}: {}",
+            String::from_utf8_lossy(&output.stderr)
+        );
+        let json: serde_json::Value = serde_json::from_slice(&output.stdout).expect("json");
+        assert_eq!(json["device"], if device == "cpu" { "cpu" } else { "wgpu" });
+        assert_eq!(json["pack"]["name"], "tiny EyeCLIP (test)");
+        let got: Vec<f32> = json["images"][0]["embedding"]
+            .as_array()
+            .expect("embedding")
+            .iter()
+            .map(|v| v.as_f64().expect("number") as f32)
+            .collect();
+        assert_eq!(got.len(), want.len());
+        let diff = got
+            .iter()
+            .zip(&want)
+            .map(|(a, b)| (a - b).abs())
+            .fold(0.0, f32::max);
+        assert!(
+            diff < 1e-4,
+            "{device}: end-to-end embedding differs from open_clip by {diff}"
+        );
+    }
+    let text = fovea()
+        .args(["model", "embed", "--device", "cpu", "--text", "drusen"])
+        .arg(&pack)
+        .output()
+        .expect("run");
+    assert_eq!(text.status.code(), Some(1));
+    assert!(String::from_utf8_lossy(&text.stderr).contains("cannot embed text"));
+}

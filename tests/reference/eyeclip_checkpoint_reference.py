@@ -3,13 +3,15 @@
 under `model_state_dict`, fp16, OpenAI key names, plus the training-only MAE decoder
 `visual.decoder.*`) and what open_clip computes with those exact (fp16-rounded) weights.
 Outputs (committed): tests/data/reference/tiny_eyeclip.pt, tiny_eyeclip_outputs.safetensors
-(`image` [2,3,32,32], `image_embedding` [2,32], `ids` [2,77], `text_embedding` [2,32]).
+(`image` [2,3,32,32], `image_embedding` [2,32], `ids` [2,77], `text_embedding` [2,32],
+`logit_scale` [1], `photo_embedding` [1,32]: preprocess_photo.png through open_clip's transform).
 """
 import os
 
 import open_clip
 import torch
 from open_clip.model import CLIPTextCfg, CLIPVisionCfg
+from PIL import Image
 from safetensors.torch import save_file
 
 torch.manual_seed(777)
@@ -45,6 +47,10 @@ def main():
             "text_embedding": model.encode_text(ids),
             "logit_scale": model.logit_scale.detach().reshape(1),
         }
+        # End to end: a real PNG through open_clip's own transform at this model's input size.
+        transform = open_clip.image_transform(32, is_train=False, mean=open_clip.OPENAI_DATASET_MEAN, std=open_clip.OPENAI_DATASET_STD)
+        photo = transform(Image.open(os.path.join(OUT, "preprocess_photo.png"))).unsqueeze(0)
+        outputs["photo_embedding"] = model.encode_image(photo)
     save_file({k: v.contiguous() for k, v in outputs.items()}, os.path.join(OUT, "tiny_eyeclip_outputs.safetensors"))
     print({k: tuple(v.shape) for k, v in outputs.items()}, float(model.logit_scale))
 
