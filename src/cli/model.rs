@@ -175,7 +175,7 @@ fn embed(
         let rgb = decoded
             .frame_to_rgb8(0)
             .with_context(|| format!("{}: no frame to embed", path.display()))?;
-        image_rows.push(serde_json::json!({ "path": path, "embedding": embed_image(&loaded, &rgb, &opened.device) }));
+        image_rows.push(serde_json::json!({ "path": path, "embedding": embed_image(&loaded, &rgb, &opened.device)? }));
     }
     let tokenizer = ClipTokenizer::new();
     let mut text_rows = Vec::new();

@@ -19,21 +19,31 @@ pub enum EmbedError {
         /// The tokenizer's.
         needed: usize,
     },
+    /// The result could not be read back from the device.
+    #[error("the embedding could not be read back from the device: {0}")]
+    Readback(String),
+}
+
+fn to_vec(tensor: Tensor<2>) -> Result<Vec<f32>, EmbedError> {
+    tensor
+        .into_data()
+        .try_to_vec::<f32>()
+        .map_err(|e| EmbedError::Readback(format!("{e:?}")))
 }
 
 /// Size of the OpenAI CLIP vocabulary the tokenizer produces ids for.
 pub const CLIP_VOCABULARY: usize = 49_408;
 
 /// Embeds one RGB image.
-pub fn embed_image(pack: &LoadedPack, image: &image::RgbImage, device: &Device) -> Vec<f32> {
+pub fn embed_image(
+    pack: &LoadedPack,
+    image: &image::RgbImage,
+    device: &Device,
+) -> Result<Vec<f32>, EmbedError> {
     let size = pack.manifest.preprocessing.size as usize;
     let values = pack.manifest.preprocessing.apply(image);
     let input = Tensor::<4>::from_data(TensorData::new(values, [1, 3, size, size]), device);
-    pack.model
-        .encode_image(input)
-        .into_data()
-        .try_to_vec::<f32>()
-        .unwrap_or_default()
+    to_vec(pack.model.encode_image(input))
 }
 
 /// Embeds one text (a prompt or a report line).
@@ -59,10 +69,5 @@ pub fn embed_text(
         TensorData::new(ids, [1, config.text.context_length]),
         device,
     );
-    Ok(pack
-        .model
-        .encode_text(input)
-        .into_data()
-        .try_to_vec::<f32>()
-        .unwrap_or_default())
+    to_vec(pack.model.encode_text(input))
 }

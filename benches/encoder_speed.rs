@@ -1,0 +1,84 @@
+//! Benchmark: CLIP image-tower latency (batch 1) and throughput (batch 16) for ViT-B/32,
+//! B/16 and L/14 on the CPU backend and on wgpu. Run by `benches/run_encoder_speed.sh`, which
+//! times PyTorch (open_clip) on the same machine in the same run. Weights are random: speed
+//! does not depend on their values.
+//!
+//! Usage: `encoder_speed [b32,b16,l14] [cpu,wgpu]`
+
+use std::time::{Duration, Instant};
+
+use burn::prelude::*;
+use fovea::encoder::clip_vision::ClipVisionConfig;
+use fovea::encoder::device::{DeviceChoice, open_device};
+
+fn median(mut samples: Vec<Duration>) -> Duration {
+    samples.sort();
+    samples[samples.len() / 2]
+}
+
+fn time_batch(
+    model: &fovea::encoder::clip_vision::ClipVision,
+    device: &Device,
+    batch: usize,
+    repeats: usize,
+) -> Duration {
+    let input = || {
+        Tensor::<4>::random(
+            [batch, 3, 224, 224],
+            burn::tensor::Distribution::Normal(0.0, 1.0),
+            device,
+        )
+    };
+    // Reading the result back waits for the device: the time covers the whole forward pass.
+    let run = |x: Tensor<4>| model.forward(x).into_data();
+    let _ = run(input());
+    median(
+        (0..repeats)
+            .map(|_| {
+                let x = input();
+                let start = Instant::now();
+                std::hint::black_box(run(x));
+                start.elapsed()
+            })
+            .collect(),
+    )
+}
+
+fn main() -> anyhow::Result<()> {
+    let args: Vec<String> = std::env::args()
+        .skip(1)
+        .filter(|a| a != "--bench")
+        .collect();
+    if args.is_empty() {
+        println!("encoder_speed: run benches/run_encoder_speed.sh");
+        return Ok(());
+    }
+    let models = args.first().map(String::as_str).unwrap_or("b32,b16,l14");
+    let devices = args.get(1).map(String::as_str).unwrap_or("cpu,wgpu");
+    for device_name in devices.split(',') {
+        let choice = if device_name == "cpu" {
+            DeviceChoice::Cpu
+        } else {
+            DeviceChoice::Gpu
+        };
+        let opened = open_device(choice)?;
+        for model_name in models.split(',') {
+            let config = match model_name {
+                "b32" => ClipVisionConfig::vit_b32(),
+                "b16" => ClipVisionConfig::vit_b16(),
+                "l14" => ClipVisionConfig::vit_l14(),
+                other => anyhow::bail!("unknown model {other}"),
+            };
+            let model = config.init(&opened.device);
+            let repeats = if model_name == "l14" { 3 } else { 5 };
+            let one = time_batch(&model, &opened.device, 1, repeats);
+            let sixteen = time_batch(&model, &opened.device, 16, repeats.min(3));
+            println!(
+                "fovea\t{device_name}\t{model_name}\tbatch1_ms\t{:.1}\tbatch16_images_per_s\t{:.2}",
+                one.as_secs_f64() * 1e3,
+                16.0 / sixteen.as_secs_f64()
+            );
+        }
+    }
+    Ok(())
+}

@@ -1,0 +1,35 @@
+#!/usr/bin/env python3
+"""The peer of benches/encoder_speed.rs: open_clip image towers in PyTorch eager mode (CPU)."""
+import statistics
+import sys
+import time
+
+import open_clip
+import torch
+
+NAMES = {"b32": "ViT-B-32-quickgelu", "b16": "ViT-B-16-quickgelu", "l14": "ViT-L-14-quickgelu"}
+
+
+def timed(f, repeats):
+    f()
+    samples = []
+    for _ in range(repeats):
+        t = time.perf_counter()
+        f()
+        samples.append(time.perf_counter() - t)
+    return statistics.median(samples)
+
+
+def main():
+    models = (sys.argv[1] if len(sys.argv) > 1 else "b32,b16,l14").split(",")
+    torch.set_grad_enabled(False)
+    for name in models:
+        visual = open_clip.create_model(NAMES[name], pretrained=None).visual.eval()
+        repeats = 3 if name == "l14" else 5
+        one = timed(lambda: visual(torch.randn(1, 3, 224, 224)), repeats)
+        sixteen = timed(lambda: visual(torch.randn(16, 3, 224, 224)), min(repeats, 3))
+        print(f"pytorch\tcpu\t{name}\tbatch1_ms\t{one * 1e3:.1f}\tbatch16_images_per_s\t{16 / sixteen:.2f}", flush=True)
+
+
+if __name__ == "__main__":
+    main()
