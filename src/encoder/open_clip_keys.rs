@@ -183,12 +183,7 @@ fn read_and_apply<M: Module>(
     };
     let (format, state_dict_key, tensors): (_, _, Vec<PackTensor>) = if is_safetensors(path) {
         let mut store = SafetensorsStore::from_file(path).remap(remapper);
-        let tensors = store
-            .get_all_tensors()
-            .map_err(|e| read_error(path, e.to_string()))?
-            .values()
-            .cloned()
-            .collect();
+        let tensors = all_tensors(&mut store, path)?;
         ("safetensors", None, tensors)
     } else {
         let keys = PytorchStore::from_file(path)
@@ -202,12 +197,7 @@ fn read_and_apply<M: Module>(
         if let Some(key) = &state_dict_key {
             store = store.with_top_level_key(key.clone());
         }
-        let tensors = store
-            .get_all_tensors()
-            .map_err(|e| read_error(path, e.to_string()))?
-            .values()
-            .cloned()
-            .collect();
+        let tensors = all_tensors(&mut store, path)?;
         ("pytorch", state_dict_key, tensors)
     };
     let logit_scale = tensors
@@ -221,6 +211,19 @@ fn read_and_apply<M: Module>(
         result,
         logit_scale,
     })
+}
+
+/// Every tensor of a store, renamed by its remapper.
+fn all_tensors<S: ModuleStore>(store: &mut S, path: &Path) -> Result<Vec<PackTensor>, LoadError>
+where
+    S::Error: std::fmt::Display,
+{
+    Ok(store
+        .get_all_tensors()
+        .map_err(|e| read_error(path, e.to_string()))?
+        .values()
+        .cloned()
+        .collect())
 }
 
 /// The single value of a one-element float tensor, whatever its float type.
