@@ -3,14 +3,14 @@
 
 use fovea::encoder::preprocess::ShortestSideCropPreprocess;
 
+use crate::support::{f32s, max_abs_diff, reference_tensor};
+
 /// The bound for preprocessing parity.
 const TOLERANCE: f32 = 1e-3;
 
 #[test]
 fn preprocessed_tensors_match_open_clip() {
     let dir = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/data/reference");
-    let bytes = std::fs::read(format!("{dir}/clip_preprocess.safetensors")).expect("reference");
-    let reference = safetensors::SafeTensors::deserialize(&bytes).expect("safetensors");
     let preprocess = ShortestSideCropPreprocess::clip_224();
     for name in [
         "preprocess_photo",
@@ -21,18 +21,9 @@ fn preprocessed_tensors_match_open_clip() {
             .expect("png")
             .to_rgb8();
         let got = preprocess.apply(&image);
-        let view = reference.tensor(name).expect("tensor");
-        assert_eq!(view.shape(), [3, 224, 224]);
-        let want: Vec<f32> = view
-            .data()
-            .chunks_exact(4)
-            .map(|c| f32::from_le_bytes(c.try_into().expect("4")))
-            .collect();
-        let diff = got
-            .iter()
-            .zip(&want)
-            .map(|(a, b)| (a - b).abs())
-            .fold(0.0, f32::max);
+        let (shape, raw) = reference_tensor("clip_preprocess.safetensors", name);
+        assert_eq!(shape, [3, 224, 224]);
+        let diff = max_abs_diff(&got, &f32s(&raw));
         assert!(diff < TOLERANCE, "{name}: differs from open_clip by {diff}");
     }
 }

@@ -4,6 +4,8 @@
 use burn::prelude::*;
 use fovea::encoder::clip_text::{ClipTextConfig, load_open_clip_text};
 
+use crate::support::{f32s, i64s, max_abs_diff, reference_tensor};
+
 const REFERENCE: &str = concat!(
     env!("CARGO_MANIFEST_DIR"),
     "/tests/data/reference/tiny_clip_text.safetensors"
@@ -12,10 +14,7 @@ const REFERENCE: &str = concat!(
 const TOLERANCE: f32 = 1e-4;
 
 fn tensor_bytes(name: &str) -> (Vec<usize>, Vec<u8>) {
-    let bytes = std::fs::read(REFERENCE).expect("reference file");
-    let tensors = safetensors::SafeTensors::deserialize(&bytes).expect("safetensors");
-    let view = tensors.tensor(name).expect("tensor present");
-    (view.shape().to_vec(), view.data().to_vec())
+    reference_tensor("tiny_clip_text.safetensors", name)
 }
 
 fn embed_on(device: &Device) -> (Vec<f32>, Vec<f32>) {
@@ -23,10 +22,7 @@ fn embed_on(device: &Device) -> (Vec<f32>, Vec<f32>) {
     load_open_clip_text(&mut model, std::path::Path::new(REFERENCE))
         .expect("loads with every key used");
     let (shape, raw) = tensor_bytes("reference.ids");
-    let ids: Vec<i64> = raw
-        .chunks_exact(8)
-        .map(|c| i64::from_le_bytes(c.try_into().expect("8 bytes")))
-        .collect();
+    let ids = i64s(&raw);
     let ids = Tensor::<2, Int>::from_data(TensorData::new(ids, shape), device);
     let got = model
         .forward(ids)
@@ -34,20 +30,12 @@ fn embed_on(device: &Device) -> (Vec<f32>, Vec<f32>) {
         .try_to_vec::<f32>()
         .expect("f32");
     let (_, raw) = tensor_bytes("reference.embedding");
-    let want = raw
-        .chunks_exact(4)
-        .map(|c| f32::from_le_bytes(c.try_into().expect("4 bytes")))
-        .collect();
+    let want = f32s(&raw);
     (got, want)
 }
 
 fn assert_close(got: &[f32], want: &[f32]) {
-    assert_eq!(got.len(), want.len());
-    let diff = got
-        .iter()
-        .zip(want)
-        .map(|(a, b)| (a - b).abs())
-        .fold(0.0, f32::max);
+    let diff = max_abs_diff(got, want);
     assert!(
         diff < TOLERANCE,
         "text embedding differs from open_clip by {diff}"

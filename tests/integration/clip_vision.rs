@@ -5,6 +5,8 @@ use burn::prelude::*;
 use fovea::encoder::clip_vision::{ClipVisionConfig, load_open_clip_visual};
 use fovea::encoder::open_clip_keys::LoadError;
 
+use crate::support::{f32s, max_abs_diff, reference_tensor};
+
 const REFERENCE: &str = concat!(
     env!("CARGO_MANIFEST_DIR"),
     "/tests/data/reference/tiny_clip_visual.safetensors"
@@ -17,23 +19,8 @@ fn tiny_config() -> ClipVisionConfig {
 }
 
 fn reference(name: &str) -> (Vec<usize>, Vec<f32>) {
-    let bytes = std::fs::read(REFERENCE).expect("reference file");
-    let tensors = safetensors::SafeTensors::deserialize(&bytes).expect("safetensors");
-    let view = tensors.tensor(name).expect("tensor present");
-    let values = view
-        .data()
-        .chunks_exact(4)
-        .map(|c| f32::from_le_bytes([c[0], c[1], c[2], c[3]]))
-        .collect();
-    (view.shape().to_vec(), values)
-}
-
-fn max_abs_diff(a: &[f32], b: &[f32]) -> f32 {
-    assert_eq!(a.len(), b.len());
-    a.iter()
-        .zip(b)
-        .map(|(x, y)| (x - y).abs())
-        .fold(0.0, f32::max)
+    let (shape, raw) = reference_tensor("tiny_clip_visual.safetensors", name);
+    (shape, f32s(&raw))
 }
 
 fn check_on(device: &Device) {

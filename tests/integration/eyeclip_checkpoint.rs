@@ -8,6 +8,8 @@ use fovea::encoder::clip_text::ClipTextConfig;
 use fovea::encoder::clip_vision::ClipVisionConfig;
 use fovea::encoder::open_clip_keys::LoadError;
 
+use crate::support::{f32s, i64s, max_abs_diff, reference_tensor};
+
 const DIR: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/data/reference");
 /// fp16 weights are upcast exactly; the remaining error is f32 arithmetic, as in the other parity tests.
 const TOLERANCE: f32 = 1e-4;
@@ -20,24 +22,7 @@ fn tiny() -> ClipConfig {
 }
 
 fn output(name: &str) -> (Vec<usize>, Vec<u8>) {
-    let bytes = std::fs::read(format!("{DIR}/tiny_eyeclip_outputs.safetensors")).expect("outputs");
-    let tensors = safetensors::SafeTensors::deserialize(&bytes).expect("safetensors");
-    let view = tensors.tensor(name).expect("tensor");
-    (view.shape().to_vec(), view.data().to_vec())
-}
-
-fn floats(raw: &[u8]) -> Vec<f32> {
-    raw.chunks_exact(4)
-        .map(|c| f32::from_le_bytes(c.try_into().expect("4")))
-        .collect()
-}
-
-fn max_diff(a: &[f32], b: &[f32]) -> f32 {
-    assert_eq!(a.len(), b.len());
-    a.iter()
-        .zip(b)
-        .map(|(x, y)| (x - y).abs())
-        .fold(0.0, f32::max)
+    reference_tensor("tiny_eyeclip_outputs.safetensors", name)
 }
 
 #[test]
@@ -60,29 +45,26 @@ fn eyeclip_layout_checkpoint_loads_and_matches_open_clip() {
         ]
     );
     let (shape, raw) = output("image");
-    let images = Tensor::<4>::from_data(TensorData::new(floats(&raw), shape), &device);
+    let images = Tensor::<4>::from_data(TensorData::new(f32s(&raw), shape), &device);
     let got = model
         .encode_image(images)
         .into_data()
         .try_to_vec::<f32>()
         .expect("f32");
-    let diff = max_diff(&got, &floats(&output("image_embedding").1));
+    let diff = max_abs_diff(&got, &f32s(&output("image_embedding").1));
     assert!(
         diff < TOLERANCE,
         "image embedding differs from open_clip by {diff}"
     );
     let (shape, raw) = output("ids");
-    let ids: Vec<i64> = raw
-        .chunks_exact(8)
-        .map(|c| i64::from_le_bytes(c.try_into().expect("8")))
-        .collect();
+    let ids = i64s(&raw);
     let ids = Tensor::<2, Int>::from_data(TensorData::new(ids, shape), &device);
     let got = model
         .encode_text(ids)
         .into_data()
         .try_to_vec::<f32>()
         .expect("f32");
-    let diff = max_diff(&got, &floats(&output("text_embedding").1));
+    let diff = max_abs_diff(&got, &f32s(&output("text_embedding").1));
     assert!(
         diff < TOLERANCE,
         "text embedding differs from open_clip by {diff}"

@@ -7,6 +7,8 @@ use std::process::Command;
 use burn::prelude::*;
 use fovea::encoder::pack::{PackError, load_pack};
 
+use crate::support::{f32s, max_abs_diff, reference_tensor};
+
 const DIR: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/data/reference");
 
 fn fovea() -> Command {
@@ -76,17 +78,20 @@ fn import_then_info_then_embeddings_equal_the_reference() {
         loaded.manifest.provenance.state_dict_key.as_deref(),
         Some("model_state_dict")
     );
-    let bytes = std::fs::read(format!("{DIR}/tiny_eyeclip_outputs.safetensors")).expect("outputs");
-    let outputs = safetensors::SafeTensors::deserialize(&bytes).expect("safetensors");
-    let floats = |name: &str| -> (Vec<usize>, Vec<f32>) {
-        let view = outputs.tensor(name).expect("tensor");
-        (
-            view.shape().to_vec(),
-            view.data()
-                .chunks_exact(4)
-                .map(|c| f32::from_le_bytes(c.try_into().expect("4")))
-                .collect(),
-        )
+    assert_eq!(
+        loaded.manifest.preprocessing.size, 32,
+        "preprocessing follows the model's input size"
+    );
+    let logit_scale =
+        f32s(&reference_tensor("tiny_eyeclip_outputs.safetensors", "logit_scale").1)[0];
+    assert_eq!(
+        loaded.manifest.logit_scale,
+        Some(logit_scale),
+        "logit_scale carried from the fp16 checkpoint"
+    );
+    let floats = |name: &str| {
+        let (shape, raw) = reference_tensor("tiny_eyeclip_outputs.safetensors", name);
+        (shape, f32s(&raw))
     };
     let (shape, image) = floats("image");
     let got = loaded
@@ -99,11 +104,7 @@ fn import_then_info_then_embeddings_equal_the_reference() {
         .try_to_vec::<f32>()
         .expect("f32");
     let want = floats("image_embedding").1;
-    let diff = got
-        .iter()
-        .zip(&want)
-        .map(|(a, b)| (a - b).abs())
-        .fold(0.0, f32::max);
+    let diff = max_abs_diff(&got, &want);
     assert!(
         diff < 1e-4,
         "image embedding from the pack differs from open_clip by {diff}"
@@ -166,15 +167,7 @@ fn embed_command_reproduces_open_clip_end_to_end_on_cpu_and_gpu() {
     let dir = tempfile::tempdir().expect("tmp");
     let pack = dir.path().join("pack");
     assert!(import(dir.path(), &pack).status.success());
-    let bytes = std::fs::read(format!("{DIR}/tiny_eyeclip_outputs.safetensors")).expect("outputs");
-    let outputs = safetensors::SafeTensors::deserialize(&bytes).expect("safetensors");
-    let want: Vec<f32> = outputs
-        .tensor("photo_embedding")
-        .expect("photo_embedding")
-        .data()
-        .chunks_exact(4)
-        .map(|c| f32::from_le_bytes(c.try_into().expect("4")))
-        .collect();
+    let want = f32s(&reference_tensor("tiny_eyeclip_outputs.safetensors", "photo_embedding").1);
     for device in ["cpu", "gpu"] {
         let output = fovea()
             .args(["model", "embed", "--json", "--device", device])
@@ -196,12 +189,7 @@ fn embed_command_reproduces_open_clip_end_to_end_on_cpu_and_gpu() {
             .iter()
             .map(|v| v.as_f64().expect("number") as f32)
             .collect();
-        assert_eq!(got.len(), want.len());
-        let diff = got
-            .iter()
-            .zip(&want)
-            .map(|(a, b)| (a - b).abs())
-            .fold(0.0, f32::max);
+        let diff = max_abs_diff(&got, &want);
         assert!(
             diff < 1e-4,
             "{device}: end-to-end embedding differs from open_clip by {diff}"

@@ -98,3 +98,37 @@ pub fn tree_fingerprint(dir: &Path) -> Vec<(PathBuf, u64, u64)> {
     }
     out
 }
+
+/// A tensor of a reference file under tests/data/reference: its shape and raw little-endian bytes.
+pub fn reference_tensor(file: &str, name: &str) -> (Vec<usize>, Vec<u8>) {
+    let path = Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("tests/data/reference")
+        .join(file);
+    let bytes = std::fs::read(&path).expect("reference file is committed");
+    let tensors = safetensors::SafeTensors::deserialize(&bytes).expect("safetensors");
+    let view = tensors.tensor(name).expect("tensor present");
+    (view.shape().to_vec(), view.data().to_vec())
+}
+
+/// Little-endian f32 values.
+pub fn f32s(raw: &[u8]) -> Vec<f32> {
+    raw.chunks_exact(4)
+        .map(|c| f32::from_le_bytes(c.try_into().expect("4 bytes")))
+        .collect()
+}
+
+/// Little-endian i64 values.
+pub fn i64s(raw: &[u8]) -> Vec<i64> {
+    raw.chunks_exact(8)
+        .map(|c| i64::from_le_bytes(c.try_into().expect("8 bytes")))
+        .collect()
+}
+
+/// Largest absolute difference between two equally long vectors.
+pub fn max_abs_diff(a: &[f32], b: &[f32]) -> f32 {
+    assert_eq!(a.len(), b.len(), "lengths differ");
+    a.iter()
+        .zip(b)
+        .map(|(x, y)| (x - y).abs())
+        .fold(0.0, f32::max)
+}
