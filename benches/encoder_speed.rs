@@ -5,16 +5,14 @@
 //!
 //! Usage: `encoder_speed [b32,b16,l14] [cpu,wgpu]`
 
-use std::time::{Duration, Instant};
+mod common;
+
+use std::time::Duration;
 
 use burn::prelude::*;
+use common::time_with_setup;
 use fovea::encoder::clip_vision::ClipVisionConfig;
 use fovea::encoder::device::{DeviceChoice, open_device};
-
-fn median(mut samples: Vec<Duration>) -> Duration {
-    samples.sort();
-    samples[samples.len() / 2]
-}
 
 fn time_batch(
     model: &fovea::encoder::clip_vision::ClipVision,
@@ -30,18 +28,7 @@ fn time_batch(
         )
     };
     // Reading the result back waits for the device: the time covers the whole forward pass.
-    let run = |x: Tensor<4>| model.forward(x).into_data();
-    let _ = run(input());
-    median(
-        (0..repeats)
-            .map(|_| {
-                let x = input();
-                let start = Instant::now();
-                std::hint::black_box(run(x));
-                start.elapsed()
-            })
-            .collect(),
-    )
+    time_with_setup(repeats, input, |x| model.forward(x).into_data())
 }
 
 fn main() -> anyhow::Result<()> {

@@ -1,23 +1,12 @@
 #!/usr/bin/env python3
 """The peer of benches/encoder_speed.rs: open_clip image towers in PyTorch eager mode (CPU)."""
-import statistics
 import sys
-import time
 
 import open_clip
 import torch
+from timing import timed
 
 NAMES = {"b32": "ViT-B-32-quickgelu", "b16": "ViT-B-16-quickgelu", "l14": "ViT-L-14-quickgelu"}
-
-
-def timed(f, repeats):
-    f()
-    samples = []
-    for _ in range(repeats):
-        t = time.perf_counter()
-        f()
-        samples.append(time.perf_counter() - t)
-    return statistics.median(samples)
 
 
 def main():

@@ -4,29 +4,13 @@
 //! Usage: `study_io <scan-folder> <oct.dcm> <jpeg-fundus.dcm> [repeats]`
 
 use std::path::{Path, PathBuf};
-use std::time::{Duration, Instant};
+mod common;
+
+use common::time;
 
 use fovea::study::dicom_meta::read_dicom_file;
 use fovea::study::pixels::decode_dicom_file;
 use fovea::study::scan_paths;
-
-fn median(mut samples: Vec<Duration>) -> Duration {
-    samples.sort();
-    samples[samples.len() / 2]
-}
-
-fn time<T>(repeats: usize, mut f: impl FnMut() -> T) -> Duration {
-    let _ = f(); // warm the page cache and allocator
-    median(
-        (0..repeats)
-            .map(|_| {
-                let start = Instant::now();
-                std::hint::black_box(f());
-                start.elapsed()
-            })
-            .collect(),
-    )
-}
 
 fn dicom_files(dir: &Path) -> Vec<PathBuf> {
     walkdir::WalkDir::new(dir)

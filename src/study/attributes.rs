@@ -54,3 +54,10 @@ pub fn code_meanings(obj: &InMemDicomObject, tag: Tag) -> Vec<String> {
 pub fn tag_label(tag: Tag) -> String {
     format!("({:04X},{:04X})", tag.group(), tag.element())
 }
+
+/// Number of Frames (0028,0008), 1 when absent or zero (single-frame images omit it).
+pub fn frame_count(obj: &InMemDicomObject) -> u32 {
+    uint(obj, dicom_dictionary_std::tags::NUMBER_OF_FRAMES)
+        .unwrap_or(1)
+        .max(1)
+}

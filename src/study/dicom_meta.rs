@@ -8,7 +8,9 @@ use std::path::{Path, PathBuf};
 use dicom_dictionary_std::tags;
 use dicom_object::{InMemDicomObject, OpenFileOptions};
 
-use super::attributes::{code_meanings, first_item, floats, items, tag_label, text, uint};
+use super::attributes::{
+    code_meanings, first_item, floats, frame_count, items, tag_label, text, uint,
+};
 use super::dicomdir;
 use super::error::{StudyError, error_chain};
 use super::model::{
@@ -184,7 +186,7 @@ fn image_record(
             }
         })?;
     let (eye, eye_source) = laterality(obj);
-    let frames = uint(obj, tags::NUMBER_OF_FRAMES).unwrap_or(1).max(1);
+    let frames = frame_count(obj);
     Ok(ImageRecord {
         modality: classify_modality(obj, sop_class_uid, samples_per_pixel),
         eye,

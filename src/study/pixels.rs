@@ -196,13 +196,7 @@ pub fn decode_dicom_file(path: &Path) -> Result<DecodedImage, StudyError> {
         .to_string();
     let stored_photometric = text(&obj, tags::PHOTOMETRIC_INTERPRETATION).unwrap_or_default();
     if jpeg::is_jpeg_family(&transfer_syntax) {
-        jpeg::check_frames_complete(
-            &obj,
-            super::attributes::uint(&obj, tags::NUMBER_OF_FRAMES)
-                .unwrap_or(1)
-                .max(1),
-        )
-        .map_err(fail)?;
+        jpeg::check_frames_complete(&obj, super::attributes::frame_count(&obj)).map_err(fail)?;
     }
     let decoded = obj.decode_pixel_data().map_err(|e| fail(error_chain(&e)))?;
     let columns = decoded.columns();
