@@ -8,10 +8,13 @@ use anyhow::{Context, bail};
 use burn::prelude::Device;
 
 use crate::encoder::clip::ClipConfig;
-use crate::encoder::clip_tokenizer::ClipTokenizer;
+use crate::encoder::clip_text::ClipTextConfig;
+use crate::encoder::clip_vision::ClipVisionConfig;
 use crate::encoder::device::{DeviceChoice, open_device};
 use crate::encoder::embed::{embed_image, embed_text};
-use crate::encoder::pack::{Architecture, ImportOptions, import_openai_clip, load_pack};
+use crate::encoder::pack::{Architecture, ImportOptions, import_checkpoint, load_pack};
+use crate::encoder::ret_clip::RetClipConfig;
+use crate::encoder::timm_vit::{TimmVitConfig, VitPool};
 use crate::study::dicom_meta::has_dicom_magic;
 use crate::study::pixels::{decode_dicom_file, decode_plain_file};
 
@@ -21,10 +24,12 @@ pub enum ModelCommand {
     /// Convert a published checkpoint (PyTorch .pt/.pth or safetensors) into a model pack.
     Import {
         /// Architecture of the checkpoint: eyeclip (OpenAI CLIP ViT-B/32), openai-clip-b16,
-        /// openai-clip-l14. RET-CLIP and RETFound are not supported yet.
+        /// openai-clip-l14, retclip (Chinese-CLIP ViT-B/16 + BERT + tripartite heads),
+        /// retfound (timm ViT-L/16; pooling and head read from the checkpoint), timm-vit-b16.
         #[arg(long)]
         arch: String,
-        /// JSON file with the tower sizes (a `ClipConfig`), overriding the preset's.
+        /// JSON file with sizes that differ from the preset's (any part of the architecture's
+        /// `config`, as a pack's manifest.json holds it), merged over the preset.
         #[arg(long)]
         arch_config: Option<PathBuf>,
         /// The checkpoint.
@@ -72,35 +77,23 @@ pub fn run(command: &ModelCommand) -> anyhow::Result<ExitCode> {
             name,
             version,
         } => {
-            let mut config = match arch.as_str() {
-                "eyeclip" | "openai-clip-b32" => ClipConfig::vit_b32(),
-                "openai-clip-b16" => ClipConfig::new(
-                    crate::encoder::clip_vision::ClipVisionConfig::vit_b16(),
-                    crate::encoder::clip_text::ClipTextConfig::vit_b(),
-                ),
-                "openai-clip-l14" => ClipConfig::new(
-                    crate::encoder::clip_vision::ClipVisionConfig::vit_l14(),
-                    crate::encoder::clip_text::ClipTextConfig::vit_l14(),
-                ),
-                "retclip" | "retfound" => bail!(
-                    "--arch {arch} is not supported yet (planned: RET-CLIP and RETFound packs)"
-                ),
-                other => {
-                    bail!("unknown --arch {other}: use eyeclip, openai-clip-b16 or openai-clip-l14")
-                }
-            };
+            let mut architecture = preset(arch)?;
             if let Some(path) = arch_config {
                 let text = std::fs::read_to_string(path)
                     .with_context(|| format!("reading {}", path.display()))?;
-                config = serde_json::from_str(&text)
-                    .with_context(|| format!("{}: not a CLIP config", path.display()))?;
+                let overrides: serde_json::Value = serde_json::from_str(&text)
+                    .with_context(|| format!("{}: not JSON", path.display()))?;
+                let bad = || format!("{}: not a configuration for --arch {arch}", path.display());
+                let mut merged = serde_json::to_value(&architecture)?;
+                merge_json(&mut merged["config"], overrides);
+                architecture = serde_json::from_value(merged).with_context(bad)?;
             }
             let options = ImportOptions {
                 name: name.clone().unwrap_or_else(|| arch.clone()),
                 version: version.clone(),
                 intended_use: "Research use only. Not a medical device; not for diagnosis. Imported from a published checkpoint; validate on your own data before drawing conclusions.".to_string(),
             };
-            let manifest = import_openai_clip(checkpoint, config, out, &options)?;
+            let manifest = import_checkpoint(checkpoint, architecture, out, &options)?;
             let mut stdout = std::io::stdout().lock();
             writeln!(stdout, "pack written: {}", out.display())?;
             writeln!(
@@ -120,19 +113,17 @@ pub fn run(command: &ModelCommand) -> anyhow::Result<ExitCode> {
         ModelCommand::Info { pack } => {
             let loaded = load_pack(pack, &Device::flex())?;
             let m = &loaded.manifest;
-            let Architecture::OpenaiClip { config } = &m.architecture;
             let mut stdout = std::io::stdout().lock();
             writeln!(stdout, "{} version {}", m.name, m.version)?;
+            writeln!(stdout, "architecture: {}", m.architecture.describe())?;
             writeln!(
                 stdout,
-                "architecture: OpenAI-style CLIP, image {} px / patch {} / width {} × {} layers, text width {} × {} layers, embedding {}",
-                config.vision.image_size,
-                config.vision.patch_size,
-                config.vision.width,
-                config.vision.layers,
-                config.text.width,
-                config.text.layers,
-                config.vision.embed_dim
+                "preprocessing: {:?} resize to {} px, centre crop {} px, mean {:?}, std {:?}",
+                m.preprocessing.resize,
+                m.preprocessing.resize_px,
+                m.preprocessing.crop_px,
+                m.preprocessing.mean,
+                m.preprocessing.std
             )?;
             writeln!(stdout, "intended use: {}", m.intended_use)?;
             writeln!(
@@ -177,10 +168,15 @@ fn embed(
             .with_context(|| format!("{}: no frame to embed", path.display()))?;
         image_rows.push(serde_json::json!({ "path": path, "embedding": embed_image(&loaded, &rgb, &opened.device)? }));
     }
-    let tokenizer = ClipTokenizer::new();
     let mut text_rows = Vec::new();
     for text in texts {
-        text_rows.push(serde_json::json!({ "text": text, "embedding": embed_text(&loaded, &tokenizer, text, &opened.device)? }));
+        let embedded = embed_text(&loaded, text, &opened.device)?;
+        let mut row = serde_json::json!({ "text": text, "embedding": embedded.embedding });
+        if let (Some(left), Some(right)) = (embedded.left, embedded.right) {
+            row["embedding_left_eye"] = serde_json::json!(left);
+            row["embedding_right_eye"] = serde_json::json!(right);
+        }
+        text_rows.push(row);
     }
     let m = &loaded.manifest;
     let mut stdout = std::io::stdout().lock();
@@ -214,4 +210,43 @@ fn embed(
         }
     }
     Ok(ExitCode::SUCCESS)
+}
+
+/// The architecture `--arch` names, with the published sizes.
+fn preset(arch: &str) -> anyhow::Result<Architecture> {
+    Ok(match arch {
+        "eyeclip" | "openai-clip-b32" => Architecture::OpenaiClip {
+            config: ClipConfig::vit_b32(),
+        },
+        "openai-clip-b16" => Architecture::OpenaiClip {
+            config: ClipConfig::new(ClipVisionConfig::vit_b16(), ClipTextConfig::vit_b()),
+        },
+        "openai-clip-l14" => Architecture::OpenaiClip {
+            config: ClipConfig::new(ClipVisionConfig::vit_l14(), ClipTextConfig::vit_l14()),
+        },
+        "retclip" => Architecture::RetClip {
+            config: RetClipConfig::published(),
+        },
+        "retfound" | "timm-vit-l16" => Architecture::TimmVit {
+            config: TimmVitConfig::vit_large_patch16(VitPool::Avg, 0),
+        },
+        "timm-vit-b16" => Architecture::TimmVit {
+            config: TimmVitConfig::vit_base_patch16(VitPool::Avg, 0),
+        },
+        other => bail!(
+            "unknown --arch {other}: use eyeclip, openai-clip-b16, openai-clip-l14, retclip, retfound or timm-vit-b16"
+        ),
+    })
+}
+
+/// Writes `overrides` into `base`, object by object; other values replace.
+fn merge_json(base: &mut serde_json::Value, overrides: serde_json::Value) {
+    match (base, overrides) {
+        (serde_json::Value::Object(base), serde_json::Value::Object(overrides)) => {
+            for (key, value) in overrides {
+                merge_json(base.entry(key).or_insert(serde_json::Value::Null), value);
+            }
+        }
+        (base, overrides) => *base = overrides,
+    }
 }

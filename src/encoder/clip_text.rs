@@ -9,8 +9,8 @@ use burn::module::Param;
 use burn::nn::{Embedding, EmbeddingConfig, Initializer, LayerNorm, LayerNormConfig};
 use burn::prelude::*;
 
-use super::clip_vision::{ResidualAttentionBlock, Transformer};
 use super::open_clip_keys::{LoadError, load_open_clip_state_dict};
+use super::transformer::{BlockSpec, Transformer, run_blocks};
 
 /// Hyper-parameters of a CLIP text tower.
 #[derive(Config, Debug)]
@@ -47,9 +47,7 @@ impl ClipTextConfig {
             positional_embedding: Initializer::Zeros
                 .init([self.context_length, self.width], device),
             transformer: Transformer {
-                resblocks: (0..self.layers)
-                    .map(|_| ResidualAttentionBlock::new(self.width, self.heads, device))
-                    .collect(),
+                resblocks: BlockSpec::clip(self.width, self.heads).init_stack(self.layers, device),
             },
             ln_final: LayerNormConfig::new(self.width).init(device),
             text_projection: Initializer::Zeros.init([self.width, self.embed_dim], device),
@@ -81,11 +79,8 @@ impl ClipText {
         let x = self.token_embedding.forward(ids.clone())
             + self.positional_embedding.val().unsqueeze_dim::<3>(0);
         // Token i may attend to tokens 0..=i only.
-        let blocked = Tensor::<2, Bool>::tril_mask([context, context], 0, &device);
-        let mut x = x;
-        for block in &self.transformer.resblocks {
-            x = block.forward(x, Some(&blocked)).0;
-        }
+        let blocked = Tensor::<2, Bool>::tril_mask([context, context], 0, &device).unsqueeze::<3>();
+        let (x, _) = run_blocks(&self.transformer.resblocks, x, Some(&blocked));
         let x = self.ln_final.forward(x);
         let [_, _, width] = x.dims();
         let end_of_text = ids

@@ -8,9 +8,10 @@ use std::path::Path;
 use super::open_clip_keys::{LoadError, load_open_clip_state_dict};
 use burn::module::Param;
 use burn::nn::conv::{Conv2d, Conv2dConfig};
-use burn::nn::{Initializer, LayerNorm, LayerNormConfig, Linear, LinearConfig};
+use burn::nn::{Initializer, LayerNorm, LayerNormConfig};
 use burn::prelude::*;
-use burn::tensor::activation::{sigmoid, softmax};
+
+use super::transformer::{BlockSpec, Transformer, run_blocks};
 
 /// Hyper-parameters of a CLIP ViT image tower.
 #[derive(Config, Debug)]
@@ -62,9 +63,7 @@ impl ClipVisionConfig {
             positional_embedding: Initializer::Zeros.init([self.tokens(), w], device),
             ln_pre: LayerNormConfig::new(w).init(device),
             transformer: Transformer {
-                resblocks: (0..self.layers)
-                    .map(|_| ResidualAttentionBlock::new(w, self.heads, device))
-                    .collect(),
+                resblocks: BlockSpec::clip(w, self.heads).init_stack(self.layers, device),
             },
             ln_post: LayerNormConfig::new(w).init(device),
             proj: Initializer::Zeros.init([w, self.embed_dim], device),
@@ -91,125 +90,6 @@ pub struct ClipVision {
     pub proj: Param<Tensor<2>>,
 }
 
-/// The stack of blocks (named as in the checkpoint: `transformer.resblocks.N`).
-#[derive(Module, Debug)]
-pub struct Transformer {
-    /// Blocks in order.
-    pub resblocks: Vec<ResidualAttentionBlock>,
-}
-
-/// Pre-LN block: `x + attn(ln_1(x))`, then `x + mlp(ln_2(x))`.
-#[derive(Module, Debug)]
-pub struct ResidualAttentionBlock {
-    /// Norm before attention.
-    pub ln_1: LayerNorm,
-    /// Multi-head self-attention.
-    pub attn: FusedAttention,
-    /// Norm before the MLP.
-    pub ln_2: LayerNorm,
-    /// Feed-forward.
-    pub mlp: QuickGeluMlp,
-}
-
-impl ResidualAttentionBlock {
-    /// A block of `width` with `heads` heads and a 4× MLP, weights to be loaded.
-    pub fn new(width: usize, heads: usize, device: &Device) -> Self {
-        ResidualAttentionBlock {
-            ln_1: LayerNormConfig::new(width).init(device),
-            attn: FusedAttention {
-                in_proj: LinearConfig::new(width, 3 * width).init(device),
-                out_proj: LinearConfig::new(width, width).init(device),
-                heads,
-            },
-            ln_2: LayerNormConfig::new(width).init(device),
-            mlp: QuickGeluMlp {
-                c_fc: LinearConfig::new(width, 4 * width).init(device),
-                c_proj: LinearConfig::new(4 * width, width).init(device),
-            },
-        }
-    }
-
-    /// `[batch, tokens, width]` → same shape, and the attention maps `[batch, heads, tokens, tokens]`.
-    /// `blocked` (`[tokens, tokens]`, true = may not attend) makes the attention causal.
-    pub fn forward(
-        &self,
-        x: Tensor<3>,
-        blocked: Option<&Tensor<2, Bool>>,
-    ) -> (Tensor<3>, Tensor<4>) {
-        let (attended, maps) = self.attn.forward(self.ln_1.forward(x.clone()), blocked);
-        let x = x + attended;
-        let x = x.clone() + self.mlp.forward(self.ln_2.forward(x));
-        (x, maps)
-    }
-}
-
-/// Self-attention with fused q, k, v (`in_proj`, as PyTorch's `MultiheadAttention`) that also
-/// returns its softmax maps, so heatmaps need no second implementation.
-#[derive(Module, Debug)]
-pub struct FusedAttention {
-    /// q, k, v in one: `width → 3·width`.
-    pub in_proj: Linear,
-    /// Output projection.
-    pub out_proj: Linear,
-    /// Number of heads (not a weight).
-    #[module(skip)]
-    pub heads: usize,
-}
-
-impl FusedAttention {
-    /// `[batch, tokens, width]` → (`[batch, tokens, width]`, maps `[batch, heads, tokens, tokens]`);
-    /// positions where `blocked` (`[tokens, tokens]`) is true get no attention.
-    pub fn forward(
-        &self,
-        x: Tensor<3>,
-        blocked: Option<&Tensor<2, Bool>>,
-    ) -> (Tensor<3>, Tensor<4>) {
-        let [batch, tokens, width] = x.dims();
-        let head_dim = width / self.heads;
-        let qkv = self.in_proj.forward(x);
-        let split = |i: usize| {
-            qkv.clone()
-                .narrow(2, i * width, width)
-                .reshape([batch, tokens, self.heads, head_dim])
-                .swap_dims(1, 2)
-        };
-        let (q, k, v) = (split(0), split(1), split(2));
-        let mut scores = q.matmul(k.swap_dims(2, 3)) / (head_dim as f64).sqrt();
-        if let Some(blocked) = blocked {
-            let blocked = blocked
-                .clone()
-                .unsqueeze::<4>()
-                .expand([batch, self.heads, tokens, tokens]);
-            scores = scores.mask_fill(blocked, f32::NEG_INFINITY);
-        }
-        let maps = softmax(scores, 3);
-        let out = maps
-            .clone()
-            .matmul(v)
-            .swap_dims(1, 2)
-            .reshape([batch, tokens, width]);
-        (self.out_proj.forward(out), maps)
-    }
-}
-
-/// `c_proj(quick_gelu(c_fc(x)))`, QuickGELU(x) = x·σ(1.702x) as OpenAI CLIP trained with.
-#[derive(Module, Debug)]
-pub struct QuickGeluMlp {
-    /// Expansion `width → 4·width`.
-    pub c_fc: Linear,
-    /// Contraction `4·width → width`.
-    pub c_proj: Linear,
-}
-
-impl QuickGeluMlp {
-    /// `[batch, tokens, width]` → same shape.
-    pub fn forward(&self, x: Tensor<3>) -> Tensor<3> {
-        let h = self.c_fc.forward(x);
-        let h = h.clone() * sigmoid(h * 1.702);
-        self.c_proj.forward(h)
-    }
-}
-
 impl ClipVision {
     /// Images `[batch, 3, size, size]` (normalised) → embeddings `[batch, embed_dim]`.
     pub fn forward(&self, images: Tensor<4>) -> Tensor<2> {
@@ -230,20 +110,10 @@ impl ClipVision {
             .expand([batch, 1, width]);
         let tokens = Tensor::cat(vec![class, patches], 1);
         let positions = self.positional_embedding.val().unsqueeze_dim::<3>(0);
-        let mut x = self.ln_pre.forward(tokens + positions);
-        let mut last_maps = None;
-        for block in &self.transformer.resblocks {
-            let (next, maps) = block.forward(x, None);
-            x = next;
-            last_maps = Some(maps);
-        }
+        let x = self.ln_pre.forward(tokens + positions);
+        let (x, maps) = run_blocks(&self.transformer.resblocks, x, None);
         let class_token = x.narrow(1, 0, 1).reshape([batch, width]);
         let embedding = self.ln_post.forward(class_token).matmul(self.proj.val());
-        let tokens_n = grid_h * grid_w + 1;
-        // A tower without blocks has no attention: uniform maps say "no preference".
-        let maps = last_maps.unwrap_or_else(|| {
-            Tensor::ones([batch, 1, tokens_n, tokens_n], &embedding.device()) / tokens_n as f64
-        });
         (embedding, maps)
     }
 }

@@ -1,17 +1,19 @@
-//! Embeddings from a loaded pack: images preprocessed as the pack says, texts through the CLIP
-//! tokenizer. Vectors are returned as the model outputs them (not normalised).
+//! Embeddings from a loaded pack: images preprocessed as the pack says, texts through the
+//! tokenizer of the pack's text tower. Vectors are returned as the model outputs them (not
+//! normalised).
 
 use burn::prelude::*;
 
 use super::clip_tokenizer::ClipTokenizer;
-use super::pack::{Architecture, LoadedPack};
+use super::pack::{Architecture, LoadedPack, PackModel};
+use super::wordpiece::WordPieceTokenizer;
 
 /// Why a text cannot be embedded with a pack.
 #[derive(Debug, thiserror::Error)]
 pub enum EmbedError {
-    /// The pack's text tower was not trained with the CLIP vocabulary.
+    /// The pack's text tower was not trained with the tokenizer's vocabulary.
     #[error(
-        "the pack's text tower has a vocabulary of {pack}, the CLIP tokenizer needs {needed}: this pack cannot embed text"
+        "the pack's text tower has a vocabulary of {pack}, its tokenizer has {needed}: this pack cannot embed text"
     )]
     Vocabulary {
         /// The pack's vocabulary size.
@@ -19,6 +21,12 @@ pub enum EmbedError {
         /// The tokenizer's.
         needed: usize,
     },
+    /// The pack is an image model only.
+    #[error("the pack ({0}) has no text tower: it cannot embed text")]
+    NoTextTower(String),
+    /// The shipped vocabulary is broken (a build problem).
+    #[error("the shipped tokenizer vocabulary cannot be used: {0}")]
+    Tokenizer(String),
     /// The result could not be read back from the device.
     #[error("the embedding could not be read back from the device: {0}")]
     Readback(String),
@@ -31,43 +39,113 @@ fn to_vec(tensor: Tensor<2>) -> Result<Vec<f32>, EmbedError> {
         .map_err(|e| EmbedError::Readback(format!("{e:?}")))
 }
 
-/// Size of the OpenAI CLIP vocabulary the tokenizer produces ids for.
+/// Size of the OpenAI CLIP vocabulary the CLIP tokenizer produces ids for.
 pub const CLIP_VOCABULARY: usize = 49_408;
 
-/// Embeds one RGB image.
+/// Embeds one RGB image: the image tower's feature (see [`PackModel::encode_image`]).
 pub fn embed_image(
     pack: &LoadedPack,
     image: &image::RgbImage,
     device: &Device,
 ) -> Result<Vec<f32>, EmbedError> {
-    let size = pack.manifest.preprocessing.size as usize;
+    let size = pack.manifest.preprocessing.size() as usize;
     let values = pack.manifest.preprocessing.apply(image);
     let input = Tensor::<4>::from_data(TensorData::new(values, [1, 3, size, size]), device);
     to_vec(pack.model.encode_image(input))
 }
 
+/// A text's embedding: the joint space's, and for RET-CLIP packs also the per-eye spaces'.
+#[derive(Debug, Clone, PartialEq)]
+pub struct TextEmbedding {
+    /// CLIP's text embedding; RET-CLIP's patient-level one.
+    pub embedding: Vec<f32>,
+    /// RET-CLIP's left-eye text embedding.
+    pub left: Option<Vec<f32>>,
+    /// RET-CLIP's right-eye text embedding.
+    pub right: Option<Vec<f32>>,
+}
+
+/// Turns texts into token ids for one pack's text tower.
+pub enum TextTokenizer {
+    /// OpenAI BPE.
+    Clip(ClipTokenizer),
+    /// BERT WordPiece (Chinese vocabulary).
+    WordPiece(WordPieceTokenizer),
+}
+
+impl TextTokenizer {
+    /// The tokenizer `pack`'s text tower was trained with; an error if it has none or its
+    /// vocabulary is not the shipped one.
+    pub fn for_pack(pack: &LoadedPack) -> Result<(TextTokenizer, usize), EmbedError> {
+        match &pack.manifest.architecture {
+            Architecture::OpenaiClip { config } => {
+                if config.text.vocab_size != CLIP_VOCABULARY {
+                    return Err(EmbedError::Vocabulary {
+                        pack: config.text.vocab_size,
+                        needed: CLIP_VOCABULARY,
+                    });
+                }
+                Ok((
+                    TextTokenizer::Clip(ClipTokenizer::new()),
+                    config.text.context_length,
+                ))
+            }
+            Architecture::RetClip { config } => {
+                let tokenizer = WordPieceTokenizer::chinese()
+                    .map_err(|e| EmbedError::Tokenizer(e.to_string()))?;
+                if config.text.vocab_size != tokenizer.vocab_size() {
+                    return Err(EmbedError::Vocabulary {
+                        pack: config.text.vocab_size,
+                        needed: tokenizer.vocab_size(),
+                    });
+                }
+                let context = config
+                    .context_length
+                    .min(config.text.max_position_embeddings);
+                Ok((TextTokenizer::WordPiece(tokenizer), context))
+            }
+            Architecture::TimmVit { .. } => {
+                Err(EmbedError::NoTextTower(pack.manifest.name.clone()))
+            }
+        }
+    }
+
+    /// Token ids, padded to `context_length`.
+    pub fn tokenize(&self, text: &str, context_length: usize) -> Vec<u32> {
+        match self {
+            TextTokenizer::Clip(t) => t.tokenize(text, context_length),
+            TextTokenizer::WordPiece(t) => t.tokenize(text, context_length),
+        }
+    }
+}
+
 /// Embeds one text (a prompt or a report line).
 pub fn embed_text(
     pack: &LoadedPack,
-    tokenizer: &ClipTokenizer,
     text: &str,
     device: &Device,
-) -> Result<Vec<f32>, EmbedError> {
-    let Architecture::OpenaiClip { config } = &pack.manifest.architecture;
-    if config.text.vocab_size != CLIP_VOCABULARY {
-        return Err(EmbedError::Vocabulary {
-            pack: config.text.vocab_size,
-            needed: CLIP_VOCABULARY,
-        });
-    }
+) -> Result<TextEmbedding, EmbedError> {
+    let (tokenizer, context) = TextTokenizer::for_pack(pack)?;
     let ids: Vec<i64> = tokenizer
-        .tokenize(text, config.text.context_length)
+        .tokenize(text, context)
         .into_iter()
         .map(i64::from)
         .collect();
-    let input = Tensor::<2, Int>::from_data(
-        TensorData::new(ids, [1, config.text.context_length]),
-        device,
-    );
-    to_vec(pack.model.encode_text(input))
+    let input = Tensor::<2, Int>::from_data(TensorData::new(ids, [1, context]), device);
+    match &pack.model {
+        PackModel::OpenaiClip(m) => Ok(TextEmbedding {
+            embedding: to_vec(m.encode_text(input))?,
+            left: None,
+            right: None,
+        }),
+        PackModel::RetClip(m) => {
+            let text = m.encode_text(input);
+            Ok(TextEmbedding {
+                embedding: to_vec(text.patient)?,
+                left: Some(to_vec(text.left)?),
+                right: Some(to_vec(text.right)?),
+            })
+        }
+        PackModel::TimmVit(_) => Err(EmbedError::NoTextTower(pack.manifest.name.clone())),
+    }
 }

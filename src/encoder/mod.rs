@@ -1,8 +1,13 @@
 //! The encoder room: the CLIP-family models, their weights and preprocessing (issue 3).
 //!
-//! So far: OpenAI-style CLIP (EyeCLIP): tokenizer, image tower, text tower, and loading of
-//! open_clip/OpenAI state dicts. Model packs, RET-CLIP and RETFound come next. Nothing outside this room will know burn's types.
+//! Architectures: OpenAI-style CLIP (EyeCLIP) — [`clip`], [`clip_vision`], [`clip_text`];
+//! RET-CLIP — [`ret_clip`] (Chinese-CLIP image tower, [`bert`] text tower, tripartite heads);
+//! timm ViT (RETFound) — [`timm_vit`]. All are built from one block ([`transformer`]) whose
+//! attention returns its maps. Checkpoints load through [`checkpoint`] with per-architecture
+//! key rules, and become model [`pack`]s. Nothing outside this room knows burn's types.
 
+pub mod bert;
+pub mod checkpoint;
 pub mod clip;
 pub mod clip_text;
 pub mod clip_tokenizer;
@@ -12,3 +17,7 @@ pub mod embed;
 pub mod open_clip_keys;
 pub mod pack;
 pub mod preprocess;
+pub mod ret_clip;
+pub mod timm_vit;
+pub mod transformer;
+pub mod wordpiece;

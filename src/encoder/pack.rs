@@ -11,9 +11,11 @@ use burn_store::{ModuleSnapshot, SafetensorsStore};
 use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
 
+use super::checkpoint::{LoadError, LoadReport, read_checkpoint};
 use super::clip::{Clip, ClipConfig};
-use super::open_clip_keys::LoadError;
-use super::preprocess::ShortestSideCropPreprocess;
+use super::preprocess::Preprocess;
+use super::ret_clip::{RetClip, RetClipConfig, load_ret_clip_checkpoint};
+use super::timm_vit::{TimmVit, TimmVitConfig, load_timm_checkpoint};
 
 /// The manifest's file name.
 pub const MANIFEST_FILE: &str = "manifest.json";
@@ -31,6 +33,106 @@ pub enum Architecture {
         /// Tower sizes.
         config: ClipConfig,
     },
+    /// RET-CLIP: Chinese-CLIP image tower, BERT text tower, tripartite heads.
+    RetClip {
+        /// Tower sizes.
+        config: RetClipConfig,
+    },
+    /// timm ViT (RETFound): image features and optionally a classifier head.
+    TimmVit {
+        /// Sizes, pooling and head.
+        config: TimmVitConfig,
+    },
+}
+
+impl Architecture {
+    /// A one-line description for people.
+    pub fn describe(&self) -> String {
+        match self {
+            Architecture::OpenaiClip { config } => format!(
+                "OpenAI-style CLIP: image {} px / patch {} / width {} × {} layers, text width {} × {} layers, embedding {}",
+                config.vision.image_size,
+                config.vision.patch_size,
+                config.vision.width,
+                config.vision.layers,
+                config.text.width,
+                config.text.layers,
+                config.vision.embed_dim
+            ),
+            Architecture::RetClip { config } => format!(
+                "RET-CLIP: image {} px / patch {} / width {} × {} layers, BERT width {} × {} layers (vocabulary {}), tripartite heads, embedding {}",
+                config.vision.image_size,
+                config.vision.patch_size,
+                config.vision.width,
+                config.vision.layers,
+                config.text.hidden_size,
+                config.text.layers,
+                config.text.vocab_size,
+                config.vision.embed_dim
+            ),
+            Architecture::TimmVit { config } => format!(
+                "timm ViT: image {} px / patch {} / width {} × {} layers, {:?} pooling, {}",
+                config.image_size,
+                config.patch_size,
+                config.width,
+                config.layers,
+                config.pool,
+                if config.num_classes > 0 {
+                    format!("{}-class head", config.num_classes)
+                } else {
+                    "no head (features only)".to_string()
+                }
+            ),
+        }
+    }
+
+    /// Builds the model with placeholder weights on `device`.
+    pub fn init(&self, device: &Device) -> PackModel {
+        match self {
+            Architecture::OpenaiClip { config } => {
+                PackModel::OpenaiClip(Box::new(config.init(device)))
+            }
+            Architecture::RetClip { config } => PackModel::RetClip(Box::new(config.init(device))),
+            Architecture::TimmVit { config } => PackModel::TimmVit(Box::new(config.init(device))),
+        }
+    }
+
+    /// The preprocessing the published models were trained with.
+    pub fn default_preprocessing(&self) -> Preprocess {
+        match self {
+            Architecture::OpenaiClip { config } => {
+                Preprocess::clip(config.vision.image_size as u32)
+            }
+            Architecture::RetClip { config } => {
+                Preprocess::squash_clip(config.vision.image_size as u32)
+            }
+            Architecture::TimmVit { config } => Preprocess::timm_eval(config.image_size as u32),
+        }
+    }
+}
+
+/// A pack's model, loaded.
+#[derive(Debug)]
+pub enum PackModel {
+    /// OpenAI-style CLIP.
+    OpenaiClip(Box<Clip>),
+    /// RET-CLIP.
+    RetClip(Box<RetClip>),
+    /// timm ViT.
+    TimmVit(Box<TimmVit>),
+}
+
+impl PackModel {
+    /// Images `[batch, 3, size, size]` (preprocessed) → the image tower's features: CLIP's
+    /// embedding, RET-CLIP's shared feature (before eye/patient mappings), the ViT's pooled
+    /// feature (the head's input).
+    pub fn encode_image(&self, images: Tensor<4>) -> Tensor<2> {
+        match self {
+            PackModel::OpenaiClip(m) => m.encode_image(images),
+            PackModel::RetClip(m) => m.encode_image(images),
+            PackModel::TimmVit(m) => m.forward(images).features,
+        }
+    }
 }
 
 /// Where a pack's weights came from.
@@ -71,16 +173,17 @@ pub struct PackManifest {
     /// Architecture and sizes.
     pub architecture: Architecture,
     /// How images are prepared for the model.
-    pub preprocessing: ShortestSideCropPreprocess,
+    pub preprocessing: Preprocess,
     /// What the model may and may not be used for.
     pub intended_use: String,
     /// Where the weights came from.
     pub provenance: Provenance,
     /// The weights.
     pub weights: WeightsEntry,
-    /// `logit_scale` from the checkpoint: zero-shot logits are `exp(logit_scale) · cos`.
+    /// `logit_scale*` from the checkpoint (`logit_scale`, and RET-CLIP's `logit_scale_left`,
+    /// `logit_scale_right`): zero-shot logits are `exp(logit_scale) · cos`.
     #[serde(default)]
-    pub logit_scale: Option<f32>,
+    pub logit_scales: std::collections::BTreeMap<String, f32>,
 }
 
 /// Why a pack could not be made or opened.
@@ -177,12 +280,13 @@ pub struct ImportOptions {
     pub intended_use: String,
 }
 
-/// Converts a published OpenAI-style CLIP checkpoint into a pack folder `out` (created; it must
-/// not exist or be empty). Written to a temporary sibling folder first and renamed, so a failed
-/// import leaves nothing half-written.
-pub fn import_openai_clip(
+/// Converts a published checkpoint of `architecture` into a pack folder `out` (created; it
+/// must not exist or be empty). A timm ViT's pooling and head are taken from the checkpoint's
+/// keys. Written to a temporary sibling folder first and renamed, so a failed import leaves
+/// nothing half-written.
+pub fn import_checkpoint(
     checkpoint: &Path,
-    config: ClipConfig,
+    architecture: Architecture,
     out: &Path,
     options: &ImportOptions,
 ) -> Result<PackManifest, PackError> {
@@ -196,8 +300,24 @@ pub fn import_openai_clip(
         });
     }
     let device = Device::flex();
-    let mut model = config.init(&device);
-    let report = model.load(checkpoint)?;
+    let raw = read_checkpoint(checkpoint)?;
+    let architecture = match architecture {
+        Architecture::TimmVit { config } => Architecture::TimmVit {
+            config: config.fitted_to(&raw),
+        },
+        other => other,
+    };
+    let mut model = architecture.init(&device);
+    let report: LoadReport = match &mut model {
+        PackModel::OpenaiClip(m) => super::checkpoint::apply_checkpoint(
+            m.as_mut(),
+            checkpoint,
+            raw,
+            &super::open_clip_keys::clip_rules(),
+        )?,
+        PackModel::RetClip(m) => load_ret_clip_checkpoint(m, checkpoint, raw)?,
+        PackModel::TimmVit(m) => load_timm_checkpoint(m, checkpoint, raw)?,
+    };
     let staging = out.with_extension("importing");
     let io = |path: &Path| {
         let path = path.to_path_buf();
@@ -209,7 +329,12 @@ pub fn import_openai_clip(
     std::fs::create_dir_all(&staging).map_err(io(&staging))?;
     let weights_path = staging.join(WEIGHTS_FILE);
     let mut store = SafetensorsStore::from_file(&weights_path);
-    model.save_into(&mut store).map_err(|e| PackError::Write {
+    let saved = match &model {
+        PackModel::OpenaiClip(m) => m.save_into(&mut store),
+        PackModel::RetClip(m) => m.save_into(&mut store),
+        PackModel::TimmVit(m) => m.save_into(&mut store),
+    };
+    saved.map_err(|e| PackError::Write {
         path: weights_path.clone(),
         message: e.to_string(),
     })?;
@@ -217,11 +342,8 @@ pub fn import_openai_clip(
         format_version: FORMAT_VERSION,
         name: options.name.clone(),
         version: options.version.clone(),
-        preprocessing: ShortestSideCropPreprocess {
-            size: config.vision.image_size as u32,
-            ..ShortestSideCropPreprocess::clip_224()
-        },
-        architecture: Architecture::OpenaiClip { config },
+        preprocessing: architecture.default_preprocessing(),
+        architecture,
         intended_use: options.intended_use.clone(),
         provenance: Provenance {
             source_file: checkpoint
@@ -233,7 +355,7 @@ pub fn import_openai_clip(
             state_dict_key: report.state_dict_key,
             dropped_keys: report.dropped,
         },
-        logit_scale: report.logit_scale,
+        logit_scales: report.logit_scales,
         weights: WeightsEntry {
             file: WEIGHTS_FILE.to_string(),
             sha256: sha256_file(&weights_path)?,
@@ -281,7 +403,7 @@ pub struct LoadedPack {
     /// Its manifest.
     pub manifest: PackManifest,
     /// The model.
-    pub model: Clip,
+    pub model: PackModel,
 }
 
 /// Opens a pack: manifest, checksum of the weights, then the weights onto `device`.
@@ -296,10 +418,14 @@ pub fn load_pack(pack: &Path, device: &Device) -> Result<LoadedPack, PackError> 
             actual,
         });
     }
-    let Architecture::OpenaiClip { config } = &manifest.architecture;
-    let mut model = config.init(device);
+    let mut model = manifest.architecture.init(device);
     let mut store = SafetensorsStore::from_file(&weights_path);
-    let result = model.load_from(&mut store).map_err(|e| LoadError::Read {
+    let result = match &mut model {
+        PackModel::OpenaiClip(m) => m.load_from(&mut store),
+        PackModel::RetClip(m) => m.load_from(&mut store),
+        PackModel::TimmVit(m) => m.load_from(&mut store),
+    };
+    let result = result.map_err(|e| LoadError::Read {
         path: weights_path.clone(),
         message: e.to_string(),
     })?;

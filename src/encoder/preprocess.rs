@@ -5,6 +5,9 @@
 //! scale to [0, 1], normalise with the CLIP mean/std. PIL's resampler is reproduced exactly:
 //! separable, horizontal pass first, a = −0.5 cubic whose support widens when downsampling
 //! (antialiasing), weights in 22-bit fixed point, 8-bit rounding after each pass.
+//! RET-CLIP squashes to 224 × 224 instead; timm / RETFound resize the shorter side to 256 and
+//! crop 224 with ImageNet's mean/std. All three are [`Preprocess`] values kept in a pack's
+//! manifest.
 
 /// CLIP's normalisation mean (RGB).
 pub const CLIP_MEAN: [f32; 3] = [0.481_454_66, 0.457_827_5, 0.408_210_73];
@@ -12,38 +15,92 @@ pub const CLIP_MEAN: [f32; 3] = [0.481_454_66, 0.457_827_5, 0.408_210_73];
 #[allow(clippy::excessive_precision)] // written digit for digit as OpenAI publishes them
 pub const CLIP_STD: [f32; 3] = [0.268_629_54, 0.261_302_58, 0.275_777_1];
 
-/// Resize-shorter-side + centre-crop + normalise.
+/// ImageNet's normalisation mean (RGB), used by timm / RETFound.
+pub const IMAGENET_MEAN: [f32; 3] = [0.485, 0.456, 0.406];
+/// ImageNet's normalisation standard deviation (RGB).
+pub const IMAGENET_STD: [f32; 3] = [0.229, 0.224, 0.225];
+
+/// How the image is resized before the centre crop.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum ResizeMode {
+    /// The shorter side becomes `resize_px`, aspect kept (CLIP, timm).
+    ShorterSide,
+    /// Both sides become `resize_px`, aspect not kept (RET-CLIP).
+    Squash,
+}
+
+/// Resize (PIL bicubic) + centre-crop + normalise: every pack's preprocessing.
 #[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
-pub struct ShortestSideCropPreprocess {
-    /// Output side in pixels.
-    pub size: u32,
+pub struct Preprocess {
+    /// How the image is resized.
+    pub resize: ResizeMode,
+    /// Target of the resize in pixels.
+    pub resize_px: u32,
+    /// Side of the centre crop in pixels: the model's input size.
+    pub crop_px: u32,
     /// Per-channel mean, subtracted after scaling to [0, 1].
     pub mean: [f32; 3],
     /// Per-channel standard deviation.
     pub std: [f32; 3],
 }
 
-impl ShortestSideCropPreprocess {
-    /// OpenAI CLIP / EyeCLIP at 224 px.
-    pub fn clip_224() -> Self {
-        ShortestSideCropPreprocess {
-            size: 224,
+impl Preprocess {
+    /// OpenAI CLIP / EyeCLIP: shorter side to `size`, crop `size`, CLIP mean/std.
+    pub fn clip(size: u32) -> Self {
+        Preprocess {
+            resize: ResizeMode::ShorterSide,
+            resize_px: size,
+            crop_px: size,
             mean: CLIP_MEAN,
             std: CLIP_STD,
         }
     }
 
-    /// The model's input for `image`: `[3, size, size]` values, channel-major (CHW).
+    /// OpenAI CLIP / EyeCLIP at 224 px.
+    pub fn clip_224() -> Self {
+        Self::clip(224)
+    }
+
+    /// RET-CLIP: squash to `size` × `size`, CLIP mean/std.
+    pub fn squash_clip(size: u32) -> Self {
+        Preprocess {
+            resize: ResizeMode::Squash,
+            ..Self::clip(size)
+        }
+    }
+
+    /// timm / RETFound evaluation: shorter side to `size / 0.875` (256 for 224), crop `size`,
+    /// ImageNet mean/std.
+    pub fn timm_eval(size: u32) -> Self {
+        Preprocess {
+            resize: ResizeMode::ShorterSide,
+            resize_px: (f64::from(size) / 0.875) as u32,
+            crop_px: size,
+            mean: IMAGENET_MEAN,
+            std: IMAGENET_STD,
+        }
+    }
+
+    /// The model's input side in pixels.
+    pub fn size(&self) -> u32 {
+        self.crop_px
+    }
+
+    /// The model's input for `image`: `[3, crop, crop]` values, channel-major (CHW).
     pub fn apply(&self, image: &image::RgbImage) -> Vec<f32> {
         let (width, height) = image.dimensions();
-        let (new_width, new_height) = shortest_side_size(width, height, self.size);
+        let (new_width, new_height) = match self.resize {
+            ResizeMode::ShorterSide => shortest_side_size(width, height, self.resize_px),
+            ResizeMode::Squash => (self.resize_px, self.resize_px),
+        };
         let resized = resize_bicubic_pil(image, new_width, new_height);
-        let top = centre_offset(new_height, self.size);
-        let left = centre_offset(new_width, self.size);
-        let side = self.size as usize;
+        let top = centre_offset(new_height, self.crop_px);
+        let left = centre_offset(new_width, self.crop_px);
+        let side = self.crop_px as usize;
         let mut out = vec![0.0_f32; 3 * side * side];
-        for y in 0..self.size {
-            for x in 0..self.size {
+        for y in 0..self.crop_px.min(new_height) {
+            for x in 0..self.crop_px.min(new_width) {
                 let pixel = resized.get_pixel(left + x, top + y);
                 for c in 0..3 {
                     let value = f32::from(pixel[c]) / 255.0;

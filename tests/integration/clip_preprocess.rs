@@ -1,7 +1,7 @@
 //! CLIP preprocessing equals open_clip's transform on real images
 //! (tests/data/reference/clip_preprocess.safetensors, from tests/reference/clip_preprocess_reference.py).
 
-use fovea::encoder::preprocess::ShortestSideCropPreprocess;
+use fovea::encoder::preprocess::Preprocess;
 
 use crate::support::{f32s, max_abs_diff, reference_tensor};
 
@@ -11,7 +11,7 @@ const TOLERANCE: f32 = 1e-3;
 #[test]
 fn preprocessed_tensors_match_open_clip() {
     let dir = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/data/reference");
-    let preprocess = ShortestSideCropPreprocess::clip_224();
+    let preprocess = Preprocess::clip_224();
     for name in [
         "preprocess_photo",
         "preprocess_fundus_down",

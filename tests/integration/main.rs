@@ -15,5 +15,8 @@ mod eyeclip_checkpoint;
 mod jobs;
 mod model_pack;
 mod plain_images;
+mod published_keys;
 mod pydicom_files;
+mod retclip;
 mod support;
+mod timm_vit;

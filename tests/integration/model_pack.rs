@@ -79,13 +79,14 @@ fn import_then_info_then_embeddings_equal_the_reference() {
         Some("model_state_dict")
     );
     assert_eq!(
-        loaded.manifest.preprocessing.size, 32,
+        loaded.manifest.preprocessing.size(),
+        32,
         "preprocessing follows the model's input size"
     );
     let logit_scale =
         f32s(&reference_tensor("tiny_eyeclip_outputs.safetensors", "logit_scale").1)[0];
     assert_eq!(
-        loaded.manifest.logit_scale,
+        loaded.manifest.logit_scales.get("logit_scale").copied(),
         Some(logit_scale),
         "logit_scale carried from the fp16 checkpoint"
     );

@@ -132,3 +132,78 @@ pub fn max_abs_diff(a: &[f32], b: &[f32]) -> f32 {
         .map(|(x, y)| (x - y).abs())
         .fold(0.0, f32::max)
 }
+
+/// A float tensor of a reference file: its shape and values.
+pub fn reference_floats(file: &str, name: &str) -> (Vec<usize>, Vec<f32>) {
+    let (shape, raw) = reference_tensor(file, name);
+    (shape, f32s(&raw))
+}
+
+/// A reference float tensor on `device`.
+pub fn reference_on<const D: usize>(
+    file: &str,
+    name: &str,
+    device: &burn::prelude::Device,
+) -> burn::prelude::Tensor<D> {
+    let (shape, values) = reference_floats(file, name);
+    burn::prelude::Tensor::from_data(burn::tensor::TensorData::new(values, shape), device)
+}
+
+/// A tensor's values.
+pub fn values<const D: usize>(tensor: burn::prelude::Tensor<D>) -> Vec<f32> {
+    tensor.into_data().try_to_vec::<f32>().expect("f32")
+}
+
+/// Asserts `got` is within `tolerance` of the reference tensor `name` in `file`.
+pub fn assert_close<const D: usize>(
+    got: burn::prelude::Tensor<D>,
+    file: &str,
+    name: &str,
+    tolerance: f32,
+    context: &str,
+) {
+    let (shape, want) = reference_floats(file, name);
+    assert_eq!(got.dims().to_vec(), shape, "{context}: {name} shape");
+    let diff = max_abs_diff(&values(got), &want);
+    assert!(
+        diff < tolerance,
+        "{context}: {name} differs from the reference by {diff}"
+    );
+}
+
+/// Runs `fovea model import --arch <arch> [--arch-config <json>] <checkpoint> <out>`; the
+/// sizes are written to `dir/arch.json` when given.
+pub fn import_pack(
+    dir: &Path,
+    arch: &str,
+    config_json: Option<&str>,
+    checkpoint: &Path,
+    out: &Path,
+) -> std::process::Output {
+    let mut command = std::process::Command::new(env!("CARGO_BIN_EXE_fovea"));
+    command.args([
+        "model",
+        "import",
+        "--arch",
+        arch,
+        "--name",
+        &format!("tiny {arch} (test)"),
+    ]);
+    if let Some(json) = config_json {
+        let config = dir.join(format!("{arch}.json"));
+        std::fs::write(&config, json).expect("config");
+        command.arg("--arch-config").arg(config);
+    }
+    command
+        .arg(checkpoint)
+        .arg(out)
+        .output()
+        .expect("run fovea")
+}
+
+/// The committed reference file `name`.
+pub fn reference_path(name: &str) -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("tests/data/reference")
+        .join(name)
+}

@@ -16,3 +16,6 @@ fi
 "$venv/bin/python" "$here/clip_keys_reference.py"
 "$venv/bin/python" "$here/clip_preprocess_reference.py"
 "$venv/bin/python" "$here/eyeclip_checkpoint_reference.py"
+"$venv/bin/pip" install -q timm cn_clip transformers
+"$venv/bin/python" "$here/timm_vit_reference.py"
+"$venv/bin/python" "$here/retclip_reference.py"
