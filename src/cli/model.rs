@@ -10,7 +10,7 @@ use burn::prelude::Device;
 use crate::encoder::clip::ClipConfig;
 use crate::encoder::clip_text::ClipTextConfig;
 use crate::encoder::clip_vision::ClipVisionConfig;
-use crate::encoder::device::{DeviceChoice, open_device};
+use crate::encoder::device::{DeviceChoice, open_device, with_cpu_fallback};
 use crate::encoder::embed::{embed_image, embed_text};
 use crate::encoder::pack::{Architecture, ImportOptions, import_checkpoint, load_pack};
 use crate::encoder::ret_clip::RetClipConfig;
@@ -155,8 +155,7 @@ fn embed(
     if let Some(notice) = &opened.fallback_notice {
         log::warn!("{notice}");
     }
-    let loaded = load_pack(pack, &opened.device)?;
-    let mut image_rows = Vec::new();
+    let mut frames = Vec::new();
     for path in images {
         let decoded = if has_dicom_magic(path)? {
             decode_dicom_file(path)?
@@ -166,36 +165,50 @@ fn embed(
         let rgb = decoded
             .frame_to_rgb8(0)
             .with_context(|| format!("{}: no frame to embed", path.display()))?;
-        image_rows.push(serde_json::json!({ "path": path, "embedding": embed_image(&loaded, &rgb, &opened.device)? }));
+        frames.push((path, rgb));
     }
-    let mut text_rows = Vec::new();
-    for text in texts {
-        let embedded = embed_text(&loaded, text, &opened.device)?;
-        let mut row = serde_json::json!({ "text": text, "embedding": embedded.embedding });
-        if let (Some(left), Some(right)) = (embedded.left, embedded.right) {
-            row["embedding_left_eye"] = serde_json::json!(left);
-            row["embedding_right_eye"] = serde_json::json!(right);
+    // Everything that touches the device runs inside the fallback: a GPU failure part-way
+    // re-runs it on the CPU.
+    let (result, gpu_failure) = with_cpu_fallback(&opened, |device| -> anyhow::Result<_> {
+        let loaded = load_pack(pack, device)?;
+        let mut image_rows = Vec::new();
+        for (path, rgb) in &frames {
+            image_rows.push(serde_json::json!({ "path": path, "embedding": embed_image(&loaded, rgb, device)? }));
         }
-        text_rows.push(row);
-    }
+        let mut text_rows = Vec::new();
+        for text in texts {
+            let embedded = embed_text(&loaded, text, device)?;
+            let mut row = serde_json::json!({ "text": text, "embedding": embedded.embedding });
+            if let (Some(left), Some(right)) = (embedded.left, embedded.right) {
+                row["embedding_left_eye"] = serde_json::json!(left);
+                row["embedding_right_eye"] = serde_json::json!(right);
+            }
+            text_rows.push(row);
+        }
+        Ok((loaded, image_rows, text_rows))
+    });
+    let (loaded, image_rows, text_rows) = result?;
+    let (kind, notice) = match gpu_failure {
+        Some(notice) => {
+            log::warn!("{notice}");
+            ("cpu", Some(notice))
+        }
+        None => (opened.kind, opened.fallback_notice.clone()),
+    };
     let m = &loaded.manifest;
     let mut stdout = std::io::stdout().lock();
     if json {
         let out = serde_json::json!({
             "pack": { "name": m.name, "version": m.version, "weights_sha256": m.weights.sha256 },
-            "device": opened.kind,
-            "device_notice": opened.fallback_notice,
+            "device": kind,
+            "device_notice": notice,
             "images": image_rows,
             "texts": text_rows,
         });
         serde_json::to_writer_pretty(&mut stdout, &out)?;
         writeln!(stdout)?;
     } else {
-        writeln!(
-            stdout,
-            "pack {} version {} on {}",
-            m.name, m.version, opened.kind
-        )?;
+        writeln!(stdout, "pack {} version {} on {}", m.name, m.version, kind)?;
         for row in image_rows.iter().chain(&text_rows) {
             let label = row
                 .get("path")

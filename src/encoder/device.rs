@@ -1,7 +1,13 @@
 //! Choosing where models run: the GPU through wgpu (Vulkan / Metal / DX12; Mesa's lavapipe on
 //! machines without a GPU), or the pure-Rust CPU backend. `auto` tries the GPU and falls back to
 //! the CPU with a notice the caller shows — never a crash.
+//!
+//! When the viewer runs, the encoder uses the wgpu device egui renders with
+//! ([`share_wgpu_device`]): one device, one memory budget, no second driver context. Work that
+//! fails on the GPU part-way (out of memory, device lost — burn reports these by panicking or by
+//! a failed read-back) is run again on the CPU by [`with_cpu_fallback`], with a notice.
 
+use burn::backend::wgpu::wgpu;
 use burn::prelude::*;
 
 /// What the user asked for (`--device`).
@@ -19,6 +25,7 @@ pub enum DeviceChoice {
 }
 
 /// The device in use and what to tell the user about it.
+#[derive(Debug, Clone)]
 pub struct OpenedDevice {
     /// The device.
     pub device: Device,
@@ -26,6 +33,103 @@ pub struct OpenedDevice {
     pub kind: &'static str,
     /// Set when the GPU was asked for (`auto`) but could not be used.
     pub fallback_notice: Option<String>,
+    /// The GPU adapter's name, when known (shown in the viewer's status bar).
+    pub adapter_name: Option<String>,
+}
+
+/// The wgpu objects of a renderer the encoder can share (egui-wgpu's `RenderState` holds them).
+pub struct SharedWgpu {
+    /// The wgpu instance.
+    pub instance: wgpu::Instance,
+    /// The adapter (physical device).
+    pub adapter: wgpu::Adapter,
+    /// The logical device.
+    pub device: wgpu::Device,
+    /// Its queue.
+    pub queue: wgpu::Queue,
+}
+
+/// How a renderer must create its wgpu device for models to run on it too: every feature the
+/// adapter has (burn's kernels use 64-bit integers, subgroups, f16 where present) and its full
+/// limits, as burn would request them itself. The viewer gives this to eframe.
+pub fn compute_device_descriptor(adapter: &wgpu::Adapter) -> wgpu::DeviceDescriptor<'static> {
+    wgpu::DeviceDescriptor {
+        label: Some("fovea (viewer and encoder)"),
+        required_features: adapter
+            .features()
+            .difference(wgpu::Features::MAPPABLE_PRIMARY_BUFFERS),
+        required_limits: adapter.limits(),
+        memory_hints: wgpu::MemoryHints::MemoryUsage,
+        ..Default::default()
+    }
+}
+
+/// Registers a renderer's wgpu device with burn, so that models run on the same device the UI
+/// draws with. Register a device once and clone the result.
+pub fn share_wgpu_device(shared: SharedWgpu) -> Result<OpenedDevice, GpuUnavailable> {
+    use burn::backend::wgpu::{RuntimeOptions, WgpuSetup, try_init_device};
+    let info = shared.adapter.get_info();
+    let setup = WgpuSetup {
+        instance: shared.instance,
+        adapter: shared.adapter,
+        device: shared.device,
+        queue: shared.queue,
+        backend: info.backend,
+    };
+    let device = try_init_device(setup, RuntimeOptions::default())
+        .map_err(|e| GpuUnavailable(format!("the renderer's device cannot run models: {e}")))?;
+    Ok(OpenedDevice {
+        device: Device::from(device),
+        kind: "wgpu",
+        fallback_notice: None,
+        adapter_name: Some(info.name),
+    })
+}
+
+/// Runs `work` on `opened`'s device. If that is the GPU and the work fails there (a panic from
+/// the backend, e.g. an allocation it cannot make), it runs again on the CPU and the second
+/// value says so. `work` must do everything on the device it is given (load the model too), and
+/// must read its results back with `try_*` calls so that failures surface here. Panics on the
+/// CPU are not caught: they are bugs.
+pub fn with_cpu_fallback<T>(
+    opened: &OpenedDevice,
+    work: impl Fn(&Device) -> T,
+) -> (T, Option<String>) {
+    if opened.kind != "wgpu" {
+        return (work(&opened.device), None);
+    }
+    match std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| work(&opened.device))) {
+        Ok(value) => (value, None),
+        Err(panic) => {
+            let reason = panic_message(panic.as_ref());
+            let notice = format!(
+                "the GPU failed during inference ({}); this run used the CPU instead — slower, same results",
+                first_line(&reason)
+            );
+            (work(&Device::flex()), Some(notice))
+        }
+    }
+}
+
+/// The line of a backend's error chain that names the cause (allocation, memory, lost device).
+fn first_line(text: &str) -> &str {
+    ["allocate", "out of memory", "lost"]
+        .iter()
+        .find_map(|needle| {
+            text.lines()
+                .map(str::trim)
+                .find(|line| line.to_lowercase().contains(needle))
+        })
+        .or_else(|| text.lines().next())
+        .unwrap_or(text)
+}
+
+fn panic_message(panic: &(dyn std::any::Any + Send)) -> String {
+    panic
+        .downcast_ref::<String>()
+        .cloned()
+        .or_else(|| panic.downcast_ref::<&str>().map(|s| (*s).to_string()))
+        .unwrap_or_else(|| "no reason given".to_string())
 }
 
 /// Why the GPU could not be used.
@@ -41,6 +145,7 @@ pub fn open_device(choice: DeviceChoice) -> Result<OpenedDevice, GpuUnavailable>
         device: Device::flex(),
         kind: "cpu",
         fallback_notice: None,
+        adapter_name: None,
     };
     match choice {
         DeviceChoice::Cpu => Ok(cpu()),
@@ -48,12 +153,14 @@ pub fn open_device(choice: DeviceChoice) -> Result<OpenedDevice, GpuUnavailable>
             device,
             kind: "wgpu",
             fallback_notice: None,
+            adapter_name: None,
         }),
         DeviceChoice::Auto => Ok(match probe_gpu() {
             Ok(device) => OpenedDevice {
                 device,
                 kind: "wgpu",
                 fallback_notice: None,
+                adapter_name: None,
             },
             Err(e) => OpenedDevice {
                 fallback_notice: Some(format!("{e}; running on the CPU instead")),
@@ -71,13 +178,6 @@ fn probe_gpu() -> Result<Device, GpuUnavailable> {
         let sum: f32 = probe.sum().into_scalar::<f32>();
         (sum == 6.0).then_some(device)
     })
-    .map_err(|panic| {
-        let message = panic
-            .downcast_ref::<String>()
-            .cloned()
-            .or_else(|| panic.downcast_ref::<&str>().map(|s| (*s).to_string()))
-            .unwrap_or_else(|| "no usable adapter".to_string());
-        GpuUnavailable(message)
-    })?
+    .map_err(|panic| GpuUnavailable(panic_message(panic.as_ref())))?
     .ok_or_else(|| GpuUnavailable("a test computation gave a wrong result".to_string()))
 }

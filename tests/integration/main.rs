@@ -12,6 +12,7 @@ mod damaged_files;
 mod demo_roundtrip;
 mod dependencies;
 mod eyeclip_checkpoint;
+mod gpu_device;
 mod jobs;
 mod model_pack;
 mod plain_images;
