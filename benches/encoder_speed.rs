@@ -1,9 +1,9 @@
-//! Benchmark: CLIP image-tower latency (batch 1) and throughput (batch 16) for ViT-B/32,
-//! B/16 and L/14 on the CPU backend and on wgpu. Run by `benches/run_encoder_speed.sh`, which
+//! Benchmark: image-tower latency (batch 1) and throughput (batch 16) for the CLIP ViT-B/32,
+//! B/16 and L/14 and RETFound's timm ViT-L/16 (`l16`) on the CPU backend and on wgpu. Run by `benches/run_encoder_speed.sh`, which
 //! times PyTorch (open_clip) on the same machine in the same run. Weights are random: speed
 //! does not depend on their values.
 //!
-//! Usage: `encoder_speed [b32,b16,l14] [cpu,wgpu]`
+//! Usage: `encoder_speed [b32,b16,l14,l16] [cpu,wgpu]`
 
 mod common;
 
@@ -13,13 +13,24 @@ use burn::prelude::*;
 use common::time_with_setup;
 use fovea::encoder::clip_vision::ClipVisionConfig;
 use fovea::encoder::device::{DeviceChoice, open_device};
+use fovea::encoder::timm_vit::{TimmVitConfig, VitPool};
 
-fn time_batch(
-    model: &fovea::encoder::clip_vision::ClipVision,
-    device: &Device,
-    batch: usize,
-    repeats: usize,
-) -> Duration {
+/// A model under test: either tower kind, one forward pass.
+enum Tower {
+    Clip(fovea::encoder::clip_vision::ClipVision),
+    Timm(fovea::encoder::timm_vit::TimmVit),
+}
+
+impl Tower {
+    fn forward(&self, x: Tensor<4>) -> Tensor<2> {
+        match self {
+            Tower::Clip(m) => m.forward(x),
+            Tower::Timm(m) => m.forward(x).features,
+        }
+    }
+}
+
+fn time_batch(model: &Tower, device: &Device, batch: usize, repeats: usize) -> Duration {
     let input = || {
         Tensor::<4>::random(
             [batch, 3, 224, 224],
@@ -50,14 +61,17 @@ fn main() -> anyhow::Result<()> {
         };
         let opened = open_device(choice)?;
         for model_name in models.split(',') {
-            let config = match model_name {
-                "b32" => ClipVisionConfig::vit_b32(),
-                "b16" => ClipVisionConfig::vit_b16(),
-                "l14" => ClipVisionConfig::vit_l14(),
+            let device = &opened.device;
+            let model = match model_name {
+                "b32" => Tower::Clip(ClipVisionConfig::vit_b32().init(device)),
+                "b16" => Tower::Clip(ClipVisionConfig::vit_b16().init(device)),
+                "l14" => Tower::Clip(ClipVisionConfig::vit_l14().init(device)),
+                "l16" => {
+                    Tower::Timm(TimmVitConfig::vit_large_patch16(VitPool::Avg, 5).init(device))
+                }
                 other => anyhow::bail!("unknown model {other}"),
             };
-            let model = config.init(&opened.device);
-            let repeats = if model_name == "l14" { 3 } else { 5 };
+            let repeats = if model_name.starts_with('l') { 3 } else { 5 };
             let one = time_batch(&model, &opened.device, 1, repeats);
             let sixteen = time_batch(&model, &opened.device, 16, repeats.min(3));
             println!(

@@ -1,5 +1,6 @@
 #!/usr/bin/env python3
-"""The peer of benches/encoder_speed.rs: open_clip image towers in PyTorch eager mode (CPU)."""
+"""The peer of benches/encoder_speed.rs: open_clip image towers and timm's ViT-L/16 (RETFound)
+in PyTorch eager mode (CPU)."""
 import sys
 
 import open_clip
@@ -13,8 +14,13 @@ def main():
     models = (sys.argv[1] if len(sys.argv) > 1 else "b32,b16,l14").split(",")
     torch.set_grad_enabled(False)
     for name in models:
-        visual = open_clip.create_model(NAMES[name], pretrained=None).visual.eval()
-        repeats = 3 if name == "l14" else 5
+        if name == "l16":
+            import timm
+
+            visual = timm.create_model("vit_large_patch16_224", pretrained=False, global_pool="avg", num_classes=5).eval()
+        else:
+            visual = open_clip.create_model(NAMES[name], pretrained=None).visual.eval()
+        repeats = 3 if name in ("l14", "l16") else 5
         one = timed(lambda: visual(torch.randn(1, 3, 224, 224)), repeats)
         sixteen = timed(lambda: visual(torch.randn(16, 3, 224, 224)), min(repeats, 3))
         print(f"pytorch\tcpu\t{name}\tbatch1_ms\t{one * 1e3:.1f}\tbatch16_images_per_s\t{16 / sixteen:.2f}", flush=True)
