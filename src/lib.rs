@@ -10,5 +10,6 @@
 
 pub mod cli;
 pub mod encoder;
+pub mod stats;
 pub mod study;
 pub mod synth;

@@ -4,6 +4,7 @@
 mod demo_data;
 mod model;
 mod studies;
+mod train_demo;
 
 use std::path::PathBuf;
 use std::process::ExitCode;
@@ -37,6 +38,8 @@ pub enum Command {
     /// Model packs: import a published checkpoint, check a pack.
     #[command(subcommand)]
     Model(model::ModelCommand),
+    /// Train the demo model on synthetic patients and write it as a pack with its model card.
+    TrainDemo(train_demo::TrainDemoArgs),
 }
 
 /// Parses arguments, runs the command, reports any error once.
@@ -47,6 +50,7 @@ pub fn main() -> ExitCode {
         Command::Studies { paths, json } => studies::run(&paths, json),
         Command::DemoData(args) => demo_data::run(&args),
         Command::Model(command) => model::run(&command),
+        Command::TrainDemo(args) => train_demo::run(&args),
     };
     match result {
         Ok(code) => code,

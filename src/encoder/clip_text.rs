@@ -74,6 +74,12 @@ impl ClipText {
     /// Token ids `[batch, context]` (from [`super::clip_tokenizer::ClipTokenizer`]) →
     /// embeddings `[batch, embed_dim]`.
     pub fn forward(&self, ids: Tensor<2, Int>) -> Tensor<2> {
+        self.pooled(ids).matmul(self.text_projection.val())
+    }
+
+    /// The final-norm state at each row's `<end_of_text>`, before `text_projection`:
+    /// `[batch, width]` (the input of tripartite text heads).
+    pub fn pooled(&self, ids: Tensor<2, Int>) -> Tensor<2> {
         let [batch, context] = ids.dims();
         let device = ids.device();
         let x = self.token_embedding.forward(ids.clone())
@@ -87,8 +93,7 @@ impl ClipText {
             .argmax(1)
             .reshape([batch, 1, 1])
             .expand([batch, 1, width]);
-        let pooled = x.gather(1, end_of_text).reshape([batch, width]);
-        pooled.matmul(self.text_projection.val())
+        x.gather(1, end_of_text).reshape([batch, width])
     }
 }
 

@@ -78,7 +78,7 @@ impl TextTokenizer {
     /// vocabulary is not the shipped one.
     pub fn for_pack(pack: &LoadedPack) -> Result<(TextTokenizer, usize), EmbedError> {
         match &pack.manifest.architecture {
-            Architecture::OpenaiClip { config } => {
+            Architecture::OpenaiClip { config } | Architecture::ClipTripartite { config } => {
                 if config.text.vocab_size != CLIP_VOCABULARY {
                     return Err(EmbedError::Vocabulary {
                         pack: config.text.vocab_size,
@@ -142,6 +142,14 @@ pub fn embed_text(
             let text = m.encode_text(input);
             Ok(TextEmbedding {
                 embedding: to_vec(text.patient)?,
+                left: Some(to_vec(text.left)?),
+                right: Some(to_vec(text.right)?),
+            })
+        }
+        PackModel::ClipTripartite(m) => {
+            let text = m.encode_text_tripartite(input.clone());
+            Ok(TextEmbedding {
+                embedding: to_vec(m.encode_text(input))?,
                 left: Some(to_vec(text.left)?),
                 right: Some(to_vec(text.right)?),
             })

@@ -13,6 +13,7 @@ use sha2::{Digest, Sha256};
 
 use super::checkpoint::{LoadError, LoadReport, read_checkpoint};
 use super::clip::{Clip, ClipConfig};
+use super::clip_tripartite::{ClipTripartite, init_clip_tripartite};
 use super::preprocess::Preprocess;
 use super::ret_clip::{RetClip, RetClipConfig, load_ret_clip_checkpoint};
 use super::timm_vit::{TimmVit, TimmVitConfig, load_timm_checkpoint};
@@ -43,6 +44,11 @@ pub enum Architecture {
         /// Sizes, pooling and head.
         config: TimmVitConfig,
     },
+    /// OpenAI-style CLIP with RET-CLIP's tripartite heads (Fovea's demo model).
+    ClipTripartite {
+        /// Tower sizes; the heads follow from them.
+        config: ClipConfig,
+    },
 }
 
 impl Architecture {
@@ -70,6 +76,16 @@ impl Architecture {
                 config.text.vocab_size,
                 config.vision.embed_dim
             ),
+            Architecture::ClipTripartite { config } => format!(
+                "OpenAI-style CLIP with tripartite heads: image {} px / patch {} / width {} × {} layers, text width {} × {} layers, embedding {}",
+                config.vision.image_size,
+                config.vision.patch_size,
+                config.vision.width,
+                config.vision.layers,
+                config.text.width,
+                config.text.layers,
+                config.vision.embed_dim
+            ),
             Architecture::TimmVit { config } => format!(
                 "timm ViT: image {} px / patch {} / width {} × {} layers, {:?} pooling, {}",
                 config.image_size,
@@ -94,6 +110,9 @@ impl Architecture {
             }
             Architecture::RetClip { config } => PackModel::RetClip(Box::new(config.init(device))),
             Architecture::TimmVit { config } => PackModel::TimmVit(Box::new(config.init(device))),
+            Architecture::ClipTripartite { config } => {
+                PackModel::ClipTripartite(Box::new(init_clip_tripartite(config, device)))
+            }
         }
     }
 
@@ -107,6 +126,9 @@ impl Architecture {
                 Preprocess::squash_clip(config.vision.image_size as u32)
             }
             Architecture::TimmVit { config } => Preprocess::timm_eval(config.image_size as u32),
+            Architecture::ClipTripartite { config } => {
+                Preprocess::squash_clip(config.vision.image_size as u32)
+            }
         }
     }
 }
@@ -120,6 +142,8 @@ pub enum PackModel {
     RetClip(Box<RetClip>),
     /// timm ViT.
     TimmVit(Box<TimmVit>),
+    /// CLIP with tripartite heads.
+    ClipTripartite(Box<ClipTripartite>),
 }
 
 impl PackModel {
@@ -131,6 +155,7 @@ impl PackModel {
             PackModel::OpenaiClip(m) => m.encode_image(images),
             PackModel::RetClip(m) => m.encode_image(images),
             PackModel::TimmVit(m) => m.forward(images).features,
+            PackModel::ClipTripartite(m) => m.encode_image(images),
         }
     }
 }
@@ -151,7 +176,7 @@ pub struct Provenance {
 }
 
 /// The weights file and its checksum.
-#[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Eq)]
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Eq, Default)]
 pub struct WeightsEntry {
     /// File name inside the pack.
     pub file: String,
@@ -184,6 +209,33 @@ pub struct PackManifest {
     /// `logit_scale_right`): zero-shot logits are `exp(logit_scale) · cos`.
     #[serde(default)]
     pub logit_scales: std::collections::BTreeMap<String, f32>,
+    /// What the pack can score, with prompts and calibration (empty for imported packs until
+    /// findings are configured).
+    #[serde(default)]
+    pub findings: Vec<FindingSpec>,
+    /// True when the weights were trained on synthetic data only (the demo model): every
+    /// result it produces must say so.
+    #[serde(default)]
+    pub synthetic_training_data: bool,
+}
+
+/// One finding a pack scores, zero-shot from a pair of prompts.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+pub struct FindingSpec {
+    /// Stable id (`referable_dr`).
+    pub id: String,
+    /// Name shown to people.
+    pub name: String,
+    /// Text describing the finding present.
+    pub prompt: String,
+    /// Text describing it absent.
+    pub negative_prompt: String,
+    /// Score scale: the logit is `scale · (cos(x, prompt) − cos(x, negative_prompt)) / T`.
+    pub scale: f32,
+    /// Temperatures `T` fitted on a validation split, per level (`image`, `eye`, `patient`).
+    pub temperature: std::collections::BTreeMap<String, f32>,
+    /// Probability at or above which the finding is flagged for referral, per level.
+    pub operating_point: std::collections::BTreeMap<String, f32>,
 }
 
 /// Why a pack could not be made or opened.
@@ -236,6 +288,9 @@ pub enum PackError {
         /// The folder.
         path: PathBuf,
     },
+    /// The architecture has no published checkpoints to import.
+    #[error("{0}")]
+    NotImportable(String),
     /// Writing the weights failed.
     #[error("{path}: cannot write weights: {message}")]
     Write {
@@ -317,27 +372,13 @@ pub fn import_checkpoint(
         )?,
         PackModel::RetClip(m) => load_ret_clip_checkpoint(m, checkpoint, raw)?,
         PackModel::TimmVit(m) => load_timm_checkpoint(m, checkpoint, raw)?,
+        PackModel::ClipTripartite(_) => {
+            return Err(PackError::NotImportable(
+                "CLIP with tripartite heads is trained by Fovea (fovea train-demo), not imported"
+                    .to_string(),
+            ));
+        }
     };
-    let staging = out.with_extension("importing");
-    let io = |path: &Path| {
-        let path = path.to_path_buf();
-        move |source| PackError::Io { path, source }
-    };
-    if staging.exists() {
-        std::fs::remove_dir_all(&staging).map_err(io(&staging))?;
-    }
-    std::fs::create_dir_all(&staging).map_err(io(&staging))?;
-    let weights_path = staging.join(WEIGHTS_FILE);
-    let mut store = SafetensorsStore::from_file(&weights_path);
-    let saved = match &model {
-        PackModel::OpenaiClip(m) => m.save_into(&mut store),
-        PackModel::RetClip(m) => m.save_into(&mut store),
-        PackModel::TimmVit(m) => m.save_into(&mut store),
-    };
-    saved.map_err(|e| PackError::Write {
-        path: weights_path.clone(),
-        message: e.to_string(),
-    })?;
     let manifest = PackManifest {
         format_version: FORMAT_VERSION,
         name: options.name.clone(),
@@ -356,13 +397,57 @@ pub fn import_checkpoint(
             dropped_keys: report.dropped,
         },
         logit_scales: report.logit_scales,
-        weights: WeightsEntry {
-            file: WEIGHTS_FILE.to_string(),
-            sha256: sha256_file(&weights_path)?,
-            bytes: std::fs::metadata(&weights_path)
-                .map_err(io(&weights_path))?
-                .len(),
-        },
+        weights: WeightsEntry::default(),
+        findings: Vec::new(),
+        synthetic_training_data: false,
+    };
+    write_pack(out, manifest, &model)
+}
+
+/// Writes `model` and `manifest` (its `weights` entry filled in here) as a pack folder `out`
+/// (which must not exist or be empty): into a staging sibling first, renamed into place, so a
+/// failure leaves nothing half-written.
+pub fn write_pack(
+    out: &Path,
+    mut manifest: PackManifest,
+    model: &PackModel,
+) -> Result<PackManifest, PackError> {
+    if out.exists()
+        && std::fs::read_dir(out)
+            .map(|mut d| d.next().is_some())
+            .unwrap_or(true)
+    {
+        return Err(PackError::OutputExists {
+            path: out.to_path_buf(),
+        });
+    }
+    let staging = out.with_extension("importing");
+    let io = |path: &Path| {
+        let path = path.to_path_buf();
+        move |source| PackError::Io { path, source }
+    };
+    if staging.exists() {
+        std::fs::remove_dir_all(&staging).map_err(io(&staging))?;
+    }
+    std::fs::create_dir_all(&staging).map_err(io(&staging))?;
+    let weights_path = staging.join(WEIGHTS_FILE);
+    let mut store = SafetensorsStore::from_file(&weights_path);
+    let saved = match model {
+        PackModel::OpenaiClip(m) => m.save_into(&mut store),
+        PackModel::RetClip(m) => m.save_into(&mut store),
+        PackModel::TimmVit(m) => m.save_into(&mut store),
+        PackModel::ClipTripartite(m) => m.save_into(&mut store),
+    };
+    saved.map_err(|e| PackError::Write {
+        path: weights_path.clone(),
+        message: e.to_string(),
+    })?;
+    manifest.weights = WeightsEntry {
+        file: WEIGHTS_FILE.to_string(),
+        sha256: sha256_file(&weights_path)?,
+        bytes: std::fs::metadata(&weights_path)
+            .map_err(io(&weights_path))?
+            .len(),
     };
     let manifest_path = staging.join(MANIFEST_FILE);
     let json = serde_json::to_vec_pretty(&manifest).map_err(|source| PackError::Manifest {
@@ -424,6 +509,7 @@ pub fn load_pack(pack: &Path, device: &Device) -> Result<LoadedPack, PackError> 
         PackModel::OpenaiClip(m) => m.load_from(&mut store),
         PackModel::RetClip(m) => m.load_from(&mut store),
         PackModel::TimmVit(m) => m.load_from(&mut store),
+        PackModel::ClipTripartite(m) => m.load_from(&mut store),
     };
     let result = result.map_err(|e| LoadError::Read {
         path: weights_path.clone(),

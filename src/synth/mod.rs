@@ -14,6 +14,7 @@ pub mod dicom_writer;
 pub mod fundus;
 pub mod noise;
 pub mod oct;
+pub mod samples;
 pub mod truth;
 
 use std::path::{Path, PathBuf};
@@ -184,15 +185,8 @@ pub fn generate_with_progress(
     progress: &mut dyn FnMut(usize, usize),
 ) -> Result<GroundTruth, SynthError> {
     let mut patients = Vec::with_capacity(config.patients);
-    let conditions = [
-        Condition::Normal,
-        Condition::DiabeticRetinopathy,
-        Condition::Glaucoma,
-        Condition::Amd,
-    ];
-    let offset = (config.seed % 4) as usize;
     for index in 0..config.patients {
-        let condition = conditions[(index + offset) % conditions.len()];
+        let condition = condition_of(config.seed, index);
         patients.push(generate_patient(out, config, index, condition)?);
         progress(index + 1, config.patients);
     }
@@ -208,12 +202,24 @@ pub fn generate_with_progress(
     Ok(truth)
 }
 
-fn generate_patient(
-    out: &Path,
+/// The condition of patient `index` in a set generated with `seed`: the four conditions in turn.
+pub fn condition_of(seed: u64, index: usize) -> Condition {
+    let conditions = [
+        Condition::Normal,
+        Condition::DiabeticRetinopathy,
+        Condition::Glaucoma,
+        Condition::Amd,
+    ];
+    conditions[(index + (seed % 4) as usize) % conditions.len()]
+}
+
+/// Patient `index`'s study attributes and both eyes' truth, and the random stream the eyes'
+/// images are then drawn from — shared by the writer and by in-memory samples.
+pub fn draw_patient(
     config: &DemoConfig,
     index: usize,
     condition: Condition,
-) -> Result<WrittenPatient, SynthError> {
+) -> (StudyAttributes, [EyeTruth; 2], ChaCha8Rng) {
     let patient_seed = config
         .seed
         .wrapping_mul(1_000_003)
@@ -244,6 +250,17 @@ fn generate_patient(
         accession: format!("ACC{:06}", index + 1),
     };
     let eyes_truth = truth::draw_eyes(&mut rng, condition);
+    (study, eyes_truth, rng)
+}
+
+fn generate_patient(
+    out: &Path,
+    config: &DemoConfig,
+    index: usize,
+    condition: Condition,
+) -> Result<WrittenPatient, SynthError> {
+    let (study, eyes_truth, mut rng) = draw_patient(config, index, condition);
+    let patient_id = study.patient_id.clone();
     let dicom_dir = out.join("dicom").join(&patient_id);
     let png_dir = out.join("png").join(&patient_id);
     create_dir(&dicom_dir)?;
@@ -286,8 +303,6 @@ fn generate_eye(
     let config = ctx.config;
     let eye_label = truth.eye.label();
     let laterality = if truth.eye == Eye::Left { "L" } else { "R" };
-    let texture_seed: u64 = rng.random();
-    let vessels = grow_vessels(rng, truth.eye);
     let stem = format!("{}_{eye_label}", ctx.study.patient_id);
     let uid = |what: &str| synthetic_uid(config.seed, &[&ctx.study.patient_id, eye_label, what]);
     let frame_of_reference_uid = uid("frame-of-reference");
@@ -311,18 +326,16 @@ fn generate_eye(
         };
     let mut images = Vec::new();
 
-    // Colour fundus, centred between fovea and disc.
-    let disc = disc_centre_mm(truth.eye);
-    let fundus_spacing = FUNDUS_FIELD_MM / (f64::from(config.fundus_px) * 0.96);
-    let fundus_view = View {
-        width: config.fundus_px,
-        height: config.fundus_px,
-        centre_mm: (disc.0 * 0.35, 0.0),
-        spacing_mm: fundus_spacing,
-    };
-    let fundus_maps = rasterise(fundus_view, &vessels, &truth);
-    let fundus = fundus::render_fundus(&fundus_maps, &truth, texture_seed, rng);
-    drop(fundus_maps);
+    let RenderedEye {
+        fundus,
+        fundus_view,
+        slo,
+        slo_view,
+        bscans,
+    } = render_eye(config, &truth, rng);
+    let fundus_spacing = fundus_view.spacing_mm;
+    let slo_spacing = slo_view.spacing_mm;
+    let geometry = config.oct;
     let fundus_attrs = attributes("fundus", 1, "Colour fundus 45 deg", fundus_spacing, 45.0);
     let fundus_image = image::DynamicImage::ImageRgb8(fundus);
     images.push(write_image(
@@ -336,16 +349,6 @@ fn generate_eye(
         Some(fundus_view),
     )?);
 
-    // SLO/IR localizer centred on the fovea, sharing the OCT's frame of reference.
-    let slo_spacing = SLO_FIELD_MM / f64::from(config.slo_px);
-    let slo_view = View {
-        width: config.slo_px,
-        height: config.slo_px,
-        centre_mm: (0.0, 0.0),
-        spacing_mm: slo_spacing,
-    };
-    let slo_maps = rasterise(slo_view, &vessels, &truth);
-    let slo = fundus::render_slo(&slo_maps, &truth, texture_seed, rng);
     let slo_attrs = attributes("slo", 2, "IR 30 deg (OCT localizer)", slo_spacing, 30.0);
     let slo_image = image::DynamicImage::ImageLuma8(slo);
     images.push(write_image(
@@ -360,8 +363,6 @@ fn generate_eye(
     )?);
 
     // OCT volume over the macula, each B-scan located on the SLO.
-    let geometry = config.oct;
-    let bscans = oct::render_volume(geometry, &truth, &slo_maps, texture_seed, rng);
     let lines_row_col = (0..geometry.bscans)
         .map(|k| {
             let y = geometry.bscan_y_mm(k);
@@ -415,6 +416,56 @@ fn generate_eye(
         truth,
         images,
     })
+}
+
+/// One eye's images, rendered (not written).
+pub struct RenderedEye {
+    /// Colour fundus photograph.
+    pub fundus: image::RgbImage,
+    /// Where the fundus photograph lies on the retina.
+    pub fundus_view: View,
+    /// SLO/IR localizer.
+    pub slo: image::GrayImage,
+    /// Where the SLO lies on the retina.
+    pub slo_view: View,
+    /// OCT B-scans, superior to inferior.
+    pub bscans: Vec<image::GrayImage>,
+}
+
+/// Renders one eye's fundus photograph, SLO and OCT volume at `config`'s sizes. Draws from
+/// `rng` in a fixed order, so a seed gives the same images whether they are written or used in
+/// memory (the demo model's training does that, see [`samples`]).
+pub fn render_eye(config: &DemoConfig, truth: &EyeTruth, rng: &mut ChaCha8Rng) -> RenderedEye {
+    let texture_seed: u64 = rng.random();
+    let vessels = grow_vessels(rng, truth.eye);
+    // Colour fundus, centred between fovea and disc.
+    let disc = disc_centre_mm(truth.eye);
+    let fundus_view = View {
+        width: config.fundus_px,
+        height: config.fundus_px,
+        centre_mm: (disc.0 * 0.35, 0.0),
+        spacing_mm: FUNDUS_FIELD_MM / (f64::from(config.fundus_px) * 0.96),
+    };
+    let fundus_maps = rasterise(fundus_view, &vessels, truth);
+    let fundus = fundus::render_fundus(&fundus_maps, truth, texture_seed, rng);
+    drop(fundus_maps);
+    // SLO/IR localizer centred on the fovea, sharing the OCT's frame of reference.
+    let slo_view = View {
+        width: config.slo_px,
+        height: config.slo_px,
+        centre_mm: (0.0, 0.0),
+        spacing_mm: SLO_FIELD_MM / f64::from(config.slo_px),
+    };
+    let slo_maps = rasterise(slo_view, &vessels, truth);
+    let slo = fundus::render_slo(&slo_maps, truth, texture_seed, rng);
+    let bscans = oct::render_volume(config.oct, truth, &slo_maps, texture_seed, rng);
+    RenderedEye {
+        fundus,
+        fundus_view,
+        slo,
+        slo_view,
+        bscans,
+    }
 }
 
 #[allow(clippy::too_many_arguments)]

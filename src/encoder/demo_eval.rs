@@ -1,0 +1,363 @@
+//! Scoring, calibrating and evaluating the demo model, and writing it as a pack with its model
+//! card. Numbers in the card come from held-out synthetic patients drawn with a seed the model
+//! never saw; temperatures and operating points from a separate validation split.
+
+use std::collections::BTreeMap;
+use std::path::Path;
+
+use burn::prelude::*;
+use serde::Serialize;
+
+use super::clip_tokenizer::ClipTokenizer;
+use super::clip_tripartite::ClipTripartite;
+use super::demo_train::{DEMO_FINDINGS, DemoSplit, DemoTrainConfig, MODALITIES, prompt_texts};
+use super::pack::{
+    Architecture, FORMAT_VERSION, FindingSpec, PackError, PackManifest, PackModel, Provenance,
+    WeightsEntry, write_pack,
+};
+use super::ret_clip::Side;
+use crate::stats::{
+    auroc, expected_calibration_error, fit_temperature, sensitivity_specificity, sigmoid,
+    threshold_for_sensitivity,
+};
+
+/// Raw prompt-pair logits of a split (before temperature).
+pub struct SplitScores {
+    /// Per image (eye-major, modalities in [`MODALITIES`] order), per finding.
+    pub image: Vec<Vec<f64>>,
+    /// Per eye, per finding.
+    pub eye: Vec<Vec<f64>>,
+    /// Per patient, per finding.
+    pub patient: Vec<Vec<f64>>,
+}
+
+fn normalize(x: Tensor<2>) -> Tensor<2> {
+    let norm = ((x.clone() * x.clone()).sum_dim(1) + 1e-8).sqrt();
+    x / norm
+}
+
+fn rows(t: Tensor<2>) -> Vec<Vec<f64>> {
+    let [n, m] = t.dims();
+    let values = t.into_data().try_to_vec::<f32>().unwrap_or_default();
+    (0..n)
+        .map(|i| values[i * m..(i + 1) * m].iter().map(|&v| f64::from(v)).collect())
+        .collect()
+}
+
+fn pair_logits(cos: Tensor<2>, scale: f32) -> Tensor<2> {
+    let [r, c] = cos.dims();
+    let pairs = cos.reshape([r, c / 2, 2]);
+    (pairs.clone().narrow(2, 0, 1) - pairs.narrow(2, 1, 1)).reshape([r, c / 2]) * f64::from(scale)
+}
+
+/// Scores every image, eye and patient of `split` on `device`.
+pub fn score_split(
+    model: &ClipTripartite,
+    config: &DemoTrainConfig,
+    split: &DemoSplit,
+    device: &Device,
+) -> SplitScores {
+    let tokenizer = ClipTokenizer::new();
+    let context = config.model().text.context_length;
+    let prompts = prompt_texts();
+    let ids: Vec<i64> = prompts
+        .iter()
+        .flat_map(|t| tokenizer.tokenize(t, context).into_iter().map(i64::from))
+        .collect();
+    let ids = Tensor::<2, Int>::from_data(TensorData::new(ids, [prompts.len(), context]), device);
+    let clip_text = normalize(model.encode_text(ids.clone())).transpose();
+    let text = model.encode_text_tripartite(ids);
+    let (left_text, right_text, patient_text) = (
+        normalize(text.left).transpose(),
+        normalize(text.right).transpose(),
+        normalize(text.patient).transpose(),
+    );
+    let mut scores = SplitScores {
+        image: Vec::new(),
+        eye: Vec::new(),
+        patient: Vec::new(),
+    };
+    let chunk = 8;
+    let image_len = split.image_len();
+    for first in (0..split.patients).step_by(chunk) {
+        let count = chunk.min(split.patients - first);
+        let start = first * 6 * image_len;
+        let pixels = split.pixels[start..start + count * 6 * image_len].to_vec();
+        let images = Tensor::<4>::from_data(
+            TensorData::new(pixels, [count * 6, 3, split.px, split.px]),
+            device,
+        );
+        let features = normalize(model.encode_image(images));
+        let dim = features.dims()[1];
+        scores.image.extend(rows(pair_logits(
+            features.clone().matmul(clip_text.clone()),
+            config.prompt_scale,
+        )));
+        let eyes = features.reshape([count, 2, 3, dim]).mean_dim(2);
+        let right = eyes.clone().narrow(1, 0, 1).reshape([count, dim]);
+        let left = eyes.narrow(1, 1, 1).reshape([count, dim]);
+        let right_scores = rows(pair_logits(
+            normalize(model.heads.eye(right.clone(), Side::Right)).matmul(right_text.clone()),
+            config.prompt_scale,
+        ));
+        let left_scores = rows(pair_logits(
+            normalize(model.heads.eye(left.clone(), Side::Left)).matmul(left_text.clone()),
+            config.prompt_scale,
+        ));
+        for (r, l) in right_scores.into_iter().zip(left_scores) {
+            scores.eye.push(r);
+            scores.eye.push(l);
+        }
+        scores.patient.extend(rows(pair_logits(
+            normalize(model.heads.patient(left, right)).matmul(patient_text.clone()),
+            config.prompt_scale,
+        )));
+    }
+    scores
+}
+
+/// Logits and labels of one finding at one level (image level: visible modalities only).
+fn level_data(split: &DemoSplit, scores: &SplitScores, level: &str, f: usize) -> (Vec<f64>, Vec<bool>) {
+    let finding = &DEMO_FINDINGS[f];
+    match level {
+        "image" => (0..scores.image.len())
+            .filter(|i| finding.visible_in.contains(&(i % 3)))
+            .map(|i| (scores.image[i][f], split.eye_labels(i / 3)[f]))
+            .unzip(),
+        "eye" => (0..scores.eye.len())
+            .map(|e| (scores.eye[e][f], split.eye_labels(e)[f]))
+            .unzip(),
+        _ => (0..scores.patient.len())
+            .map(|p| {
+                let label = split.eye_labels(2 * p)[f] || split.eye_labels(2 * p + 1)[f];
+                (scores.patient[p][f], label)
+            })
+            .unzip(),
+    }
+}
+
+/// The three levels results are given at.
+pub const LEVELS: [&str; 3] = ["image", "eye", "patient"];
+
+/// One finding at one level on the test split.
+#[derive(Debug, Clone, Serialize)]
+pub struct LevelMetrics {
+    /// Cases scored.
+    pub cases: usize,
+    /// Positive cases.
+    pub positives: usize,
+    /// AUROC (raw logits; temperature does not change it).
+    pub auroc: Option<f64>,
+    /// Expected calibration error (15 bins) before temperature scaling.
+    pub ece_raw: f64,
+    /// Expected calibration error after temperature scaling (fitted on validation).
+    pub ece_calibrated: f64,
+    /// Temperature fitted on validation.
+    pub temperature: f64,
+    /// Referral threshold set on validation (sensitivity ≥ 0.9 there).
+    pub operating_point: f64,
+    /// Sensitivity at that threshold on the test split.
+    pub sensitivity: f64,
+    /// Specificity at that threshold on the test split.
+    pub specificity: f64,
+}
+
+/// The evaluation recorded in the model card.
+#[derive(Debug, Clone, Serialize)]
+pub struct DemoEvaluation {
+    /// How the model was trained.
+    pub config: DemoTrainConfig,
+    /// Per finding id, per level.
+    pub findings: BTreeMap<String, BTreeMap<String, LevelMetrics>>,
+    /// Per finding id, per modality: image-level AUROC on the test split.
+    pub image_auroc_by_modality: BTreeMap<String, BTreeMap<String, Option<f64>>>,
+    /// Seconds spent training.
+    pub training_seconds: f64,
+}
+
+/// Calibrates on `validation` and evaluates on `test`.
+pub fn evaluate(
+    config: &DemoTrainConfig,
+    validation: (&DemoSplit, &SplitScores),
+    test: (&DemoSplit, &SplitScores),
+    training_seconds: f64,
+) -> DemoEvaluation {
+    let mut findings = BTreeMap::new();
+    let mut by_modality = BTreeMap::new();
+    for (f, finding) in DEMO_FINDINGS.iter().enumerate() {
+        let mut levels = BTreeMap::new();
+        for level in LEVELS {
+            let (val_logits, val_labels) = level_data(validation.0, validation.1, level, f);
+            let (logits, labels) = level_data(test.0, test.1, level, f);
+            let temperature = fit_temperature(&val_logits, &val_labels);
+            let val_probabilities: Vec<f64> =
+                val_logits.iter().map(|z| sigmoid(z / temperature)).collect();
+            let operating_point = threshold_for_sensitivity(&val_probabilities, &val_labels, 0.9);
+            let raw: Vec<f64> = logits.iter().map(|&z| sigmoid(z)).collect();
+            let calibrated: Vec<f64> = logits.iter().map(|z| sigmoid(z / temperature)).collect();
+            let (sensitivity, specificity) =
+                sensitivity_specificity(&calibrated, &labels, operating_point);
+            levels.insert(
+                level.to_string(),
+                LevelMetrics {
+                    cases: labels.len(),
+                    positives: labels.iter().filter(|y| **y).count(),
+                    auroc: auroc(&logits, &labels),
+                    ece_raw: expected_calibration_error(&raw, &labels, 15),
+                    ece_calibrated: expected_calibration_error(&calibrated, &labels, 15),
+                    temperature,
+                    operating_point,
+                    sensitivity,
+                    specificity,
+                },
+            );
+        }
+        findings.insert(finding.id.to_string(), levels);
+        let (split, scores) = test;
+        let modalities = MODALITIES
+            .iter()
+            .enumerate()
+            .map(|(m, name)| {
+                let (logits, labels): (Vec<f64>, Vec<bool>) = (0..scores.image.len())
+                    .filter(|i| i % 3 == m)
+                    .map(|i| (scores.image[i][f], split.eye_labels(i / 3)[f]))
+                    .unzip();
+                (name.to_string(), auroc(&logits, &labels))
+            })
+            .collect();
+        by_modality.insert(finding.id.to_string(), modalities);
+    }
+    DemoEvaluation {
+        config: config.clone(),
+        findings,
+        image_auroc_by_modality: by_modality,
+        training_seconds,
+    }
+}
+
+/// The intended-use text of the demo pack.
+pub const DEMO_INTENDED_USE: &str = "DEMONSTRATION ONLY — trained on synthetic images generated by Fovea, never on real patients. Its probabilities show how Fovea works; they say nothing about a real eye. Not a medical device; not for clinical use.";
+
+/// Writes the trained model as a pack at `out`, with `MODEL_CARD.md` and `evaluation.json`.
+pub fn write_demo_pack(
+    out: &Path,
+    model: ClipTripartite,
+    config: &DemoTrainConfig,
+    evaluation: &DemoEvaluation,
+) -> Result<PackManifest, PackError> {
+    let findings = DEMO_FINDINGS
+        .iter()
+        .map(|f| {
+            let levels = &evaluation.findings[f.id];
+            FindingSpec {
+                id: f.id.to_string(),
+                name: f.name.to_string(),
+                prompt: f.prompt.to_string(),
+                negative_prompt: f.negative_prompt.to_string(),
+                scale: config.prompt_scale,
+                temperature: levels
+                    .iter()
+                    .map(|(l, m)| (l.clone(), m.temperature as f32))
+                    .collect(),
+                operating_point: levels
+                    .iter()
+                    .map(|(l, m)| (l.clone(), m.operating_point as f32))
+                    .collect(),
+            }
+        })
+        .collect();
+    let manifest = PackManifest {
+        format_version: FORMAT_VERSION,
+        name: "Fovea demo (synthetic)".to_string(),
+        version: "1".to_string(),
+        architecture: Architecture::ClipTripartite {
+            config: config.model(),
+        },
+        preprocessing: config.preprocess(),
+        intended_use: DEMO_INTENDED_USE.to_string(),
+        provenance: Provenance {
+            source_file: "fovea train-demo".to_string(),
+            source_sha256: String::new(),
+            source_format: "trained".to_string(),
+            state_dict_key: None,
+            dropped_keys: Vec::new(),
+        },
+        weights: WeightsEntry::default(),
+        logit_scales: BTreeMap::new(),
+        findings,
+        synthetic_training_data: true,
+    };
+    let manifest = write_pack(out, manifest, &PackModel::ClipTripartite(Box::new(model)))?;
+    let io = |path: std::path::PathBuf| move |source| PackError::Io { path, source };
+    let json_path = out.join("evaluation.json");
+    let json = serde_json::to_vec_pretty(evaluation).map_err(|source| PackError::Manifest {
+        path: json_path.clone(),
+        source,
+    })?;
+    std::fs::write(&json_path, json).map_err(io(json_path.clone()))?;
+    let card_path = out.join("MODEL_CARD.md");
+    std::fs::write(&card_path, model_card(&manifest, evaluation)).map_err(io(card_path.clone()))?;
+    Ok(manifest)
+}
+
+fn fmt(value: Option<f64>) -> String {
+    value.map_or_else(|| "—".to_string(), |v| format!("{v:.3}"))
+}
+
+/// The model card, from the evaluation.
+pub fn model_card(manifest: &PackManifest, evaluation: &DemoEvaluation) -> String {
+    let c = &evaluation.config;
+    let mut out = String::new();
+    out.push_str(&format!(
+        "# Model card — {} (version {})\n\n**Not for clinical use.** {}\n\n",
+        manifest.name, manifest.version, DEMO_INTENDED_USE
+    ));
+    out.push_str(&format!(
+        "## Model\n{}.\nWeights: `weights.safetensors`, SHA-256 `{}` ({} bytes). Preprocessing: squash to {} px, CLIP mean/std. Trained by `fovea train-demo` in {:.0} s on this machine's CPU (burn autodiff, AdamW, {} steps of {} patients).\n\n",
+        manifest.architecture.describe(),
+        manifest.weights.sha256,
+        manifest.weights.bytes,
+        c.image_px,
+        evaluation.training_seconds,
+        c.steps,
+        c.batch_patients
+    ));
+    out.push_str(&format!(
+        "## Data — synthetic only\nEvery image was rendered by Fovea's generator (`src/synth`): colour fundus, SLO and the central OCT B-scan of both eyes of synthetic patients whose diagnoses are drawn at random (normal, diabetic retinopathy, glaucoma, AMD in turn). No real patient's image was used. Training: {} patients (seed {}); validation (temperatures, operating points): {} patients (seed {}); test (the numbers below): {} patients (seed {}), never seen in training.\n\n",
+        c.train_patients, c.seed, c.validation_patients, c.validation_seed, c.test_patients, c.test_seed
+    ));
+    out.push_str("## Findings (zero-shot prompt pairs)\n| id | finding | prompt | negative prompt |\n|---|---|---|---|\n");
+    for f in &DEMO_FINDINGS {
+        out.push_str(&format!("| `{}` | {} | {} | {} |\n", f.id, f.name, f.prompt, f.negative_prompt));
+    }
+    out.push_str("\n## Metrics on the held-out synthetic test split\nProbability = sigmoid(scale · (cos(prompt) − cos(negative prompt)) / T), T fitted on validation. Eye level: mean of the eye's normalised fundus, SLO and OCT features through the eye mapping. Patient level: the patient mapping on both eyes; label = present in either eye. Image level: images of the modalities that show the finding. ECE: 15 bins. Operating point: the threshold giving sensitivity ≥ 0.9 on validation.\n\n| finding | level | cases (positive) | AUROC | ECE raw | ECE calibrated | T | operating point | sensitivity | specificity |\n|---|---|---|---|---|---|---|---|---|---|\n");
+    for (id, levels) in &evaluation.findings {
+        for level in LEVELS {
+            if let Some(m) = levels.get(level) {
+                out.push_str(&format!(
+                    "| `{id}` | {level} | {} ({}) | {} | {:.3} | {:.3} | {:.2} | {:.2} | {:.2} | {:.2} |\n",
+                    m.cases,
+                    m.positives,
+                    fmt(m.auroc),
+                    m.ece_raw,
+                    m.ece_calibrated,
+                    m.temperature,
+                    m.operating_point,
+                    m.sensitivity,
+                    m.specificity
+                ));
+            }
+        }
+    }
+    out.push_str("\nImage-level AUROC by modality:\n\n| finding | fundus | SLO | OCT |\n|---|---|---|---|\n");
+    for (id, modalities) in &evaluation.image_auroc_by_modality {
+        out.push_str(&format!(
+            "| `{id}` | {} | {} | {} |\n",
+            fmt(modalities.get("fundus").copied().flatten()),
+            fmt(modalities.get("slo").copied().flatten()),
+            fmt(modalities.get("oct").copied().flatten())
+        ));
+    }
+    out.push_str("\n## Limits\nSynthetic images are far simpler than real ones: these numbers measure whether the model learned the generator's lesions, not clinical performance. The text tower only knows the words of the synthetic reports and prompts. Mild DR (microaneurysms only) is not a finding: at 128 px a microaneurysm is below one pixel.\n");
+    out
+}

@@ -1,0 +1,453 @@
+//! Training Fovea's demo model: a small OpenAI-style CLIP with RET-CLIP's tripartite heads,
+//! trained with burn's autodiff on synthetic patients rendered in memory (fundus, SLO and the
+//! central OCT B-scan of both eyes), so every analysis path — zero-shot prompts, eye and patient
+//! spaces, heatmaps — is exercised by a model that learned something.
+//!
+//! Losses, per batch of patients:
+//! - **image level** (CLIP space): each image against each finding's prompt pair,
+//!   `s = scale · (cos(x, prompt) − cos(x, negative prompt))`, binary cross-entropy with the
+//!   eye's label, counted only for modalities that show the finding;
+//! - **eye level**: the mean of the eye's normalised image features through the left or right
+//!   mapping, against the left or right text head's prompts;
+//! - **patient level**: both eyes' mean features through the patient mapping, against the
+//!   patient text head's prompts; label = present in either eye;
+//! - **reports**: fundus images against their eye's synthetic report (contrastive, identical
+//!   reports count as positives), so free-text prompts mean something.
+//!
+//! After training, temperatures are fitted per finding and level on a validation split, the
+//! referral operating points are set there (sensitivity ≥ 0.9), and the held-out test split
+//! (patients drawn with another seed) is scored: those numbers go in the model card.
+
+use burn::optim::{AdamWConfig, GradientsParams};
+use burn::prelude::*;
+use burn::tensor::activation::{log_sigmoid, log_softmax};
+
+use super::clip::ClipConfig;
+use super::clip_text::ClipTextConfig;
+use super::clip_tokenizer::ClipTokenizer;
+use super::clip_tripartite::{ClipTripartite, init_clip_tripartite};
+use super::clip_vision::ClipVisionConfig;
+use super::preprocess::Preprocess;
+use super::ret_clip::Side;
+use crate::synth::samples::{PatientSample, render_patient};
+use crate::synth::truth::{AmdStage, EyeTruth};
+use crate::synth::{DemoConfig, oct::OctGeometry};
+
+/// The modalities the demo model sees, in the order images are stacked per eye.
+pub const MODALITIES: [&str; 3] = ["fundus", "slo", "oct"];
+
+/// A finding the demo model scores.
+#[derive(Debug, Clone, Copy)]
+pub struct DemoFinding {
+    /// Stable id.
+    pub id: &'static str,
+    /// Name shown to people.
+    pub name: &'static str,
+    /// Prompt for "present".
+    pub prompt: &'static str,
+    /// Prompt for "absent".
+    pub negative_prompt: &'static str,
+    /// Whether an eye has it.
+    pub label: fn(&EyeTruth) -> bool,
+    /// Modalities (indices into [`MODALITIES`]) whose images show it.
+    pub visible_in: &'static [usize],
+}
+
+/// The demo model's findings.
+pub const DEMO_FINDINGS: [DemoFinding; 3] = [
+    DemoFinding {
+        id: "referable_dr",
+        name: "Referable diabetic retinopathy (moderate NPDR or worse)",
+        prompt: "referable diabetic retinopathy",
+        negative_prompt: "no referable diabetic retinopathy",
+        label: |t| t.dr_grade.is_referable(),
+        visible_in: &[0, 1],
+    },
+    DemoFinding {
+        id: "glaucoma",
+        name: "Glaucomatous optic disc cupping",
+        prompt: "glaucomatous optic disc cupping",
+        negative_prompt: "healthy optic disc",
+        label: |t| t.glaucoma,
+        visible_in: &[0],
+    },
+    DemoFinding {
+        id: "amd",
+        name: "Age-related macular degeneration",
+        prompt: "age-related macular degeneration",
+        negative_prompt: "no macular degeneration",
+        label: |t| t.amd != AmdStage::None,
+        visible_in: &[0, 1, 2],
+    },
+];
+
+/// Everything that decides the trained weights.
+#[derive(Debug, Clone, serde::Serialize)]
+pub struct DemoTrainConfig {
+    /// Seed of the training patients (and of initialisation and batching).
+    pub seed: u64,
+    /// Training patients.
+    pub train_patients: usize,
+    /// Seed of the validation patients (temperatures, operating points).
+    pub validation_seed: u64,
+    /// Validation patients.
+    pub validation_patients: usize,
+    /// Seed of the held-out test patients (the model card's numbers).
+    pub test_seed: u64,
+    /// Test patients.
+    pub test_patients: usize,
+    /// Optimiser steps.
+    pub steps: usize,
+    /// Patients per step (each gives 2 eyes × 3 images).
+    pub batch_patients: usize,
+    /// Peak learning rate (AdamW, linear warm-up, cosine decay).
+    pub learning_rate: f64,
+    /// Scale of prompt-pair logits.
+    pub prompt_scale: f32,
+    /// Model input side, px.
+    pub image_px: usize,
+}
+
+impl Default for DemoTrainConfig {
+    fn default() -> Self {
+        DemoTrainConfig {
+            seed: 11,
+            train_patients: 320,
+            validation_seed: 12,
+            validation_patients: 80,
+            test_seed: 13,
+            test_patients: 120,
+            steps: 1200,
+            batch_patients: 8,
+            learning_rate: 6e-4,
+            prompt_scale: 10.0,
+            image_px: 128,
+        }
+    }
+}
+
+impl DemoTrainConfig {
+    /// The model's sizes: ViT 128 px / patch 16 / width 128 × 4, text width 64 × 3 (context 32),
+    /// 64-d spaces.
+    pub fn model(&self) -> ClipConfig {
+        ClipConfig::new(
+            ClipVisionConfig::new(self.image_px, 16, 128, 4, 4, 64),
+            ClipTextConfig::new(32, 49_408, 64, 3, 4, 64),
+        )
+    }
+
+    /// How images are rendered for training: the demo patients' geometry at half resolution,
+    /// three B-scans (the middle one through the fovea, as in the demo volumes).
+    pub fn render_config(&self, seed: u64, patients: usize) -> DemoConfig {
+        DemoConfig {
+            patients,
+            seed,
+            write_png: false,
+            fundus_px: 384,
+            slo_px: 256,
+            oct: OctGeometry {
+                ascans: 384,
+                depth_px: 256,
+                bscans: 3,
+                scan_mm: 6.0,
+                depth_mm: 1.2,
+            },
+            ..DemoConfig::default()
+        }
+    }
+
+    /// The pack's preprocessing (squash: fundus and SLO are square; an OCT B-scan keeps its
+    /// full width).
+    pub fn preprocess(&self) -> Preprocess {
+        Preprocess::squash_clip(self.image_px as u32)
+    }
+}
+
+/// Synthetic patients as model inputs.
+pub struct DemoSplit {
+    /// `[patients × 2 eyes × 3 modalities]` images of `3 × px × px` values, flattened.
+    pub pixels: Vec<f32>,
+    /// Per eye (patient-major, right then left): its truth.
+    pub eyes: Vec<EyeTruth>,
+    /// Per eye: its report line.
+    pub reports: Vec<String>,
+    /// Patients.
+    pub patients: usize,
+    /// Image side.
+    pub px: usize,
+}
+
+impl DemoSplit {
+    /// Values per image.
+    pub fn image_len(&self) -> usize {
+        3 * self.px * self.px
+    }
+
+    /// Finding labels of eye `e`.
+    pub fn eye_labels(&self, e: usize) -> [bool; 3] {
+        DEMO_FINDINGS.map(|f| (f.label)(&self.eyes[e]))
+    }
+}
+
+/// What the model inputs of one eye are: fundus, SLO, central B-scan, preprocessed.
+pub fn eye_inputs(sample: &crate::synth::samples::EyeSample, preprocess: &Preprocess) -> [Vec<f32>; 3] {
+    let images = &sample.images;
+    let slo = image::DynamicImage::ImageLuma8(images.slo.clone()).to_rgb8();
+    let centre = &images.bscans[images.bscans.len() / 2];
+    let oct = image::DynamicImage::ImageLuma8(centre.clone()).to_rgb8();
+    [
+        preprocess.apply(&images.fundus),
+        preprocess.apply(&slo),
+        preprocess.apply(&oct),
+    ]
+}
+
+/// Renders `patients` patients of `seed` on two named threads and preprocesses them.
+pub fn render_split(config: &DemoTrainConfig, seed: u64, patients: usize) -> DemoSplit {
+    let render = config.render_config(seed, patients);
+    let preprocess = config.preprocess();
+    let workers = 2;
+    let mut parts: Vec<Vec<(usize, PatientSample, Vec<[Vec<f32>; 3]>)>> = Vec::new();
+    std::thread::scope(|scope| {
+        let handles: Vec<_> = (0..workers)
+            .filter_map(|w| {
+                let render = &render;
+                let preprocess = &preprocess;
+                std::thread::Builder::new()
+                    .name(format!("fovea-render-{w}"))
+                    .spawn_scoped(scope, move || {
+                        (w..patients)
+                            .step_by(workers)
+                            .map(|i| {
+                                let sample = render_patient(render, i);
+                                let inputs =
+                                    sample.eyes.iter().map(|e| eye_inputs(e, preprocess)).collect();
+                                (i, sample, inputs)
+                            })
+                            .collect::<Vec<_>>()
+                    })
+                    .ok()
+            })
+            .collect();
+        for handle in handles {
+            if let Ok(part) = handle.join() {
+                parts.push(part);
+            }
+        }
+    });
+    let mut all: Vec<_> = parts.into_iter().flatten().collect();
+    all.sort_by_key(|(i, _, _)| *i);
+    let mut split = DemoSplit {
+        pixels: Vec::new(),
+        eyes: Vec::new(),
+        reports: Vec::new(),
+        patients: all.len(),
+        px: config.image_px,
+    };
+    for (_, sample, inputs) in all {
+        for (eye, images) in sample.eyes.into_iter().zip(inputs) {
+            for image in images {
+                split.pixels.extend(image);
+            }
+            split.reports.push(eye.truth.report());
+            split.eyes.push(eye.truth);
+        }
+    }
+    split
+}
+
+/// `x / ‖x‖` along dimension 1.
+fn normalize(x: Tensor<2>) -> Tensor<2> {
+    let norm = ((x.clone() * x.clone()).sum_dim(1) + 1e-8).sqrt();
+    x / norm
+}
+
+/// Mean binary cross-entropy of logits `s` against `labels` (1/0), weighted by `mask`.
+fn bce(s: Tensor<2>, labels: Tensor<2>, mask: Tensor<2>) -> Tensor<1> {
+    let losses = -(labels.clone() * log_sigmoid(s.clone()) + (labels.neg() + 1.0) * log_sigmoid(s.neg()));
+    let count = mask.clone().sum() + 1e-6;
+    (losses * mask).sum() / count
+}
+
+/// Prompt-pair logits: columns `2f` and `2f + 1` of `cos` are finding f's prompt and negative.
+fn pair_logits(cos: Tensor<2>, scale: f32) -> Tensor<2> {
+    let [rows, cols] = cos.dims();
+    let pairs = cos.reshape([rows, cols / 2, 2]);
+    let positive = pairs.clone().narrow(2, 0, 1).reshape([rows, cols / 2]);
+    let negative = pairs.narrow(2, 1, 1).reshape([rows, cols / 2]);
+    (positive - negative) * f64::from(scale)
+}
+
+/// Token ids of `texts`, `[n, context]`.
+fn tokens(tokenizer: &ClipTokenizer, texts: &[&str], context: usize, device: &Device) -> Tensor<2, Int> {
+    let ids: Vec<i64> = texts
+        .iter()
+        .flat_map(|t| tokenizer.tokenize(t, context).into_iter().map(i64::from))
+        .collect();
+    Tensor::from_data(TensorData::new(ids, [texts.len(), context]), device)
+}
+
+/// The prompts, interleaved: finding 0's prompt, its negative, finding 1's prompt, ….
+pub fn prompt_texts() -> Vec<&'static str> {
+    DEMO_FINDINGS
+        .iter()
+        .flat_map(|f| [f.prompt, f.negative_prompt])
+        .collect()
+}
+
+/// Progress of training.
+#[derive(Debug, Clone)]
+pub enum TrainEvent {
+    /// Rendering a split.
+    Rendering(&'static str),
+    /// A step finished with this loss.
+    Step {
+        /// Step number (1-based).
+        step: usize,
+        /// Of how many.
+        of: usize,
+        /// Batch loss.
+        loss: f32,
+    },
+}
+
+/// Trains the demo model on `train`; returns the model for inference (no autodiff).
+pub fn train(
+    config: &DemoTrainConfig,
+    train: &DemoSplit,
+    progress: &mut dyn FnMut(TrainEvent),
+) -> ClipTripartite {
+    use rand::{Rng, SeedableRng};
+    let device = Device::flex().autodiff();
+    device.seed(config.seed);
+    let model_config = config.model();
+    let mut model = init_clip_tripartite(&model_config, &device);
+    let mut optimizer = AdamWConfig::new().with_weight_decay(0.01).init();
+    let tokenizer = ClipTokenizer::new();
+    let context = model_config.text.context_length;
+    let prompts = prompt_texts();
+    let mut rng = rand_chacha::ChaCha8Rng::seed_from_u64(config.seed);
+    let image_len = train.image_len();
+    let px = train.px;
+    let findings = DEMO_FINDINGS.len();
+    let warmup = (config.steps / 10).max(1);
+    for step in 0..config.steps {
+        let batch: Vec<usize> = (0..config.batch_patients)
+            .map(|_| rng.random_range(0..train.patients))
+            .collect();
+        let eyes: Vec<usize> = batch.iter().flat_map(|p| [2 * p, 2 * p + 1]).collect();
+        let mut pixels = Vec::with_capacity(eyes.len() * 3 * image_len);
+        for &e in &eyes {
+            pixels.extend_from_slice(&train.pixels[e * 3 * image_len..(e + 1) * 3 * image_len]);
+        }
+        let n_images = eyes.len() * 3;
+        let images = Tensor::<4>::from_data(TensorData::new(pixels, [n_images, 3, px, px]), &device);
+        let features = normalize(model.encode_image(images));
+
+        // Image level.
+        let prompt_ids = tokens(&tokenizer, &prompts, context, &device);
+        let prompt_clip = normalize(model.encode_text(prompt_ids.clone()));
+        let image_logits = pair_logits(features.clone().matmul(prompt_clip.transpose()), config.prompt_scale);
+        let mut image_labels = Vec::with_capacity(n_images * findings);
+        let mut image_mask = Vec::with_capacity(n_images * findings);
+        for &e in &eyes {
+            let labels = train.eye_labels(e);
+            for modality in 0..3 {
+                for (f, finding) in DEMO_FINDINGS.iter().enumerate() {
+                    image_labels.push(f32::from(u8::from(labels[f])));
+                    image_mask.push(f32::from(u8::from(finding.visible_in.contains(&modality))));
+                }
+            }
+        }
+        let as_tensor = |values: Vec<f32>, rows: usize| {
+            Tensor::<2>::from_data(TensorData::new(values, [rows, findings]), &device)
+        };
+        let image_loss = bce(
+            image_logits,
+            as_tensor(image_labels, n_images),
+            as_tensor(image_mask, n_images),
+        );
+
+        // Eye level: mean of the eye's normalised image features.
+        let dim = features.dims()[1];
+        let eye_features = features
+            .clone()
+            .reshape([eyes.len(), 3, dim])
+            .mean_dim(1)
+            .reshape([eyes.len(), dim]);
+        let per_side = eye_features.reshape([config.batch_patients, 2, dim]);
+        let right = per_side.clone().narrow(1, 0, 1).reshape([config.batch_patients, dim]);
+        let left = per_side.narrow(1, 1, 1).reshape([config.batch_patients, dim]);
+        let text = model.encode_text_tripartite(prompt_ids);
+        let right_logits = pair_logits(
+            normalize(model.heads.eye(right.clone(), Side::Right))
+                .matmul(normalize(text.right).transpose()),
+            config.prompt_scale,
+        );
+        let left_logits = pair_logits(
+            normalize(model.heads.eye(left.clone(), Side::Left))
+                .matmul(normalize(text.left).transpose()),
+            config.prompt_scale,
+        );
+        let patient_logits = pair_logits(
+            normalize(model.heads.patient(left, right))
+                .matmul(normalize(text.patient).transpose()),
+            config.prompt_scale,
+        );
+        let side_labels = |side: usize| -> Vec<f32> {
+            batch
+                .iter()
+                .flat_map(|p| train.eye_labels(2 * p + side).map(|y| f32::from(u8::from(y))))
+                .collect()
+        };
+        let patient_labels: Vec<f32> = batch
+            .iter()
+            .flat_map(|p| {
+                let (r, l) = (train.eye_labels(2 * p), train.eye_labels(2 * p + 1));
+                (0..findings).map(move |f| f32::from(u8::from(r[f] || l[f])))
+            })
+            .collect();
+        let ones = || as_tensor(vec![1.0; config.batch_patients * findings], config.batch_patients);
+        let eye_loss = bce(right_logits, as_tensor(side_labels(0), config.batch_patients), ones())
+            + bce(left_logits, as_tensor(side_labels(1), config.batch_patients), ones());
+        let patient_loss = bce(
+            patient_logits,
+            as_tensor(patient_labels, config.batch_patients),
+            ones(),
+        );
+
+        // Reports: fundus images against their eye's report, identical reports are positives.
+        let fundus = features
+            .reshape([eyes.len(), 3, dim])
+            .narrow(1, 0, 1)
+            .reshape([eyes.len(), dim]);
+        let reports: Vec<&str> = eyes.iter().map(|&e| train.reports[e].as_str()).collect();
+        let report_embeddings = normalize(model.encode_text(tokens(&tokenizer, &reports, context, &device)));
+        let logits = fundus.matmul(report_embeddings.transpose()) * 14.0;
+        let mut targets = Vec::with_capacity(eyes.len() * eyes.len());
+        for a in &reports {
+            let same = reports.iter().filter(|b| *b == a).count() as f32;
+            targets.extend(reports.iter().map(|b| if b == a { 1.0 / same } else { 0.0 }));
+        }
+        let targets = Tensor::<2>::from_data(TensorData::new(targets, [eyes.len(), eyes.len()]), &device);
+        let report_loss = -(targets.clone() * log_softmax(logits.clone(), 1)).sum() / eyes.len() as f64
+            - (targets * log_softmax(logits, 0)).sum() / eyes.len() as f64;
+
+        let loss = image_loss + eye_loss + patient_loss + report_loss * 0.25;
+        let loss_value = loss.clone().into_scalar::<f32>();
+        let grads = GradientsParams::from_grads(loss.backward(), &model);
+        let lr = if step < warmup {
+            config.learning_rate * (step + 1) as f64 / warmup as f64
+        } else {
+            let t = (step - warmup) as f64 / (config.steps - warmup).max(1) as f64;
+            config.learning_rate * 0.5 * (1.0 + (std::f64::consts::PI * t).cos())
+        };
+        model = optimizer.step(lr, model, grads);
+        progress(TrainEvent::Step {
+            step: step + 1,
+            of: config.steps,
+            loss: loss_value,
+        });
+    }
+    model.valid()
+}
