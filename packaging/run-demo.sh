@@ -1,9 +1,10 @@
 #!/usr/bin/env bash
 # Runs Fovea's main job on the bundled synthetic demo patients.
-# Until the viewer lands (issue: the viewer), that job is the headless study scan:
-# patients → studies → eyes → images, read from the bundled DICOM files.
+# Until the viewer lands (issue: the viewer), that job is headless screening: the bundled
+# demo model (models/demo, trained on synthetic data only) analyses the bundled demo patients
+# and prints per-eye and patient-level findings.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 bash packaging/install-deps.sh
 source packaging/env.sh
-cargo run --release --locked -- studies assets/demo/dicom "$@"
+cargo run --release --locked -- analyze assets/demo/dicom --pack models/demo "$@"

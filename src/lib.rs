@@ -8,6 +8,7 @@
 //! - [`encoder`]: the CLIP-family models (so far: the CLIP tokenizer);
 //! - [`cli`]: the headless commands of the `fovea` binary.
 
+pub mod analysis;
 pub mod cli;
 pub mod encoder;
 pub mod stats;

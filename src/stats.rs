@@ -105,7 +105,11 @@ pub fn threshold_for_sensitivity(probabilities: &[f64], labels: &[bool], sensiti
 }
 
 /// Sensitivity and specificity of `probability >= threshold`.
-pub fn sensitivity_specificity(probabilities: &[f64], labels: &[bool], threshold: f64) -> (f64, f64) {
+pub fn sensitivity_specificity(
+    probabilities: &[f64],
+    labels: &[bool],
+    threshold: f64,
+) -> (f64, f64) {
     let (mut tp, mut p, mut tn, mut n) = (0.0, 0.0, 0.0, 0.0);
     for (&prob, &y) in probabilities.iter().zip(labels) {
         if y {
@@ -151,7 +155,10 @@ mod tests {
             }
         }
         assert!(expected_calibration_error(&probabilities, &labels, 10) < 1e-9);
-        let overconfident: Vec<f64> = labels.iter().map(|&y| if y { 0.99 } else { 0.98 }).collect();
+        let overconfident: Vec<f64> = labels
+            .iter()
+            .map(|&y| if y { 0.99 } else { 0.98 })
+            .collect();
         assert!(expected_calibration_error(&overconfident, &labels, 10) > 0.4);
     }
 

@@ -1,6 +1,7 @@
 //! The headless commands of the `fovea` binary. Errors end here: they are printed once, with
 //! their causes, and turned into an exit status.
 
+mod analyze;
 mod demo_data;
 mod model;
 mod studies;
@@ -38,6 +39,8 @@ pub enum Command {
     /// Model packs: import a published checkpoint, check a pack.
     #[command(subcommand)]
     Model(model::ModelCommand),
+    /// Screen folders of studies: per-patient and per-eye findings, referral flags, gradeability.
+    Analyze(analyze::AnalyzeArgs),
     /// Train the demo model on synthetic patients and write it as a pack with its model card.
     TrainDemo(train_demo::TrainDemoArgs),
 }
@@ -51,6 +54,7 @@ pub fn main() -> ExitCode {
         Command::DemoData(args) => demo_data::run(&args),
         Command::Model(command) => model::run(&command),
         Command::TrainDemo(args) => train_demo::run(&args),
+        Command::Analyze(args) => analyze::run(&args),
     };
     match result {
         Ok(code) => code,

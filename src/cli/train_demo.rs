@@ -42,23 +42,35 @@ pub fn run(args: &TrainDemoArgs) -> anyhow::Result<ExitCode> {
         test_seed: seed + 2,
         steps: args.steps.unwrap_or(defaults.steps),
         train_patients: args.train_patients.unwrap_or(defaults.train_patients),
-        validation_patients: args.validation_patients.unwrap_or(defaults.validation_patients),
+        validation_patients: args
+            .validation_patients
+            .unwrap_or(defaults.validation_patients),
         test_patients: args.test_patients.unwrap_or(defaults.test_patients),
         ..defaults
     };
     let mut stderr = std::io::stderr().lock();
     let started = Instant::now();
-    writeln!(stderr, "rendering {} training patients (seed {})…", config.train_patients, config.seed)?;
+    writeln!(
+        stderr,
+        "rendering {} training patients (seed {})…",
+        config.train_patients, config.seed
+    )?;
     let train_split = render_split(&config, config.seed, config.train_patients);
     writeln!(stderr, "rendering validation and test patients…")?;
     let validation = render_split(&config, config.validation_seed, config.validation_patients);
     let test = render_split(&config, config.test_seed, config.test_patients);
-    writeln!(stderr, "rendered in {:.0} s; training…", started.elapsed().as_secs_f64())?;
+    writeln!(
+        stderr,
+        "rendered in {:.0} s; training…",
+        started.elapsed().as_secs_f64()
+    )?;
     let training_started = Instant::now();
     let mut last_report = Instant::now();
     let model = train(&config, &train_split, &mut |event| {
-        if let TrainEvent::Step { step, of, loss } = event {
-            if step == 1 || step == of || last_report.elapsed().as_secs() >= 10 {
+        if let TrainEvent::Step { step, of, loss } = event
+            && (step == 1 || step == of || last_report.elapsed().as_secs() >= 10)
+        {
+            {
                 last_report = Instant::now();
                 let _ = writeln!(
                     std::io::stderr(),
@@ -80,13 +92,19 @@ pub fn run(args: &TrainDemoArgs) -> anyhow::Result<ExitCode> {
     );
     let manifest = write_demo_pack(&args.out, model, &config, &evaluation)?;
     let mut stdout = std::io::stdout().lock();
-    writeln!(stdout, "pack written: {} ({} bytes of weights)", args.out.display(), manifest.weights.bytes)?;
+    writeln!(
+        stdout,
+        "pack written: {} ({} bytes of weights)",
+        args.out.display(),
+        manifest.weights.bytes
+    )?;
     for (id, levels) in &evaluation.findings {
         for (level, m) in levels {
             writeln!(
                 stdout,
                 "{id}\t{level}\tAUROC {}\tECE {:.3} (raw {:.3})",
-                m.auroc.map_or_else(|| "—".to_string(), |a| format!("{a:.3}")),
+                m.auroc
+                    .map_or_else(|| "—".to_string(), |a| format!("{a:.3}")),
                 m.ece_calibrated,
                 m.ece_raw
             )?;

@@ -4,6 +4,7 @@
 //! left or right text head; patient-level scores map both eyes' features with the patient
 //! mapping and texts with the patient head — exactly as RET-CLIP, on a smaller CLIP.
 
+use burn::nn::{EmbeddingConfig, Initializer};
 use burn::prelude::*;
 
 use super::clip::{Clip, ClipConfig};
@@ -18,12 +19,41 @@ pub struct ClipTripartite {
     pub heads: TripartiteHeads,
 }
 
-/// Builds the model with random weights (for training) on `device`.
+/// Builds the model with placeholder weights (to be loaded) on `device`.
 pub fn init_clip_tripartite(config: &ClipConfig, device: &Device) -> ClipTripartite {
     ClipTripartite {
         clip: config.init(device),
         heads: TripartiteHeads::new(config.vision.embed_dim, config.text.width, device),
     }
+}
+
+/// Builds the model with random weights for training from scratch, initialised as OpenAI CLIP
+/// is: projections and the class token N(0, width^-1/2), positions N(0, 0.01), token
+/// embeddings N(0, 0.02); Linear layers keep burn's Kaiming-uniform default.
+pub fn init_clip_tripartite_for_training(config: &ClipConfig, device: &Device) -> ClipTripartite {
+    let mut model = init_clip_tripartite(config, device);
+    let normal = |shape: Vec<usize>, std: f64| {
+        Initializer::Normal { mean: 0.0, std }.init::<2, _>(shape, device)
+    };
+    let (v, t) = (&config.vision, &config.text);
+    let visual = &mut model.clip.visual;
+    visual.proj = normal(vec![v.width, v.embed_dim], (v.width as f64).powf(-0.5));
+    visual.positional_embedding = normal(vec![v.tokens(), v.width], 0.01);
+    visual.class_embedding = Initializer::Normal {
+        mean: 0.0,
+        std: (v.width as f64).powf(-0.5),
+    }
+    .init([v.width], device);
+    let text = &mut model.clip.text;
+    text.text_projection = normal(vec![t.width, t.embed_dim], (t.width as f64).powf(-0.5));
+    text.positional_embedding = normal(vec![t.context_length, t.width], 0.01);
+    text.token_embedding = EmbeddingConfig::new(t.vocab_size, t.width)
+        .with_initializer(Initializer::Normal {
+            mean: 0.0,
+            std: 0.02,
+        })
+        .init(device);
+    model
 }
 
 impl ClipTripartite {

@@ -96,8 +96,9 @@ impl ClipVision {
         self.forward_with_attention(images).0
     }
 
-    /// Embeddings and the last block's attention maps `[batch, heads, tokens, tokens]`.
-    pub fn forward_with_attention(&self, images: Tensor<4>) -> (Tensor<2>, Tensor<4>) {
+    /// The tokens entering the first block: patches + class token + positions, after `ln_pre`
+    /// (`[batch, tokens, width]`), and the patch grid `(rows, columns)`.
+    pub fn input_tokens(&self, images: Tensor<4>) -> (Tensor<3>, (usize, usize)) {
         let patches = self.conv1.forward(images);
         let [batch, width, grid_h, grid_w] = patches.dims();
         let patches = patches
@@ -110,10 +111,33 @@ impl ClipVision {
             .expand([batch, 1, width]);
         let tokens = Tensor::cat(vec![class, patches], 1);
         let positions = self.positional_embedding.val().unsqueeze_dim::<3>(0);
-        let x = self.ln_pre.forward(tokens + positions);
-        let (x, maps) = run_blocks(&self.transformer.resblocks, x, None);
+        (self.ln_pre.forward(tokens + positions), (grid_h, grid_w))
+    }
+
+    /// The embedding from the last block's output tokens: `ln_post` on the class token, `proj`.
+    pub fn embed_tokens(&self, x: Tensor<3>) -> Tensor<2> {
+        let [batch, _, width] = x.dims();
         let class_token = x.narrow(1, 0, 1).reshape([batch, width]);
-        let embedding = self.ln_post.forward(class_token).matmul(self.proj.val());
+        self.ln_post.forward(class_token).matmul(self.proj.val())
+    }
+
+    /// Embeddings and every block's attention maps (for attention rollout).
+    pub fn forward_with_all_attention(&self, images: Tensor<4>) -> (Tensor<2>, Vec<Tensor<4>>) {
+        let (mut x, _) = self.input_tokens(images);
+        let mut maps = Vec::with_capacity(self.transformer.resblocks.len());
+        for block in &self.transformer.resblocks {
+            let (next, m) = block.forward(x, None);
+            x = next;
+            maps.push(m);
+        }
+        (self.embed_tokens(x), maps)
+    }
+
+    /// Embeddings and the last block's attention maps `[batch, heads, tokens, tokens]`.
+    pub fn forward_with_attention(&self, images: Tensor<4>) -> (Tensor<2>, Tensor<4>) {
+        let (x, _) = self.input_tokens(images);
+        let (x, maps) = run_blocks(&self.transformer.resblocks, x, None);
+        let embedding = self.embed_tokens(x);
         (embedding, maps)
     }
 }

@@ -40,7 +40,12 @@ fn rows(t: Tensor<2>) -> Vec<Vec<f64>> {
     let [n, m] = t.dims();
     let values = t.into_data().try_to_vec::<f32>().unwrap_or_default();
     (0..n)
-        .map(|i| values[i * m..(i + 1) * m].iter().map(|&v| f64::from(v)).collect())
+        .map(|i| {
+            values[i * m..(i + 1) * m]
+                .iter()
+                .map(|&v| f64::from(v))
+                .collect()
+        })
         .collect()
 }
 
@@ -117,7 +122,12 @@ pub fn score_split(
 }
 
 /// Logits and labels of one finding at one level (image level: visible modalities only).
-fn level_data(split: &DemoSplit, scores: &SplitScores, level: &str, f: usize) -> (Vec<f64>, Vec<bool>) {
+fn level_data(
+    split: &DemoSplit,
+    scores: &SplitScores,
+    level: &str,
+    f: usize,
+) -> (Vec<f64>, Vec<bool>) {
     let finding = &DEMO_FINDINGS[f];
     match level {
         "image" => (0..scores.image.len())
@@ -190,8 +200,10 @@ pub fn evaluate(
             let (val_logits, val_labels) = level_data(validation.0, validation.1, level, f);
             let (logits, labels) = level_data(test.0, test.1, level, f);
             let temperature = fit_temperature(&val_logits, &val_labels);
-            let val_probabilities: Vec<f64> =
-                val_logits.iter().map(|z| sigmoid(z / temperature)).collect();
+            let val_probabilities: Vec<f64> = val_logits
+                .iter()
+                .map(|z| sigmoid(z / temperature))
+                .collect();
             let operating_point = threshold_for_sensitivity(&val_probabilities, &val_labels, 0.9);
             let raw: Vec<f64> = logits.iter().map(|&z| sigmoid(z)).collect();
             let calibrated: Vec<f64> = logits.iter().map(|z| sigmoid(z / temperature)).collect();
@@ -328,7 +340,10 @@ pub fn model_card(manifest: &PackManifest, evaluation: &DemoEvaluation) -> Strin
     ));
     out.push_str("## Findings (zero-shot prompt pairs)\n| id | finding | prompt | negative prompt |\n|---|---|---|---|\n");
     for f in &DEMO_FINDINGS {
-        out.push_str(&format!("| `{}` | {} | {} | {} |\n", f.id, f.name, f.prompt, f.negative_prompt));
+        out.push_str(&format!(
+            "| `{}` | {} | {} | {} |\n",
+            f.id, f.name, f.prompt, f.negative_prompt
+        ));
     }
     out.push_str("\n## Metrics on the held-out synthetic test split\nProbability = sigmoid(scale · (cos(prompt) − cos(negative prompt)) / T), T fitted on validation. Eye level: mean of the eye's normalised fundus, SLO and OCT features through the eye mapping. Patient level: the patient mapping on both eyes; label = present in either eye. Image level: images of the modalities that show the finding. ECE: 15 bins. Operating point: the threshold giving sensitivity ≥ 0.9 on validation.\n\n| finding | level | cases (positive) | AUROC | ECE raw | ECE calibrated | T | operating point | sensitivity | specificity |\n|---|---|---|---|---|---|---|---|---|---|\n");
     for (id, levels) in &evaluation.findings {
@@ -349,7 +364,9 @@ pub fn model_card(manifest: &PackManifest, evaluation: &DemoEvaluation) -> Strin
             }
         }
     }
-    out.push_str("\nImage-level AUROC by modality:\n\n| finding | fundus | SLO | OCT |\n|---|---|---|---|\n");
+    out.push_str(
+        "\nImage-level AUROC by modality:\n\n| finding | fundus | SLO | OCT |\n|---|---|---|---|\n",
+    );
     for (id, modalities) in &evaluation.image_auroc_by_modality {
         out.push_str(&format!(
             "| `{id}` | {} | {} | {} |\n",

@@ -25,7 +25,7 @@ use burn::tensor::activation::{log_sigmoid, log_softmax};
 use super::clip::ClipConfig;
 use super::clip_text::ClipTextConfig;
 use super::clip_tokenizer::ClipTokenizer;
-use super::clip_tripartite::{ClipTripartite, init_clip_tripartite};
+use super::clip_tripartite::{ClipTripartite, init_clip_tripartite_for_training};
 use super::clip_vision::ClipVisionConfig;
 use super::preprocess::Preprocess;
 use super::ret_clip::Side;
@@ -112,14 +112,14 @@ impl Default for DemoTrainConfig {
     fn default() -> Self {
         DemoTrainConfig {
             seed: 11,
-            train_patients: 320,
+            train_patients: 400,
             validation_seed: 12,
-            validation_patients: 80,
+            validation_patients: 100,
             test_seed: 13,
             test_patients: 120,
-            steps: 1200,
+            steps: 2400,
             batch_patients: 8,
-            learning_rate: 6e-4,
+            learning_rate: 1e-3,
             prompt_scale: 10.0,
             image_px: 128,
         }
@@ -190,7 +190,10 @@ impl DemoSplit {
 }
 
 /// What the model inputs of one eye are: fundus, SLO, central B-scan, preprocessed.
-pub fn eye_inputs(sample: &crate::synth::samples::EyeSample, preprocess: &Preprocess) -> [Vec<f32>; 3] {
+pub fn eye_inputs(
+    sample: &crate::synth::samples::EyeSample,
+    preprocess: &Preprocess,
+) -> [Vec<f32>; 3] {
     let images = &sample.images;
     let slo = image::DynamicImage::ImageLuma8(images.slo.clone()).to_rgb8();
     let centre = &images.bscans[images.bscans.len() / 2];
@@ -202,12 +205,15 @@ pub fn eye_inputs(sample: &crate::synth::samples::EyeSample, preprocess: &Prepro
     ]
 }
 
+/// A patient's index, sample and preprocessed inputs (per eye: fundus, SLO, OCT).
+type RenderedPatient = (usize, PatientSample, Vec<[Vec<f32>; 3]>);
+
 /// Renders `patients` patients of `seed` on two named threads and preprocesses them.
 pub fn render_split(config: &DemoTrainConfig, seed: u64, patients: usize) -> DemoSplit {
     let render = config.render_config(seed, patients);
     let preprocess = config.preprocess();
     let workers = 2;
-    let mut parts: Vec<Vec<(usize, PatientSample, Vec<[Vec<f32>; 3]>)>> = Vec::new();
+    let mut parts: Vec<Vec<RenderedPatient>> = Vec::new();
     std::thread::scope(|scope| {
         let handles: Vec<_> = (0..workers)
             .filter_map(|w| {
@@ -220,8 +226,11 @@ pub fn render_split(config: &DemoTrainConfig, seed: u64, patients: usize) -> Dem
                             .step_by(workers)
                             .map(|i| {
                                 let sample = render_patient(render, i);
-                                let inputs =
-                                    sample.eyes.iter().map(|e| eye_inputs(e, preprocess)).collect();
+                                let inputs = sample
+                                    .eyes
+                                    .iter()
+                                    .map(|e| eye_inputs(e, preprocess))
+                                    .collect();
                                 (i, sample, inputs)
                             })
                             .collect::<Vec<_>>()
@@ -264,7 +273,8 @@ fn normalize(x: Tensor<2>) -> Tensor<2> {
 
 /// Mean binary cross-entropy of logits `s` against `labels` (1/0), weighted by `mask`.
 fn bce(s: Tensor<2>, labels: Tensor<2>, mask: Tensor<2>) -> Tensor<1> {
-    let losses = -(labels.clone() * log_sigmoid(s.clone()) + (labels.neg() + 1.0) * log_sigmoid(s.neg()));
+    let losses =
+        -(labels.clone() * log_sigmoid(s.clone()) + (labels.neg() + 1.0) * log_sigmoid(s.neg()));
     let count = mask.clone().sum() + 1e-6;
     (losses * mask).sum() / count
 }
@@ -279,7 +289,12 @@ fn pair_logits(cos: Tensor<2>, scale: f32) -> Tensor<2> {
 }
 
 /// Token ids of `texts`, `[n, context]`.
-fn tokens(tokenizer: &ClipTokenizer, texts: &[&str], context: usize, device: &Device) -> Tensor<2, Int> {
+fn tokens(
+    tokenizer: &ClipTokenizer,
+    texts: &[&str],
+    context: usize,
+    device: &Device,
+) -> Tensor<2, Int> {
     let ids: Vec<i64> = texts
         .iter()
         .flat_map(|t| tokenizer.tokenize(t, context).into_iter().map(i64::from))
@@ -321,7 +336,7 @@ pub fn train(
     let device = Device::flex().autodiff();
     device.seed(config.seed);
     let model_config = config.model();
-    let mut model = init_clip_tripartite(&model_config, &device);
+    let mut model = init_clip_tripartite_for_training(&model_config, &device);
     let mut optimizer = AdamWConfig::new().with_weight_decay(0.01).init();
     let tokenizer = ClipTokenizer::new();
     let context = model_config.text.context_length;
@@ -341,13 +356,17 @@ pub fn train(
             pixels.extend_from_slice(&train.pixels[e * 3 * image_len..(e + 1) * 3 * image_len]);
         }
         let n_images = eyes.len() * 3;
-        let images = Tensor::<4>::from_data(TensorData::new(pixels, [n_images, 3, px, px]), &device);
+        let images =
+            Tensor::<4>::from_data(TensorData::new(pixels, [n_images, 3, px, px]), &device);
         let features = normalize(model.encode_image(images));
 
         // Image level.
         let prompt_ids = tokens(&tokenizer, &prompts, context, &device);
         let prompt_clip = normalize(model.encode_text(prompt_ids.clone()));
-        let image_logits = pair_logits(features.clone().matmul(prompt_clip.transpose()), config.prompt_scale);
+        let image_logits = pair_logits(
+            features.clone().matmul(prompt_clip.transpose()),
+            config.prompt_scale,
+        );
         let mut image_labels = Vec::with_capacity(n_images * findings);
         let mut image_mask = Vec::with_capacity(n_images * findings);
         for &e in &eyes {
@@ -376,8 +395,13 @@ pub fn train(
             .mean_dim(1)
             .reshape([eyes.len(), dim]);
         let per_side = eye_features.reshape([config.batch_patients, 2, dim]);
-        let right = per_side.clone().narrow(1, 0, 1).reshape([config.batch_patients, dim]);
-        let left = per_side.narrow(1, 1, 1).reshape([config.batch_patients, dim]);
+        let right = per_side
+            .clone()
+            .narrow(1, 0, 1)
+            .reshape([config.batch_patients, dim]);
+        let left = per_side
+            .narrow(1, 1, 1)
+            .reshape([config.batch_patients, dim]);
         let text = model.encode_text_tripartite(prompt_ids);
         let right_logits = pair_logits(
             normalize(model.heads.eye(right.clone(), Side::Right))
@@ -390,14 +414,17 @@ pub fn train(
             config.prompt_scale,
         );
         let patient_logits = pair_logits(
-            normalize(model.heads.patient(left, right))
-                .matmul(normalize(text.patient).transpose()),
+            normalize(model.heads.patient(left, right)).matmul(normalize(text.patient).transpose()),
             config.prompt_scale,
         );
         let side_labels = |side: usize| -> Vec<f32> {
             batch
                 .iter()
-                .flat_map(|p| train.eye_labels(2 * p + side).map(|y| f32::from(u8::from(y))))
+                .flat_map(|p| {
+                    train
+                        .eye_labels(2 * p + side)
+                        .map(|y| f32::from(u8::from(y)))
+                })
                 .collect()
         };
         let patient_labels: Vec<f32> = batch
@@ -407,9 +434,21 @@ pub fn train(
                 (0..findings).map(move |f| f32::from(u8::from(r[f] || l[f])))
             })
             .collect();
-        let ones = || as_tensor(vec![1.0; config.batch_patients * findings], config.batch_patients);
-        let eye_loss = bce(right_logits, as_tensor(side_labels(0), config.batch_patients), ones())
-            + bce(left_logits, as_tensor(side_labels(1), config.batch_patients), ones());
+        let ones = || {
+            as_tensor(
+                vec![1.0; config.batch_patients * findings],
+                config.batch_patients,
+            )
+        };
+        let eye_loss = bce(
+            right_logits,
+            as_tensor(side_labels(0), config.batch_patients),
+            ones(),
+        ) + bce(
+            left_logits,
+            as_tensor(side_labels(1), config.batch_patients),
+            ones(),
+        );
         let patient_loss = bce(
             patient_logits,
             as_tensor(patient_labels, config.batch_patients),
@@ -422,15 +461,22 @@ pub fn train(
             .narrow(1, 0, 1)
             .reshape([eyes.len(), dim]);
         let reports: Vec<&str> = eyes.iter().map(|&e| train.reports[e].as_str()).collect();
-        let report_embeddings = normalize(model.encode_text(tokens(&tokenizer, &reports, context, &device)));
+        let report_embeddings =
+            normalize(model.encode_text(tokens(&tokenizer, &reports, context, &device)));
         let logits = fundus.matmul(report_embeddings.transpose()) * 14.0;
         let mut targets = Vec::with_capacity(eyes.len() * eyes.len());
         for a in &reports {
             let same = reports.iter().filter(|b| *b == a).count() as f32;
-            targets.extend(reports.iter().map(|b| if b == a { 1.0 / same } else { 0.0 }));
+            targets.extend(
+                reports
+                    .iter()
+                    .map(|b| if b == a { 1.0 / same } else { 0.0 }),
+            );
         }
-        let targets = Tensor::<2>::from_data(TensorData::new(targets, [eyes.len(), eyes.len()]), &device);
-        let report_loss = -(targets.clone() * log_softmax(logits.clone(), 1)).sum() / eyes.len() as f64
+        let targets =
+            Tensor::<2>::from_data(TensorData::new(targets, [eyes.len(), eyes.len()]), &device);
+        let report_loss = -(targets.clone() * log_softmax(logits.clone(), 1)).sum()
+            / eyes.len() as f64
             - (targets * log_softmax(logits, 0)).sum() / eyes.len() as f64;
 
         let loss = image_loss + eye_loss + patient_loss + report_loss * 0.25;

@@ -21,6 +21,7 @@ pub mod open_clip_keys;
 pub mod pack;
 pub mod preprocess;
 pub mod ret_clip;
+pub mod session;
 pub mod timm_vit;
 pub mod transformer;
 pub mod wordpiece;

@@ -2,6 +2,7 @@
 
 #![allow(clippy::unwrap_used, clippy::expect_used)] // tests fail loudly; that is their job
 
+mod analysis;
 mod cli;
 mod clip_keys;
 mod clip_preprocess;

@@ -1,0 +1,152 @@
+//! Finding probabilities from vectors and prompt pairs, and the stamp every result carries.
+//!
+//! A finding's probability at a level (image, eye, patient) is
+//! `sigmoid(scale · (cos(v, prompt) − cos(v, negative prompt)) / T_level)`, with the scale and
+//! the temperatures from the pack's manifest (fitted on validation data for the demo model).
+//! The referral flag is `probability ≥ operating point` of that level.
+
+use serde::Serialize;
+
+use crate::encoder::pack::{FindingSpec, PackManifest};
+use crate::encoder::session::TextVectors;
+
+/// Which model produced a result: shown beside every probability.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct ModelStamp {
+    /// Pack name.
+    pub name: String,
+    /// Pack version.
+    pub version: String,
+    /// SHA-256 of the pack's weights.
+    pub weights_sha256: String,
+    /// True for the demo model: its numbers come from synthetic training data.
+    pub synthetic_training_data: bool,
+}
+
+impl ModelStamp {
+    /// The stamp of a pack.
+    pub fn of(manifest: &PackManifest) -> Self {
+        ModelStamp {
+            name: manifest.name.clone(),
+            version: manifest.version.clone(),
+            weights_sha256: manifest.weights.sha256.clone(),
+            synthetic_training_data: manifest.synthetic_training_data,
+        }
+    }
+
+    /// One line for people, e.g. "Fovea demo (synthetic) v1 — trained on synthetic data only".
+    pub fn label(&self) -> String {
+        let short: String = self.weights_sha256.chars().take(12).collect();
+        let mut label = format!("{} v{} (weights {short})", self.name, self.version);
+        if self.synthetic_training_data {
+            label.push_str(" — trained on synthetic data only, not for clinical use");
+        }
+        label
+    }
+}
+
+/// The level a vector was compared at.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Level {
+    /// One image.
+    Image,
+    /// One eye, right (OD).
+    RightEye,
+    /// One eye, left (OS).
+    LeftEye,
+    /// Both eyes.
+    Patient,
+}
+
+impl Level {
+    /// The manifest's key for temperatures and operating points.
+    pub fn key(self) -> &'static str {
+        match self {
+            Level::Image => "image",
+            Level::RightEye | Level::LeftEye => "eye",
+            Level::Patient => "patient",
+        }
+    }
+
+    /// The text vector to compare with at this level (falls back to the image space when the
+    /// pack has no tripartite heads).
+    pub fn text(self, t: &TextVectors) -> &[f32] {
+        let chosen = match self {
+            Level::Image => None,
+            Level::RightEye => t.right.as_deref(),
+            Level::LeftEye => t.left.as_deref(),
+            Level::Patient => t.patient.as_deref(),
+        };
+        chosen.unwrap_or(&t.image)
+    }
+}
+
+/// One finding's probability.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct FindingProbability {
+    /// Finding id.
+    pub id: String,
+    /// Finding name.
+    pub name: String,
+    /// Probability.
+    pub probability: f64,
+    /// Referral threshold at this level.
+    pub operating_point: f64,
+    /// `probability ≥ operating_point`.
+    pub refer: bool,
+}
+
+/// Cosine similarity.
+pub fn cosine(a: &[f32], b: &[f32]) -> f64 {
+    let dot: f64 = a
+        .iter()
+        .zip(b)
+        .map(|(x, y)| f64::from(*x) * f64::from(*y))
+        .sum();
+    let na: f64 = a.iter().map(|x| f64::from(*x).powi(2)).sum::<f64>().sqrt();
+    let nb: f64 = b.iter().map(|x| f64::from(*x).powi(2)).sum::<f64>().sqrt();
+    if na == 0.0 || nb == 0.0 {
+        0.0
+    } else {
+        dot / (na * nb)
+    }
+}
+
+/// The prompt pair's logit for `vector` at `level` (before temperature).
+pub fn pair_logit(
+    vector: &[f32],
+    pair: &(TextVectors, TextVectors),
+    scale: f64,
+    level: Level,
+) -> f64 {
+    scale * (cosine(vector, level.text(&pair.0)) - cosine(vector, level.text(&pair.1)))
+}
+
+/// Scores every finding of a pack for `vector` at `level`; `prompts[i]` are finding i's
+/// (prompt, negative prompt) vectors.
+pub fn score_findings(
+    vector: &[f32],
+    findings: &[FindingSpec],
+    prompts: &[(TextVectors, TextVectors)],
+    level: Level,
+) -> Vec<FindingProbability> {
+    findings
+        .iter()
+        .zip(prompts)
+        .map(|(spec, pair)| {
+            let key = level.key();
+            let temperature = f64::from(spec.temperature.get(key).copied().unwrap_or(1.0));
+            let operating_point = f64::from(spec.operating_point.get(key).copied().unwrap_or(0.5));
+            let logit = pair_logit(vector, pair, f64::from(spec.scale), level);
+            let probability = crate::stats::sigmoid(logit / temperature.max(1e-6));
+            FindingProbability {
+                id: spec.id.clone(),
+                name: spec.name.clone(),
+                probability,
+                operating_point,
+                refer: probability >= operating_point,
+            }
+        })
+        .collect()
+}

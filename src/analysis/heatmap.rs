@@ -1,0 +1,219 @@
+//! Heatmaps over images, as data the viewer overlays: attention rollout (no gradients) and
+//! Grad-CAM on the last block for a finding's prompt pair (burn's autodiff, inside the
+//! encoder), at patch resolution, with bilinear upsampling to the image; and the pointing game
+//! that checks them on synthetic images with planted lesions.
+
+use serde::Serialize;
+
+use super::engine::Analyzer;
+use super::findings::ModelStamp;
+use crate::encoder::embed::EmbedError;
+use crate::encoder::session::PatchGrid;
+use crate::synth::samples::render_patient;
+use crate::synth::truth::{AmdStage, LesionKind};
+use crate::synth::{DemoConfig, oct::OctGeometry};
+
+/// How a heatmap is made.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, clap::ValueEnum)]
+#[serde(rename_all = "snake_case")]
+pub enum HeatmapMethod {
+    /// Attention rollout: where the class token looks, finding-agnostic.
+    AttentionRollout,
+    /// Grad-CAM for one finding's prompt pair.
+    GradCam,
+}
+
+/// A heatmap and what made it.
+#[derive(Debug, Clone, Serialize)]
+pub struct Heatmap {
+    /// Method.
+    pub method: HeatmapMethod,
+    /// The finding (Grad-CAM).
+    pub finding: Option<String>,
+    /// Patch grid, values in [0, 1].
+    pub columns: usize,
+    /// Patch rows.
+    pub rows: usize,
+    /// Row-major values.
+    pub values: Vec<f32>,
+    /// The model.
+    pub model: ModelStamp,
+}
+
+impl Heatmap {
+    /// The (column, row) of the largest value.
+    pub fn peak(&self) -> (usize, usize) {
+        let index = self
+            .values
+            .iter()
+            .enumerate()
+            .max_by(|a, b| a.1.total_cmp(b.1))
+            .map_or(0, |(i, _)| i);
+        (index % self.columns.max(1), index / self.columns.max(1))
+    }
+
+    /// Bilinear upsampling to `width × height` pixels (patch centres at their pixel centres).
+    pub fn upsample(&self, width: u32, height: u32) -> Vec<f32> {
+        let (cols, rows) = (self.columns.max(1), self.rows.max(1));
+        let at = |c: usize, r: usize| self.values.get(r * cols + c).copied().unwrap_or(0.0);
+        let mut out = Vec::with_capacity((width * height) as usize);
+        for y in 0..height {
+            let fy = ((f64::from(y) + 0.5) / f64::from(height) * rows as f64 - 0.5)
+                .clamp(0.0, (rows - 1) as f64);
+            let (r0, ty) = (fy.floor() as usize, (fy - fy.floor()) as f32);
+            let r1 = (r0 + 1).min(rows - 1);
+            for x in 0..width {
+                let fx = ((f64::from(x) + 0.5) / f64::from(width) * cols as f64 - 0.5)
+                    .clamp(0.0, (cols - 1) as f64);
+                let (c0, tx) = (fx.floor() as usize, (fx - fx.floor()) as f32);
+                let c1 = (c0 + 1).min(cols - 1);
+                let top = at(c0, r0) * (1.0 - tx) + at(c1, r0) * tx;
+                let bottom = at(c0, r1) * (1.0 - tx) + at(c1, r1) * tx;
+                out.push(top * (1.0 - ty) + bottom * ty);
+            }
+        }
+        out
+    }
+}
+
+/// Why a heatmap could not be made.
+#[derive(Debug, thiserror::Error)]
+pub enum HeatmapError {
+    /// The pack has no such finding.
+    #[error("the pack has no finding {0}")]
+    UnknownFinding(String),
+    /// Grad-CAM needs a finding.
+    #[error("Grad-CAM needs a finding")]
+    NoFinding,
+    /// The model failed.
+    #[error(transparent)]
+    Model(#[from] EmbedError),
+}
+
+/// A heatmap of `image` by `method` (Grad-CAM for `finding`).
+pub fn heatmap(
+    analyzer: &Analyzer,
+    image: &image::RgbImage,
+    method: HeatmapMethod,
+    finding: Option<&str>,
+) -> Result<Heatmap, HeatmapError> {
+    let grid: PatchGrid = match method {
+        HeatmapMethod::AttentionRollout => analyzer.session().attention_rollout(image)?,
+        HeatmapMethod::GradCam => {
+            let id = finding.ok_or(HeatmapError::NoFinding)?;
+            let (positive, negative) = analyzer
+                .prompt_vectors(id)
+                .ok_or_else(|| HeatmapError::UnknownFinding(id.to_string()))?;
+            analyzer
+                .session()
+                .grad_cam(image, &positive.image, &negative.image)?
+        }
+    };
+    Ok(Heatmap {
+        method,
+        finding: finding.map(str::to_string),
+        columns: grid.width,
+        rows: grid.height,
+        values: grid.values,
+        model: analyzer.stamp().clone(),
+    })
+}
+
+/// The lesions a finding's heatmap should point at on a fundus photograph.
+fn lesion_kinds(finding: &str) -> &'static [LesionKind] {
+    match finding {
+        "referable_dr" => &[
+            LesionKind::Microaneurysm,
+            LesionKind::Haemorrhage,
+            LesionKind::HardExudate,
+            LesionKind::CottonWoolSpot,
+            LesionKind::Neovascularisation,
+        ],
+        "amd" => &[LesionKind::Drusen, LesionKind::GeographicAtrophy],
+        _ => &[],
+    }
+}
+
+/// The pointing game's outcome.
+#[derive(Debug, Clone, Serialize)]
+pub struct PointingReport {
+    /// Method.
+    pub method: HeatmapMethod,
+    /// Lesion-positive fundus photographs tried.
+    pub images: usize,
+    /// Of which the heatmap's peak fell inside a lesion (dilated by one patch).
+    pub hits: usize,
+}
+
+impl PointingReport {
+    /// `hits / images`.
+    pub fn rate(&self) -> f64 {
+        self.hits as f64 / self.images.max(1) as f64
+    }
+}
+
+/// The pointing game on the fundus photographs of `patients` synthetic patients drawn with
+/// `seed`: for every eye with referable DR or AMD, the heatmap for that finding (Grad-CAM) or
+/// the rollout must peak inside one of its lesions, each lesion's ellipse grown by one patch.
+/// Fundus photographs are rendered at `fundus_px`.
+pub fn pointing_game(
+    analyzer: &Analyzer,
+    method: HeatmapMethod,
+    seed: u64,
+    patients: usize,
+    fundus_px: u32,
+) -> Result<PointingReport, HeatmapError> {
+    let config = DemoConfig {
+        patients,
+        seed,
+        write_png: false,
+        fundus_px,
+        slo_px: 64,
+        oct: OctGeometry {
+            ascans: 32,
+            depth_px: 32,
+            bscans: 1,
+            scan_mm: 6.0,
+            depth_mm: 1.2,
+        },
+        ..DemoConfig::default()
+    };
+    let mut report = PointingReport {
+        method,
+        images: 0,
+        hits: 0,
+    };
+    for index in 0..patients {
+        let sample = render_patient(&config, index);
+        for eye in &sample.eyes {
+            let finding = if eye.truth.dr_grade.is_referable() {
+                "referable_dr"
+            } else if eye.truth.amd != AmdStage::None {
+                "amd"
+            } else {
+                continue;
+            };
+            let image = &eye.images.fundus;
+            let map = heatmap(analyzer, image, method, Some(finding))?;
+            let (col, row) = map.peak();
+            let patch_w = f64::from(image.width()) / map.columns as f64;
+            let patch_h = f64::from(image.height()) / map.rows as f64;
+            let (x, y) = ((col as f64 + 0.5) * patch_w, (row as f64 + 0.5) * patch_h);
+            let view = eye.images.fundus_view;
+            let hit = eye
+                .truth
+                .lesions
+                .iter()
+                .filter(|l| lesion_kinds(finding).contains(&l.kind))
+                .any(|l| {
+                    let (cx, cy) = view.to_px((l.x_mm, l.y_mm));
+                    let rx = l.rx_mm / view.spacing_mm + patch_w;
+                    let ry = l.ry_mm / view.spacing_mm + patch_h;
+                    ((x - cx) / rx).powi(2) + ((y - cy) / ry).powi(2) <= 1.0
+                });
+            report.images += 1;
+            report.hits += usize::from(hit);
+        }
+    }
+    Ok(report)
+}

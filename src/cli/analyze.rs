@@ -1,0 +1,408 @@
+//! `fovea analyze`: headless screening of a folder of studies — per-patient and per-eye
+//! findings with referral flags, gradeability and the images used — as JSON, CSV or a table,
+//! with progress on the terminal and a summary.
+
+use std::io::{IsTerminal, Write};
+use std::path::{Path, PathBuf};
+use std::process::ExitCode;
+
+use anyhow::Context;
+
+use crate::analysis::engine::{Analyzer, PatientResult, add_zero_shot};
+use crate::analysis::zero_shot::ZeroShot;
+use crate::encoder::device::DeviceChoice;
+use crate::encoder::session::EncoderSession;
+use crate::study::scan_paths;
+
+/// Output format.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum Format {
+    /// Readable lines.
+    Text,
+    /// One JSON document (schema in the README).
+    Json,
+    /// One row per patient/eye/image and finding, for spreadsheets.
+    Csv,
+}
+
+/// Options of `fovea analyze`.
+#[derive(Debug, clap::Args)]
+pub struct AnalyzeArgs {
+    /// Folders, DICOM files, DICOMDIRs or plain images.
+    #[arg(required = true)]
+    pub paths: Vec<PathBuf>,
+    /// The model pack (default: the bundled demo model, `models/demo`).
+    #[arg(long)]
+    pub pack: Option<PathBuf>,
+    /// Output format.
+    #[arg(long, value_enum, default_value_t = Format::Text)]
+    pub format: Format,
+    /// Write the output to this file instead of standard output.
+    #[arg(long)]
+    pub out: Option<PathBuf>,
+    /// Where to run the model.
+    #[arg(long, value_enum, default_value_t = DeviceChoice::Auto)]
+    pub device: DeviceChoice,
+    /// Free-text findings to score per image and per eye against a neutral prompt
+    /// (uncalibrated; repeat for several).
+    #[arg(long)]
+    pub prompt: Vec<String>,
+}
+
+/// The bundled demo pack: `models/demo` under the working directory, else in the source tree.
+pub fn default_pack() -> PathBuf {
+    let local = PathBuf::from("models/demo");
+    if local.join("manifest.json").exists() {
+        local
+    } else {
+        Path::new(env!("CARGO_MANIFEST_DIR")).join("models/demo")
+    }
+}
+
+/// Runs the command.
+pub fn run(args: &AnalyzeArgs) -> anyhow::Result<ExitCode> {
+    let pack = args.pack.clone().unwrap_or_else(default_pack);
+    let session = EncoderSession::open(&pack, args.device)
+        .with_context(|| format!("opening the model pack {}", pack.display()))?;
+    if let Some(notice) = session.device_notice() {
+        log::warn!("{notice}");
+    }
+    let device = session.device_description();
+    let analyzer = Analyzer::new(session)?;
+    let mut zero_shot = if args.prompt.is_empty() {
+        None
+    } else {
+        Some(ZeroShot::new(analyzer.session())?)
+    };
+    let catalog = scan_paths(&args.paths);
+    let total = catalog.patients.len();
+    let terminal = std::io::stderr().is_terminal();
+    let mut results = Vec::with_capacity(total);
+    let mut failures = Vec::new();
+    for (i, patient) in catalog.patients.iter().enumerate() {
+        match analyzer.analyze_patient(patient) {
+            Ok(mut result) => {
+                if let Some(zero_shot) = zero_shot.as_mut() {
+                    add_zero_shot(&mut result, analyzer.session(), zero_shot, &args.prompt)?;
+                }
+                results.push(result);
+            }
+            Err(e) => failures.push((patient.info.id.clone(), e.to_string())),
+        }
+        progress(terminal, i + 1, total, &patient.info.id);
+    }
+    if terminal && total > 0 {
+        eprintln_safe("");
+    }
+    let unreadable: Vec<(String, String)> = catalog
+        .unreadable
+        .iter()
+        .map(|u| (u.path.display().to_string(), u.reason.clone()))
+        .collect();
+    let text = match args.format {
+        Format::Json => json(&results, &unreadable, &failures, analyzer.stamp(), &device)?,
+        Format::Csv => csv(&results),
+        Format::Text => table(&results, &unreadable, &failures),
+    };
+    match &args.out {
+        Some(path) => {
+            std::fs::write(path, text).with_context(|| format!("writing {}", path.display()))?
+        }
+        None => std::io::stdout().lock().write_all(text.as_bytes())?,
+    }
+    let images_failed = results
+        .iter()
+        .flat_map(|r| &r.images)
+        .filter(|i| i.error.is_some())
+        .count();
+    let summary = summary(
+        &results,
+        unreadable.len(),
+        images_failed,
+        failures.len(),
+        analyzer.stamp().label(),
+    );
+    eprintln_safe(&summary);
+    Ok(
+        if unreadable.is_empty() && failures.is_empty() && images_failed == 0 {
+            ExitCode::SUCCESS
+        } else {
+            ExitCode::from(2)
+        },
+    )
+}
+
+#[allow(clippy::print_stderr)] // progress and summary are for the person at the terminal
+fn eprintln_safe(line: &str) {
+    eprintln!("{line}");
+}
+
+#[allow(clippy::print_stderr)]
+fn progress(terminal: bool, done: usize, total: usize, id: &str) {
+    if terminal {
+        let width = 30;
+        let filled = width * done / total.max(1);
+        eprint!(
+            "\r[{}{}] {done}/{total} patients ({id})   ",
+            "#".repeat(filled),
+            " ".repeat(width - filled)
+        );
+    } else {
+        eprintln!("analysed {done}/{total} patients ({id})");
+    }
+}
+
+fn summary(
+    results: &[PatientResult],
+    unreadable: usize,
+    images_failed: usize,
+    patients_failed: usize,
+    model: String,
+) -> String {
+    let eyes = results
+        .iter()
+        .flat_map(|r| &r.eyes)
+        .filter(|e| !e.findings.is_empty())
+        .count();
+    let ungradable = results
+        .iter()
+        .flat_map(|r| &r.images)
+        .filter(|i| i.quality.as_ref().is_some_and(|q| !q.gradable))
+        .count();
+    let referred = results
+        .iter()
+        .filter(|r| r.findings.iter().any(|f| f.refer))
+        .count();
+    format!(
+        "summary: {} patients analysed ({patients_failed} failed), {eyes} eyes with results, {referred} patients flagged for referral, {ungradable} images ungradable, {images_failed} images unreadable, {unreadable} files unreadable — model: {model}",
+        results.len()
+    )
+}
+
+fn json(
+    results: &[PatientResult],
+    unreadable: &[(String, String)],
+    failures: &[(String, String)],
+    stamp: &crate::analysis::findings::ModelStamp,
+    device: &str,
+) -> anyhow::Result<String> {
+    let value = serde_json::json!({
+        "model": stamp,
+        "device": device,
+        "patients": results,
+        "unreadable_files": unreadable.iter().map(|(p, r)| serde_json::json!({"path": p, "reason": r})).collect::<Vec<_>>(),
+        "failed_patients": failures.iter().map(|(p, r)| serde_json::json!({"patient_id": p, "reason": r})).collect::<Vec<_>>(),
+    });
+    Ok(serde_json::to_string_pretty(&value)? + "\n")
+}
+
+/// A CSV field, quoted when needed (RFC 4180).
+fn field(value: &str) -> String {
+    if value.contains([',', '"', '\n', '\r']) {
+        format!("\"{}\"", value.replace('"', "\"\""))
+    } else {
+        value.to_string()
+    }
+}
+
+fn csv(results: &[PatientResult]) -> String {
+    let mut out = String::from(
+        "patient_id,level,eye,image,modality,gradable,reasons,finding_id,finding,probability,operating_point,refer,images_used,model,model_version,weights_sha256,synthetic_training_data\n",
+    );
+    for r in results {
+        let m = &r.model;
+        let mut row =
+            |level: &str,
+             eye: &str,
+             image: &str,
+             modality: &str,
+             gradable: &str,
+             reasons: &str,
+             used: &str,
+             f: Option<&crate::analysis::findings::FindingProbability>| {
+                let (id, name, p, op, refer) = match f {
+                    Some(f) => (
+                        f.id.as_str(),
+                        f.name.as_str(),
+                        format!("{:.4}", f.probability),
+                        format!("{:.4}", f.operating_point),
+                        f.refer.to_string(),
+                    ),
+                    None => ("", "", String::new(), String::new(), String::new()),
+                };
+                let fields = [
+                    r.patient_id.as_str(),
+                    level,
+                    eye,
+                    image,
+                    modality,
+                    gradable,
+                    reasons,
+                    id,
+                    name,
+                    &p,
+                    &op,
+                    &refer,
+                    used,
+                    m.name.as_str(),
+                    m.version.as_str(),
+                    m.weights_sha256.as_str(),
+                    if m.synthetic_training_data {
+                        "true"
+                    } else {
+                        "false"
+                    },
+                ];
+                out.push_str(
+                    &fields
+                        .iter()
+                        .map(|f| field(f))
+                        .collect::<Vec<_>>()
+                        .join(","),
+                );
+                out.push('\n');
+            };
+        let rule = format!("patient ({:?})", r.patient_rule);
+        for f in &r.findings {
+            row(
+                &rule,
+                "",
+                "",
+                "",
+                "",
+                r.patient_note.as_deref().unwrap_or(""),
+                "",
+                Some(f),
+            );
+        }
+        for e in &r.eyes {
+            let used: Vec<String> = e
+                .contributing
+                .iter()
+                .map(|p| p.display().to_string())
+                .collect();
+            let excluded: Vec<String> = e
+                .excluded
+                .iter()
+                .map(|(p, why)| format!("{}: {why}", p.display()))
+                .collect();
+            if e.findings.is_empty() {
+                row(
+                    "eye",
+                    e.eye.label(),
+                    "",
+                    "",
+                    "no",
+                    e.note.as_deref().unwrap_or(""),
+                    "",
+                    None,
+                );
+            }
+            for f in &e.findings {
+                row(
+                    "eye",
+                    e.eye.label(),
+                    "",
+                    "",
+                    "yes",
+                    &excluded.join("; "),
+                    &used.join("; "),
+                    Some(f),
+                );
+            }
+        }
+        for i in &r.images {
+            let path = i.path.display().to_string();
+            let (gradable, reasons) = match (&i.quality, &i.error) {
+                (_, Some(error)) => ("no", error.clone()),
+                (Some(q), None) => (if q.gradable { "yes" } else { "no" }, q.reasons.join("; ")),
+                (None, None) => ("no", String::new()),
+            };
+            if i.findings.is_empty() {
+                row(
+                    "image",
+                    i.eye.label(),
+                    &path,
+                    i.modality.label(),
+                    gradable,
+                    &reasons,
+                    "",
+                    None,
+                );
+            }
+            for f in &i.findings {
+                row(
+                    "image",
+                    i.eye.label(),
+                    &path,
+                    i.modality.label(),
+                    gradable,
+                    &reasons,
+                    "",
+                    Some(f),
+                );
+            }
+        }
+    }
+    out
+}
+
+fn table(
+    results: &[PatientResult],
+    unreadable: &[(String, String)],
+    failures: &[(String, String)],
+) -> String {
+    let mut out = String::new();
+    for r in results {
+        out.push_str(&format!("patient {} — {}\n", r.patient_id, r.model.label()));
+        let line = |f: &crate::analysis::findings::FindingProbability| {
+            format!(
+                "{:<55} {:>5.1} %{}",
+                f.name,
+                f.probability * 100.0,
+                if f.refer { "  REFER" } else { "" }
+            )
+        };
+        out.push_str(&format!(
+            "  patient level ({:?}){}\n",
+            r.patient_rule,
+            r.patient_note
+                .as_ref()
+                .map(|n| format!(" — {n}"))
+                .unwrap_or_default()
+        ));
+        for f in &r.findings {
+            out.push_str(&format!("    {}\n", line(f)));
+        }
+        for e in &r.eyes {
+            out.push_str(&format!(
+                "  {} ({} images used){}\n",
+                e.eye.label(),
+                e.contributing.len(),
+                e.note
+                    .as_ref()
+                    .map(|n| format!(" — {n}"))
+                    .unwrap_or_default()
+            ));
+            for f in &e.findings {
+                out.push_str(&format!("    {}\n", line(f)));
+            }
+            for t in &e.zero_shot {
+                out.push_str(&format!(
+                    "    free text \"{}\": score {:.2} (uncalibrated, not a probability)\n",
+                    t.text, t.score
+                ));
+            }
+            for (path, why) in &e.excluded {
+                out.push_str(&format!("    left out {}: {why}\n", path.display()));
+            }
+        }
+    }
+    for (path, reason) in unreadable {
+        out.push_str(&format!("unreadable {path}: {reason}\n"));
+    }
+    for (id, reason) in failures {
+        out.push_str(&format!("patient {id} failed: {reason}\n"));
+    }
+    out
+}

@@ -1,0 +1,437 @@
+//! The encoder's window for the rooms above it: a loaded pack on a device, behind an API of
+//! plain vectors and grids, so that analysis, the library and the viewer never see burn's types.
+//!
+//! Vectors come in the spaces where they are compared:
+//! - **image level**: CLIP's joint space (OpenAI CLIP, the demo model); for RET-CLIP, the
+//!   authors' single-image rule: the patient mapping on `concat(f, f)` against the patient
+//!   text head;
+//! - **eye level**: the mean of the eye's normalised image features, through the eye's mapping
+//!   where the pack has tripartite heads (RET-CLIP, the demo model), else as it is;
+//! - **patient level**: the patient mapping on both eyes' mean features (tripartite packs only).
+
+use std::path::Path;
+
+use burn::prelude::*;
+
+use super::device::{DeviceChoice, OpenedDevice, open_device};
+use super::embed::{EmbedError, TextTokenizer};
+use super::pack::{LoadedPack, PackError, PackManifest, PackModel, load_pack};
+use super::ret_clip::Side;
+
+/// Which eye, for the eye mappings.
+pub use super::ret_clip::Side as EyeSide;
+
+/// Why a session could not be opened.
+#[derive(Debug, thiserror::Error)]
+pub enum SessionError {
+    /// The GPU was required and is unusable.
+    #[error(transparent)]
+    Device(#[from] super::device::GpuUnavailable),
+    /// The pack is damaged or does not fit.
+    #[error(transparent)]
+    Pack(#[from] PackError),
+}
+
+/// A text's vectors in every space the pack has.
+#[derive(Debug, Clone, PartialEq)]
+pub struct TextVectors {
+    /// Against image-level vectors.
+    pub image: Vec<f32>,
+    /// Against left-eye vectors (tripartite packs).
+    pub left: Option<Vec<f32>>,
+    /// Against right-eye vectors (tripartite packs).
+    pub right: Option<Vec<f32>>,
+    /// Against patient vectors (tripartite packs).
+    pub patient: Option<Vec<f32>>,
+}
+
+/// A patch-resolution map over an image, row-major, values in [0, 1].
+#[derive(Debug, Clone, PartialEq)]
+pub struct PatchGrid {
+    /// Patches across.
+    pub width: usize,
+    /// Patches down.
+    pub height: usize,
+    /// `width × height` values.
+    pub values: Vec<f32>,
+}
+
+/// A pack loaded on a device.
+pub struct EncoderSession {
+    pack: LoadedPack,
+    opened: OpenedDevice,
+    pack_dir: std::path::PathBuf,
+    /// A second copy on the autodiff device, loaded on first Grad-CAM.
+    with_gradients: std::sync::OnceLock<Result<LoadedPack, String>>,
+}
+
+fn to_rows(tensor: Tensor<2>) -> Result<Vec<Vec<f32>>, EmbedError> {
+    let [n, m] = tensor.dims();
+    let values = tensor
+        .into_data()
+        .try_to_vec::<f32>()
+        .map_err(|e| EmbedError::Readback(format!("{e:?}")))?;
+    Ok((0..n)
+        .map(|i| values[i * m..(i + 1) * m].to_vec())
+        .collect())
+}
+
+fn row_tensor(values: &[f32], device: &Device) -> Tensor<2> {
+    Tensor::from_data(TensorData::new(values.to_vec(), [1, values.len()]), device)
+}
+
+/// `v / ‖v‖` (zero stays zero).
+pub fn normalized(v: &[f32]) -> Vec<f32> {
+    let norm = v.iter().map(|x| x * x).sum::<f32>().sqrt();
+    if norm > 0.0 {
+        v.iter().map(|x| x / norm).collect()
+    } else {
+        v.to_vec()
+    }
+}
+
+impl EncoderSession {
+    /// Opens `pack` on the device `choice` gives.
+    pub fn open(pack: &Path, choice: DeviceChoice) -> Result<Self, SessionError> {
+        let opened = open_device(choice)?;
+        Self::on(pack, opened)
+    }
+
+    /// Opens `pack` on an opened device (e.g. the viewer's shared one).
+    pub fn on(pack: &Path, opened: OpenedDevice) -> Result<Self, SessionError> {
+        let pack_dir = pack.to_path_buf();
+        let pack = load_pack(pack, &opened.device)?;
+        Ok(EncoderSession {
+            pack,
+            opened,
+            pack_dir,
+            with_gradients: std::sync::OnceLock::new(),
+        })
+    }
+
+    /// The pack's manifest.
+    pub fn manifest(&self) -> &PackManifest {
+        &self.pack.manifest
+    }
+
+    /// `wgpu` or `cpu`, and the adapter when known.
+    pub fn device_description(&self) -> String {
+        match &self.opened.adapter_name {
+            Some(name) => format!("{} ({name})", self.opened.kind),
+            None => self.opened.kind.to_string(),
+        }
+    }
+
+    /// Set when the GPU was asked for but the CPU is used.
+    pub fn device_notice(&self) -> Option<&str> {
+        self.opened.fallback_notice.as_deref()
+    }
+
+    /// Whether the pack can embed text.
+    pub fn has_text(&self) -> bool {
+        !matches!(self.pack.model, PackModel::TimmVit(_))
+    }
+
+    /// Whether the pack has eye and patient mappings.
+    pub fn has_tripartite_heads(&self) -> bool {
+        matches!(
+            self.pack.model,
+            PackModel::RetClip(_) | PackModel::ClipTripartite(_)
+        )
+    }
+
+    fn input(&self, images: &[&image::RgbImage]) -> Tensor<4> {
+        self.input_on(images, &self.opened.device)
+    }
+
+    fn input_on(&self, images: &[&image::RgbImage], device: &Device) -> Tensor<4> {
+        let preprocess = &self.pack.manifest.preprocessing;
+        let side = preprocess.size() as usize;
+        let mut values = Vec::with_capacity(images.len() * 3 * side * side);
+        for image in images {
+            values.extend(preprocess.apply(image));
+        }
+        Tensor::from_data(
+            TensorData::new(values, [images.len(), 3, side, side]),
+            device,
+        )
+    }
+
+    /// Attention rollout (Abnar & Zuidema): the head-averaged attention of every block, with
+    /// the residual as `0.5·A + 0.5·I`, multiplied through; the class token's row over the
+    /// patches, scaled to [0, 1]. Needs no gradients.
+    pub fn attention_rollout(&self, image: &image::RgbImage) -> Result<PatchGrid, EmbedError> {
+        let input = self.input(&[image]);
+        let (maps, grid) = match &self.pack.model {
+            PackModel::OpenaiClip(m) => all_maps(&m.visual, input),
+            PackModel::ClipTripartite(m) => all_maps(&m.clip.visual, input),
+            PackModel::RetClip(m) => all_maps(&m.visual, input),
+            PackModel::TimmVit(m) => {
+                let side = self.pack.manifest.preprocessing.size() as usize;
+                let grid = side / m.patch_embed.proj.kernel_size[0].max(1);
+                (vec![m.forward(input).attention], (grid, grid))
+            }
+        };
+        let mut rollout: Option<Vec<f64>> = None;
+        let mut tokens = 0;
+        for map in maps {
+            let [_, heads, t, _] = map.dims();
+            tokens = t;
+            let values = map
+                .into_data()
+                .try_to_vec::<f32>()
+                .map_err(|e| EmbedError::Readback(format!("{e:?}")))?;
+            // Head mean + identity, rows renormalised.
+            let mut a = vec![0.0_f64; t * t];
+            for h in 0..heads {
+                for i in 0..t * t {
+                    a[i] += f64::from(values[h * t * t + i]) / heads as f64;
+                }
+            }
+            for i in 0..t {
+                for j in 0..t {
+                    a[i * t + j] = 0.5 * a[i * t + j] + if i == j { 0.5 } else { 0.0 };
+                }
+            }
+            rollout = Some(match rollout {
+                None => a,
+                Some(r) => {
+                    let mut out = vec![0.0; t * t];
+                    for i in 0..t {
+                        for k in 0..t {
+                            let aik = a[i * t + k];
+                            for j in 0..t {
+                                out[i * t + j] += aik * r[k * t + j];
+                            }
+                        }
+                    }
+                    out
+                }
+            });
+        }
+        let rollout = rollout.unwrap_or_default();
+        let values: Vec<f32> = (1..tokens).map(|j| rollout[j] as f32).collect();
+        Ok(grid_of(values, grid))
+    }
+
+    /// Grad-CAM on the last block for an image-level prompt pair: gradients of
+    /// `cos(v, positive) − cos(v, negative)` with respect to the last block's input tokens,
+    /// averaged per channel, weight the activations; positive part, scaled to [0, 1]. Runs on a
+    /// second copy of the model on the autodiff device, loaded on first use.
+    pub fn grad_cam(
+        &self,
+        image: &image::RgbImage,
+        positive: &[f32],
+        negative: &[f32],
+    ) -> Result<PatchGrid, EmbedError> {
+        let device = self.opened.device.clone().autodiff();
+        let loaded = self
+            .with_gradients
+            .get_or_init(|| load_pack(&self.pack_dir, &device).map_err(|e| e.to_string()))
+            .as_ref()
+            .map_err(|e| EmbedError::Readback(e.clone()))?;
+        let input = self.input_on(&[image], &device);
+        let (visual, patient_heads) = match &loaded.model {
+            PackModel::OpenaiClip(m) => (&m.visual, None),
+            PackModel::ClipTripartite(m) => (&m.clip.visual, None),
+            PackModel::RetClip(m) => (&m.visual, Some(&m.heads)),
+            PackModel::TimmVit(_) => {
+                return Err(EmbedError::NoTextTower(self.pack.manifest.name.clone()));
+            }
+        };
+        let (mut x, grid) = visual.input_tokens(input);
+        let blocks = &visual.transformer.resblocks;
+        let Some((last, earlier)) = blocks.split_last() else {
+            return Ok(grid_of(vec![0.0; grid.0 * grid.1], grid));
+        };
+        for block in earlier {
+            x = block.forward(x, None).0;
+        }
+        let x = x.detach().require_grad();
+        let (y, _) = last.forward(x.clone(), None);
+        let mut embedding = visual.embed_tokens(y);
+        if let Some(heads) = patient_heads {
+            embedding = heads.patient(embedding.clone(), embedding);
+        }
+        let norm = ((embedding.clone() * embedding.clone()).sum_dim(1) + 1e-12).sqrt();
+        let v = embedding / norm;
+        let direction: Vec<f32> = normalized(positive)
+            .iter()
+            .zip(normalized(negative))
+            .map(|(p, n)| p - n)
+            .collect();
+        let direction = Tensor::<2>::from_data(
+            TensorData::new(direction.clone(), [direction.len(), 1]),
+            &device,
+        );
+        let score = v.matmul(direction).sum();
+        let grads = score.backward();
+        let gradient = x.grad(&grads).ok_or_else(|| {
+            EmbedError::Readback("no gradient reached the last block".to_string())
+        })?;
+        let [_, tokens, width] = gradient.dims();
+        let read = |t: Tensor<3>| {
+            t.into_data()
+                .try_to_vec::<f32>()
+                .map_err(|e| EmbedError::Readback(format!("{e:?}")))
+        };
+        let g = read(gradient)?;
+        let a = read(x.detach())?;
+        let mut weights = vec![0.0_f32; width];
+        for t in 1..tokens {
+            for c in 0..width {
+                weights[c] += g[t * width + c] / (tokens - 1) as f32;
+            }
+        }
+        let values = (1..tokens)
+            .map(|t| {
+                (0..width)
+                    .map(|c| weights[c] * a[t * width + c])
+                    .sum::<f32>()
+                    .max(0.0)
+            })
+            .collect();
+        Ok(grid_of(values, grid))
+    }
+
+    /// The image tower's features of each image (one batch).
+    pub fn image_features(&self, images: &[&image::RgbImage]) -> Result<Vec<Vec<f32>>, EmbedError> {
+        if images.is_empty() {
+            return Ok(Vec::new());
+        }
+        to_rows(self.pack.model.encode_image(self.input(images)))
+    }
+
+    /// Image-level vectors from image features (see the module docs).
+    pub fn image_vectors(&self, features: &[Vec<f32>]) -> Result<Vec<Vec<f32>>, EmbedError> {
+        match &self.pack.model {
+            PackModel::RetClip(m) => features
+                .iter()
+                .map(|f| {
+                    let f = row_tensor(f, &self.opened.device);
+                    to_rows(m.heads.patient(f.clone(), f)).map(|mut r| r.remove(0))
+                })
+                .collect(),
+            _ => Ok(features.to_vec()),
+        }
+    }
+
+    /// The eye-level vector of one eye's image features.
+    pub fn eye_vector(&self, features: &[Vec<f32>], side: Side) -> Result<Vec<f32>, EmbedError> {
+        let mean = mean_of_normalized(features);
+        let mapped = match &self.pack.model {
+            PackModel::RetClip(m) => {
+                Some(m.heads.eye(row_tensor(&mean, &self.opened.device), side))
+            }
+            PackModel::ClipTripartite(m) => {
+                Some(m.heads.eye(row_tensor(&mean, &self.opened.device), side))
+            }
+            _ => None,
+        };
+        match mapped {
+            Some(t) => to_rows(t).map(|mut r| r.remove(0)),
+            None => Ok(mean),
+        }
+    }
+
+    /// The patient-level vector from both eyes' image features (tripartite packs only).
+    pub fn patient_vector(
+        &self,
+        left: &[Vec<f32>],
+        right: &[Vec<f32>],
+    ) -> Result<Option<Vec<f32>>, EmbedError> {
+        let (l, r) = (
+            row_tensor(&mean_of_normalized(left), &self.opened.device),
+            row_tensor(&mean_of_normalized(right), &self.opened.device),
+        );
+        let mapped = match &self.pack.model {
+            PackModel::RetClip(m) => m.heads.patient(l, r),
+            PackModel::ClipTripartite(m) => m.heads.patient(l, r),
+            _ => return Ok(None),
+        };
+        to_rows(mapped).map(|mut rows| Some(rows.remove(0)))
+    }
+
+    /// The vectors of each text in every space the pack has.
+    pub fn text_vectors(&self, texts: &[&str]) -> Result<Vec<TextVectors>, EmbedError> {
+        if texts.is_empty() {
+            return Ok(Vec::new());
+        }
+        let (tokenizer, context) = TextTokenizer::for_pack(&self.pack)?;
+        let ids: Vec<i64> = texts
+            .iter()
+            .flat_map(|t| tokenizer.tokenize(t, context).into_iter().map(i64::from))
+            .collect();
+        let ids = Tensor::<2, Int>::from_data(
+            TensorData::new(ids, [texts.len(), context]),
+            &self.opened.device,
+        );
+        let (image, tripartite) = match &self.pack.model {
+            PackModel::OpenaiClip(m) => (to_rows(m.encode_text(ids))?, None),
+            PackModel::ClipTripartite(m) => (
+                to_rows(m.encode_text(ids.clone()))?,
+                Some(m.encode_text_tripartite(ids)),
+            ),
+            PackModel::RetClip(m) => {
+                let t = m.encode_text(ids);
+                (to_rows(t.patient.clone())?, Some(t))
+            }
+            PackModel::TimmVit(_) => {
+                return Err(EmbedError::NoTextTower(self.pack.manifest.name.clone()));
+            }
+        };
+        let (mut left, mut right, mut patient) = (Vec::new(), Vec::new(), Vec::new());
+        if let Some(t) = tripartite {
+            left = to_rows(t.left)?;
+            right = to_rows(t.right)?;
+            patient = to_rows(t.patient)?;
+        }
+        Ok(image
+            .into_iter()
+            .enumerate()
+            .map(|(i, image)| TextVectors {
+                image,
+                left: left.get(i).cloned(),
+                right: right.get(i).cloned(),
+                patient: patient.get(i).cloned(),
+            })
+            .collect())
+    }
+}
+
+/// The mean of the normalised vectors (the eye rule).
+pub fn mean_of_normalized(vectors: &[Vec<f32>]) -> Vec<f32> {
+    let Some(first) = vectors.first() else {
+        return Vec::new();
+    };
+    let mut sum = vec![0.0_f32; first.len()];
+    for v in vectors {
+        for (s, x) in sum.iter_mut().zip(normalized(v)) {
+            *s += x;
+        }
+    }
+    sum.iter().map(|s| s / vectors.len() as f32).collect()
+}
+
+fn all_maps(
+    visual: &super::clip_vision::ClipVision,
+    input: Tensor<4>,
+) -> (Vec<Tensor<4>>, (usize, usize)) {
+    let (_, grid) = visual.input_tokens(input.clone());
+    (visual.forward_with_all_attention(input).1, grid)
+}
+
+/// A grid of `(rows, columns)` from patch values, scaled so the largest is 1.
+fn grid_of(values: Vec<f32>, (rows, columns): (usize, usize)) -> PatchGrid {
+    let max = values.iter().copied().fold(0.0_f32, f32::max);
+    let values = if max > 0.0 {
+        values.iter().map(|v| v / max).collect()
+    } else {
+        values
+    };
+    PatchGrid {
+        width: columns,
+        height: rows,
+        values,
+    }
+}
