@@ -117,17 +117,17 @@ impl Default for DemoTrainConfig {
             validation_patients: 100,
             test_seed: 13,
             test_patients: 120,
-            steps: 2400,
+            steps: 1500,
             batch_patients: 8,
             learning_rate: 1e-3,
             prompt_scale: 10.0,
-            image_px: 128,
+            image_px: 192,
         }
     }
 }
 
 impl DemoTrainConfig {
-    /// The model's sizes: ViT 128 px / patch 16 / width 128 × 4, text width 64 × 3 (context 32),
+    /// The model's sizes: ViT 192 px / patch 16 / width 128 × 4, text width 64 × 3 (context 32),
     /// 64-d spaces.
     pub fn model(&self) -> ClipConfig {
         ClipConfig::new(

@@ -214,9 +214,12 @@ impl EncoderSession {
         Ok(grid_of(values, grid))
     }
 
-    /// Grad-CAM on the last block for an image-level prompt pair: gradients of
-    /// `cos(v, positive) − cos(v, negative)` with respect to the last block's input tokens,
-    /// averaged per channel, weight the activations; positive part, scaled to [0, 1]. Runs on a
+    /// Grad-CAM on the last block for an image-level prompt pair, in its form for ViTs (Chefer
+    /// et al. 2021): the gradient of `cos(v, positive) − cos(v, negative)` with respect to the
+    /// last block's attention maps weights those maps; the class token's row of the head mean
+    /// of the positive part, over the patches, scaled to [0, 1] (all zeros when nothing
+    /// supports the finding). Channel-weighted Grad-CAM on the token activations was tried
+    /// first and gave maps of one sign everywhere on these models. Runs on a
     /// second copy of the model on the autodiff device, loaded on first use.
     pub fn grad_cam(
         &self,
@@ -247,8 +250,18 @@ impl EncoderSession {
         for block in earlier {
             x = block.forward(x, None).0;
         }
-        let x = x.detach().require_grad();
-        let (y, _) = last.forward(x.clone(), None);
+        // Target layer: the last block's `ln_1` output (what its attention reads), as ViT
+        // Grad-CAM implementations use; the residual stream itself carries large constant
+        // components that drown the class signal.
+        // The last block runs with its attention maps as a gradient leaf.
+        let residual = x.detach();
+        let (attended, maps) =
+            last.attn
+                .forward_mapped(last.ln_1.forward(residual.clone()), None, |maps| {
+                    maps.detach().require_grad()
+                });
+        let y = residual + attended;
+        let y = y.clone() + last.mlp.forward(last.ln_2.forward(y));
         let mut embedding = visual.embed_tokens(y);
         if let Some(heads) = patient_heads {
             embedding = heads.patient(embedding.clone(), embedding);
@@ -266,29 +279,27 @@ impl EncoderSession {
         );
         let score = v.matmul(direction).sum();
         let grads = score.backward();
-        let gradient = x.grad(&grads).ok_or_else(|| {
-            EmbedError::Readback("no gradient reached the last block".to_string())
+        let gradient = maps.grad(&grads).ok_or_else(|| {
+            EmbedError::Readback("no gradient reached the last block's attention".to_string())
         })?;
-        let [_, tokens, width] = gradient.dims();
-        let read = |t: Tensor<3>| {
+        let [_, heads, tokens, _] = gradient.dims();
+        let read = |t: Tensor<4>| {
             t.into_data()
                 .try_to_vec::<f32>()
                 .map_err(|e| EmbedError::Readback(format!("{e:?}")))
         };
         let g = read(gradient)?;
-        let a = read(x.detach())?;
-        let mut weights = vec![0.0_f32; width];
-        for t in 1..tokens {
-            for c in 0..width {
-                weights[c] += g[t * width + c] / (tokens - 1) as f32;
-            }
-        }
+        let a = read(maps.detach())?;
+        // The class token's row: mean over heads of relu(gradient ⊙ attention).
         let values = (1..tokens)
-            .map(|t| {
-                (0..width)
-                    .map(|c| weights[c] * a[t * width + c])
+            .map(|j| {
+                (0..heads)
+                    .map(|h| {
+                        let i = h * tokens * tokens + j; // row 0 (class token), column j
+                        (g[i] * a[i]).max(0.0)
+                    })
                     .sum::<f32>()
-                    .max(0.0)
+                    / heads as f32
             })
             .collect();
         Ok(grid_of(values, grid))

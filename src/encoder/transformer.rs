@@ -189,6 +189,17 @@ impl FusedAttention {
         x: Tensor<3>,
         blocked: Option<&Tensor<3, Bool>>,
     ) -> (Tensor<3>, Tensor<4>) {
+        self.forward_mapped(x, blocked, |maps| maps)
+    }
+
+    /// Like [`Self::forward`], passing the softmax maps through `through` before they weight
+    /// the values — e.g. to make them a gradient leaf for class-specific heatmaps.
+    pub fn forward_mapped(
+        &self,
+        x: Tensor<3>,
+        blocked: Option<&Tensor<3, Bool>>,
+        through: impl FnOnce(Tensor<4>) -> Tensor<4>,
+    ) -> (Tensor<3>, Tensor<4>) {
         let [batch, tokens, width] = x.dims();
         let head_dim = width / self.heads;
         let qkv = self.in_proj.forward(x);
@@ -207,7 +218,7 @@ impl FusedAttention {
                 .expand([batch, self.heads, tokens, tokens]);
             scores = scores.mask_fill(blocked, f32::NEG_INFINITY);
         }
-        let maps = softmax(scores, 3);
+        let maps = through(softmax(scores, 3));
         let out = maps
             .clone()
             .matmul(v)
