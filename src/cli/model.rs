@@ -126,11 +126,34 @@ pub fn run(command: &ModelCommand) -> anyhow::Result<ExitCode> {
                 m.preprocessing.std
             )?;
             writeln!(stdout, "intended use: {}", m.intended_use)?;
-            writeln!(
-                stdout,
-                "source: {} ({}, SHA-256 {})",
-                m.provenance.source_file, m.provenance.source_format, m.provenance.source_sha256
-            )?;
+            if m.provenance.source_sha256.is_empty() {
+                writeln!(
+                    stdout,
+                    "source: {} ({})",
+                    m.provenance.source_file, m.provenance.source_format
+                )?;
+            } else {
+                writeln!(
+                    stdout,
+                    "source: {} ({}, SHA-256 {})",
+                    m.provenance.source_file,
+                    m.provenance.source_format,
+                    m.provenance.source_sha256
+                )?;
+            }
+            if m.synthetic_training_data {
+                writeln!(
+                    stdout,
+                    "TRAINED ON SYNTHETIC DATA ONLY — its numbers say nothing about real eyes"
+                )?;
+            }
+            for f in &m.findings {
+                writeln!(
+                    stdout,
+                    "finding {}: {} (prompt \"{}\" vs \"{}\"; operating points {:?})",
+                    f.id, f.name, f.prompt, f.negative_prompt, f.operating_point
+                )?;
+            }
             writeln!(stdout, "weights: checksum OK, every key loaded")?;
             Ok(ExitCode::SUCCESS)
         }

@@ -429,3 +429,25 @@ fn train_demo_writes_a_loadable_pack_with_its_model_card() {
     assert_eq!(evaluation["config"]["steps"], 6);
     assert!(evaluation["findings"]["amd"]["eye"]["auroc"].is_number());
 }
+
+/// `fovea model info` on the demo pack says, before anything else a reader might quote, that it
+/// was trained on synthetic data, and lists its findings.
+#[test]
+fn model_info_of_the_demo_pack_says_it_is_synthetic() {
+    let output = Command::new(env!("CARGO_BIN_EXE_fovea"))
+        .args(["model", "info", "models/demo"])
+        .current_dir(env!("CARGO_MANIFEST_DIR"))
+        .output()
+        .expect("run");
+    assert!(
+        output.status.success(),
+        "{}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+    let text = String::from_utf8_lossy(&output.stdout);
+    assert!(text.contains("TRAINED ON SYNTHETIC DATA ONLY"), "{text}");
+    assert!(text.contains("not for clinical use"), "{text}");
+    for id in ["referable_dr", "glaucoma", "amd"] {
+        assert!(text.contains(&format!("finding {id}:")), "{text}");
+    }
+}
