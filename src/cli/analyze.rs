@@ -363,13 +363,11 @@ fn table(
                 if f.refer { "  REFER" } else { "" }
             )
         };
+        let note = |n: &Option<String>| n.as_ref().map(|n| format!(" — {n}")).unwrap_or_default();
         out.push_str(&format!(
             "  patient level ({:?}){}\n",
             r.patient_rule,
-            r.patient_note
-                .as_ref()
-                .map(|n| format!(" — {n}"))
-                .unwrap_or_default()
+            note(&r.patient_note)
         ));
         for f in &r.findings {
             out.push_str(&format!("    {}\n", line(f)));
@@ -379,10 +377,7 @@ fn table(
                 "  {} ({} images used){}\n",
                 e.eye.label(),
                 e.contributing.len(),
-                e.note
-                    .as_ref()
-                    .map(|n| format!(" — {n}"))
-                    .unwrap_or_default()
+                note(&e.note)
             ));
             for f in &e.findings {
                 out.push_str(&format!("    {}\n", line(f)));

@@ -48,6 +48,8 @@ pub fn run(args: &TrainDemoArgs) -> anyhow::Result<ExitCode> {
         test_patients: args.test_patients.unwrap_or(defaults.test_patients),
         ..defaults
     };
+    // Before half an hour of training, not after it.
+    crate::encoder::pack::refuse_existing(&args.out)?;
     let mut stderr = std::io::stderr().lock();
     let started = Instant::now();
     writeln!(

@@ -10,7 +10,9 @@ use serde::Serialize;
 
 use super::clip_tokenizer::ClipTokenizer;
 use super::clip_tripartite::ClipTripartite;
-use super::demo_train::{DEMO_FINDINGS, DemoSplit, DemoTrainConfig, MODALITIES, prompt_texts};
+use super::demo_train::{
+    DEMO_FINDINGS, DemoSplit, DemoTrainConfig, MODALITIES, normalize, pair_logits, prompt_texts,
+};
 use super::pack::{
     Architecture, FORMAT_VERSION, FindingSpec, PackError, PackManifest, PackModel, Provenance,
     WeightsEntry, write_pack,
@@ -31,11 +33,6 @@ pub struct SplitScores {
     pub patient: Vec<Vec<f64>>,
 }
 
-fn normalize(x: Tensor<2>) -> Tensor<2> {
-    let norm = ((x.clone() * x.clone()).sum_dim(1) + 1e-8).sqrt();
-    x / norm
-}
-
 fn rows(t: Tensor<2>) -> Vec<Vec<f64>> {
     let [n, m] = t.dims();
     let values = t.into_data().try_to_vec::<f32>().unwrap_or_default();
@@ -47,12 +44,6 @@ fn rows(t: Tensor<2>) -> Vec<Vec<f64>> {
                 .collect()
         })
         .collect()
-}
-
-fn pair_logits(cos: Tensor<2>, scale: f32) -> Tensor<2> {
-    let [r, c] = cos.dims();
-    let pairs = cos.reshape([r, c / 2, 2]);
-    (pairs.clone().narrow(2, 0, 1) - pairs.narrow(2, 1, 1)).reshape([r, c / 2]) * f64::from(scale)
 }
 
 /// Scores every image, eye and patient of `split` on `device`.

@@ -266,7 +266,7 @@ pub fn render_split(config: &DemoTrainConfig, seed: u64, patients: usize) -> Dem
 }
 
 /// `x / ‖x‖` along dimension 1.
-fn normalize(x: Tensor<2>) -> Tensor<2> {
+pub(crate) fn normalize(x: Tensor<2>) -> Tensor<2> {
     let norm = ((x.clone() * x.clone()).sum_dim(1) + 1e-8).sqrt();
     x / norm
 }
@@ -280,7 +280,7 @@ fn bce(s: Tensor<2>, labels: Tensor<2>, mask: Tensor<2>) -> Tensor<1> {
 }
 
 /// Prompt-pair logits: columns `2f` and `2f + 1` of `cos` are finding f's prompt and negative.
-fn pair_logits(cos: Tensor<2>, scale: f32) -> Tensor<2> {
+pub(crate) fn pair_logits(cos: Tensor<2>, scale: f32) -> Tensor<2> {
     let [rows, cols] = cos.dims();
     let pairs = cos.reshape([rows, cols / 2, 2]);
     let positive = pairs.clone().narrow(2, 0, 1).reshape([rows, cols / 2]);

@@ -335,6 +335,21 @@ pub struct ImportOptions {
     pub intended_use: String,
 }
 
+/// Refuses an output folder that exists and is not empty (checked before any work, so a long
+/// import or training does not end in this error).
+pub fn refuse_existing(out: &Path) -> Result<(), PackError> {
+    let occupied = out.exists()
+        && std::fs::read_dir(out)
+            .map(|mut d| d.next().is_some())
+            .unwrap_or(true);
+    if occupied {
+        return Err(PackError::OutputExists {
+            path: out.to_path_buf(),
+        });
+    }
+    Ok(())
+}
+
 /// Converts a published checkpoint of `architecture` into a pack folder `out` (created; it
 /// must not exist or be empty). A timm ViT's pooling and head are taken from the checkpoint's
 /// keys. Written to a temporary sibling folder first and renamed, so a failed import leaves
@@ -345,15 +360,7 @@ pub fn import_checkpoint(
     out: &Path,
     options: &ImportOptions,
 ) -> Result<PackManifest, PackError> {
-    if out.exists()
-        && std::fs::read_dir(out)
-            .map(|mut d| d.next().is_some())
-            .unwrap_or(true)
-    {
-        return Err(PackError::OutputExists {
-            path: out.to_path_buf(),
-        });
-    }
+    refuse_existing(out)?;
     let device = Device::flex();
     let raw = read_checkpoint(checkpoint)?;
     let architecture = match architecture {
@@ -412,15 +419,7 @@ pub fn write_pack(
     mut manifest: PackManifest,
     model: &PackModel,
 ) -> Result<PackManifest, PackError> {
-    if out.exists()
-        && std::fs::read_dir(out)
-            .map(|mut d| d.next().is_some())
-            .unwrap_or(true)
-    {
-        return Err(PackError::OutputExists {
-            path: out.to_path_buf(),
-        });
-    }
+    refuse_existing(out)?;
     let staging = out.with_extension("importing");
     let io = |path: &Path| {
         let path = path.to_path_buf();
