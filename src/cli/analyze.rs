@@ -9,6 +9,7 @@ use std::process::ExitCode;
 use anyhow::Context;
 
 use crate::analysis::engine::{Analyzer, PatientResult, add_zero_shot};
+use crate::analysis::findings::FindingProbability;
 use crate::analysis::zero_shot::ZeroShot;
 use crate::encoder::device::DeviceChoice;
 use crate::encoder::session::EncoderSession;
@@ -205,63 +206,71 @@ fn field(value: &str) -> String {
     }
 }
 
+/// One entry per finding, or a single blank one when there are none (the row still says why).
+fn each_or_blank(findings: &[FindingProbability]) -> Vec<Option<&FindingProbability>> {
+    if findings.is_empty() {
+        vec![None]
+    } else {
+        findings.iter().map(Some).collect()
+    }
+}
+
 fn csv(results: &[PatientResult]) -> String {
     let mut out = String::from(
         "patient_id,level,eye,image,modality,gradable,reasons,finding_id,finding,probability,operating_point,refer,images_used,model,model_version,weights_sha256,synthetic_training_data\n",
     );
     for r in results {
         let m = &r.model;
-        let mut row =
-            |level: &str,
-             eye: &str,
-             image: &str,
-             modality: &str,
-             gradable: &str,
-             reasons: &str,
-             used: &str,
-             f: Option<&crate::analysis::findings::FindingProbability>| {
-                let (id, name, p, op, refer) = match f {
-                    Some(f) => (
-                        f.id.as_str(),
-                        f.name.as_str(),
-                        format!("{:.4}", f.probability),
-                        format!("{:.4}", f.operating_point),
-                        f.refer.to_string(),
-                    ),
-                    None => ("", "", String::new(), String::new(), String::new()),
-                };
-                let fields = [
-                    r.patient_id.as_str(),
-                    level,
-                    eye,
-                    image,
-                    modality,
-                    gradable,
-                    reasons,
-                    id,
-                    name,
-                    &p,
-                    &op,
-                    &refer,
-                    used,
-                    m.name.as_str(),
-                    m.version.as_str(),
-                    m.weights_sha256.as_str(),
-                    if m.synthetic_training_data {
-                        "true"
-                    } else {
-                        "false"
-                    },
-                ];
-                out.push_str(
-                    &fields
-                        .iter()
-                        .map(|f| field(f))
-                        .collect::<Vec<_>>()
-                        .join(","),
-                );
-                out.push('\n');
+        let mut row = |level: &str,
+                       eye: &str,
+                       image: &str,
+                       modality: &str,
+                       gradable: &str,
+                       reasons: &str,
+                       used: &str,
+                       f: Option<&FindingProbability>| {
+            let (id, name, p, op, refer) = match f {
+                Some(f) => (
+                    f.id.as_str(),
+                    f.name.as_str(),
+                    format!("{:.4}", f.probability),
+                    format!("{:.4}", f.operating_point),
+                    f.refer.to_string(),
+                ),
+                None => ("", "", String::new(), String::new(), String::new()),
             };
+            let fields = [
+                r.patient_id.as_str(),
+                level,
+                eye,
+                image,
+                modality,
+                gradable,
+                reasons,
+                id,
+                name,
+                &p,
+                &op,
+                &refer,
+                used,
+                m.name.as_str(),
+                m.version.as_str(),
+                m.weights_sha256.as_str(),
+                if m.synthetic_training_data {
+                    "true"
+                } else {
+                    "false"
+                },
+            ];
+            out.push_str(
+                &fields
+                    .iter()
+                    .map(|f| field(f))
+                    .collect::<Vec<_>>()
+                    .join(","),
+            );
+            out.push('\n');
+        };
         let rule = format!("patient ({:?})", r.patient_rule);
         for f in &r.findings {
             row(
@@ -286,29 +295,13 @@ fn csv(results: &[PatientResult]) -> String {
                 .iter()
                 .map(|(p, why)| format!("{}: {why}", p.display()))
                 .collect();
-            if e.findings.is_empty() {
-                row(
-                    "eye",
-                    e.eye.label(),
-                    "",
-                    "",
-                    "no",
-                    e.note.as_deref().unwrap_or(""),
-                    "",
-                    None,
-                );
-            }
-            for f in &e.findings {
-                row(
-                    "eye",
-                    e.eye.label(),
-                    "",
-                    "",
-                    "yes",
-                    &excluded.join("; "),
-                    &used.join("; "),
-                    Some(f),
-                );
+            let (gradable, reasons, used) = if e.findings.is_empty() {
+                ("no", e.note.clone().unwrap_or_default(), String::new())
+            } else {
+                ("yes", excluded.join("; "), used.join("; "))
+            };
+            for f in each_or_blank(&e.findings) {
+                row("eye", e.eye.label(), "", "", gradable, &reasons, &used, f);
             }
         }
         for i in &r.images {
@@ -318,7 +311,7 @@ fn csv(results: &[PatientResult]) -> String {
                 (Some(q), None) => (if q.gradable { "yes" } else { "no" }, q.reasons.join("; ")),
                 (None, None) => ("no", String::new()),
             };
-            if i.findings.is_empty() {
+            for f in each_or_blank(&i.findings) {
                 row(
                     "image",
                     i.eye.label(),
@@ -327,19 +320,7 @@ fn csv(results: &[PatientResult]) -> String {
                     gradable,
                     &reasons,
                     "",
-                    None,
-                );
-            }
-            for f in &i.findings {
-                row(
-                    "image",
-                    i.eye.label(),
-                    &path,
-                    i.modality.label(),
-                    gradable,
-                    &reasons,
-                    "",
-                    Some(f),
+                    f,
                 );
             }
         }
@@ -355,7 +336,7 @@ fn table(
     let mut out = String::new();
     for r in results {
         out.push_str(&format!("patient {} — {}\n", r.patient_id, r.model.label()));
-        let line = |f: &crate::analysis::findings::FindingProbability| {
+        let line = |f: &FindingProbability| {
             format!(
                 "{:<55} {:>5.1} %{}",
                 f.name,

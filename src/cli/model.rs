@@ -11,7 +11,7 @@ use crate::encoder::clip::ClipConfig;
 use crate::encoder::clip_text::ClipTextConfig;
 use crate::encoder::clip_vision::ClipVisionConfig;
 use crate::encoder::device::{DeviceChoice, open_device, with_cpu_fallback};
-use crate::encoder::embed::{embed_image, embed_text};
+use crate::encoder::embed::{embed_image, text_vectors};
 use crate::encoder::pack::{Architecture, ImportOptions, import_checkpoint, load_pack};
 use crate::encoder::ret_clip::RetClipConfig;
 use crate::encoder::timm_vit::{TimmVitConfig, VitPool};
@@ -200,8 +200,8 @@ fn embed(
         }
         let mut text_rows = Vec::new();
         for text in texts {
-            let embedded = embed_text(&loaded, text, device)?;
-            let mut row = serde_json::json!({ "text": text, "embedding": embedded.embedding });
+            let embedded = text_vectors(&loaded, &[text.as_str()], device)?.remove(0);
+            let mut row = serde_json::json!({ "text": text, "embedding": embedded.image });
             if let (Some(left), Some(right)) = (embedded.left, embedded.right) {
                 row["embedding_left_eye"] = serde_json::json!(left);
                 row["embedding_right_eye"] = serde_json::json!(right);

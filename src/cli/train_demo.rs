@@ -7,7 +7,7 @@ use std::process::ExitCode;
 use std::time::Instant;
 
 use crate::encoder::demo_eval::{evaluate, score_split, write_demo_pack};
-use crate::encoder::demo_train::{DemoTrainConfig, TrainEvent, render_split, train};
+use crate::encoder::demo_train::{DemoTrainConfig, TrainStep, render_split, train};
 
 /// Options of `fovea train-demo`.
 #[derive(Debug, clap::Args)]
@@ -68,20 +68,21 @@ pub fn run(args: &TrainDemoArgs) -> anyhow::Result<ExitCode> {
     )?;
     let training_started = Instant::now();
     let mut last_report = Instant::now();
-    let model = train(&config, &train_split, &mut |event| {
-        if let TrainEvent::Step { step, of, loss } = event
-            && (step == 1 || step == of || last_report.elapsed().as_secs() >= 10)
-        {
-            {
+    let model = train(
+        &config,
+        &train_split,
+        &mut |TrainStep { step, of, loss }| {
+            if step == 1 || step == of || last_report.elapsed().as_secs() >= 10 {
                 last_report = Instant::now();
+                // Progress only: a closed stderr must not stop half an hour of training.
                 let _ = writeln!(
-                    std::io::stderr(),
+                    stderr,
                     "step {step}/{of} loss {loss:.4} ({:.0} s)",
                     training_started.elapsed().as_secs_f64()
                 );
             }
-        }
-    });
+        },
+    );
     let training_seconds = training_started.elapsed().as_secs_f64();
     let device = burn::prelude::Device::flex();
     let validation_scores = score_split(&model, &config, &validation, &device);

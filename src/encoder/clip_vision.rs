@@ -121,16 +121,17 @@ impl ClipVision {
         self.ln_post.forward(class_token).matmul(self.proj.val())
     }
 
-    /// Embeddings and every block's attention maps (for attention rollout).
-    pub fn forward_with_all_attention(&self, images: Tensor<4>) -> (Tensor<2>, Vec<Tensor<4>>) {
-        let (mut x, _) = self.input_tokens(images);
+    /// Every block's attention maps (for attention rollout) and the patch grid
+    /// `(rows, columns)`.
+    pub fn all_attention_maps(&self, images: Tensor<4>) -> (Vec<Tensor<4>>, (usize, usize)) {
+        let (mut x, grid) = self.input_tokens(images);
         let mut maps = Vec::with_capacity(self.transformer.resblocks.len());
         for block in &self.transformer.resblocks {
             let (next, m) = block.forward(x, None);
             x = next;
             maps.push(m);
         }
-        (self.embed_tokens(x), maps)
+        (maps, grid)
     }
 
     /// Embeddings and the last block's attention maps `[batch, heads, tokens, tokens]`.

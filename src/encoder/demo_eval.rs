@@ -12,7 +12,9 @@ use super::clip_tokenizer::ClipTokenizer;
 use super::clip_tripartite::ClipTripartite;
 use super::demo_train::{
     DEMO_FINDINGS, DemoSplit, DemoTrainConfig, MODALITIES, normalize, pair_logits, prompt_texts,
+    tokens,
 };
+use super::embed::to_rows;
 use super::pack::{
     Architecture, FORMAT_VERSION, FindingSpec, PackError, PackManifest, PackModel, Provenance,
     WeightsEntry, write_pack,
@@ -34,15 +36,10 @@ pub struct SplitScores {
 }
 
 fn rows(t: Tensor<2>) -> Vec<Vec<f64>> {
-    let [n, m] = t.dims();
-    let values = t.into_data().try_to_vec::<f32>().unwrap_or_default();
-    (0..n)
-        .map(|i| {
-            values[i * m..(i + 1) * m]
-                .iter()
-                .map(|&v| f64::from(v))
-                .collect()
-        })
+    to_rows(t)
+        .unwrap_or_default()
+        .into_iter()
+        .map(|row| row.into_iter().map(f64::from).collect())
         .collect()
 }
 
@@ -55,12 +52,7 @@ pub fn score_split(
 ) -> SplitScores {
     let tokenizer = ClipTokenizer::new();
     let context = config.model().text.context_length;
-    let prompts = prompt_texts();
-    let ids: Vec<i64> = prompts
-        .iter()
-        .flat_map(|t| tokenizer.tokenize(t, context).into_iter().map(i64::from))
-        .collect();
-    let ids = Tensor::<2, Int>::from_data(TensorData::new(ids, [prompts.len(), context]), device);
+    let ids = tokens(&tokenizer, &prompt_texts(), context, device);
     let clip_text = normalize(model.encode_text(ids.clone())).transpose();
     let text = model.encode_text_tripartite(ids);
     let (left_text, right_text, patient_text) = (

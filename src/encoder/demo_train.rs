@@ -289,7 +289,7 @@ pub(crate) fn pair_logits(cos: Tensor<2>, scale: f32) -> Tensor<2> {
 }
 
 /// Token ids of `texts`, `[n, context]`.
-fn tokens(
+pub(crate) fn tokens(
     tokenizer: &ClipTokenizer,
     texts: &[&str],
     context: usize,
@@ -310,27 +310,22 @@ pub fn prompt_texts() -> Vec<&'static str> {
         .collect()
 }
 
-/// Progress of training.
-#[derive(Debug, Clone)]
-pub enum TrainEvent {
-    /// Rendering a split.
-    Rendering(&'static str),
-    /// A step finished with this loss.
-    Step {
-        /// Step number (1-based).
-        step: usize,
-        /// Of how many.
-        of: usize,
-        /// Batch loss.
-        loss: f32,
-    },
+/// A finished training step.
+#[derive(Debug, Clone, Copy)]
+pub struct TrainStep {
+    /// Step number (1-based).
+    pub step: usize,
+    /// Of how many.
+    pub of: usize,
+    /// Batch loss.
+    pub loss: f32,
 }
 
 /// Trains the demo model on `train`; returns the model for inference (no autodiff).
 pub fn train(
     config: &DemoTrainConfig,
     train: &DemoSplit,
-    progress: &mut dyn FnMut(TrainEvent),
+    progress: &mut dyn FnMut(TrainStep),
 ) -> ClipTripartite {
     use rand::{Rng, SeedableRng};
     let device = Device::flex().autodiff();
@@ -346,6 +341,8 @@ pub fn train(
     let px = train.px;
     let findings = DEMO_FINDINGS.len();
     let warmup = (config.steps / 10).max(1);
+    // The prompts' ids do not change; their embeddings do, so they are encoded every step.
+    let prompt_ids = tokens(&tokenizer, &prompts, context, &device);
     for step in 0..config.steps {
         let batch: Vec<usize> = (0..config.batch_patients)
             .map(|_| rng.random_range(0..train.patients))
@@ -361,7 +358,6 @@ pub fn train(
         let features = normalize(model.encode_image(images));
 
         // Image level.
-        let prompt_ids = tokens(&tokenizer, &prompts, context, &device);
         let prompt_clip = normalize(model.encode_text(prompt_ids.clone()));
         let image_logits = pair_logits(
             features.clone().matmul(prompt_clip.transpose()),
@@ -402,7 +398,7 @@ pub fn train(
         let left = per_side
             .narrow(1, 1, 1)
             .reshape([config.batch_patients, dim]);
-        let text = model.encode_text_tripartite(prompt_ids);
+        let text = model.encode_text_tripartite(prompt_ids.clone());
         let right_logits = pair_logits(
             normalize(model.heads.eye(right.clone(), Side::Right))
                 .matmul(normalize(text.right).transpose()),
@@ -489,7 +485,7 @@ pub fn train(
             config.learning_rate * 0.5 * (1.0 + (std::f64::consts::PI * t).cos())
         };
         model = optimizer.step(lr, model, grads);
-        progress(TrainEvent::Step {
+        progress(TrainStep {
             step: step + 1,
             of: config.steps,
             loss: loss_value,

@@ -5,7 +5,7 @@
 use burn::prelude::*;
 
 use super::clip_tokenizer::ClipTokenizer;
-use super::pack::{Architecture, LoadedPack, PackModel};
+use super::pack::{Architecture, LoadedPack};
 use super::wordpiece::WordPieceTokenizer;
 
 /// Why a text cannot be embedded with a pack.
@@ -54,15 +54,18 @@ pub fn embed_image(
     to_vec(pack.model.encode_image(input))
 }
 
-/// A text's embedding: the joint space's, and for RET-CLIP packs also the per-eye spaces'.
+/// A text's vectors in every space the pack has.
 #[derive(Debug, Clone, PartialEq)]
-pub struct TextEmbedding {
-    /// CLIP's text embedding; RET-CLIP's patient-level one.
-    pub embedding: Vec<f32>,
-    /// RET-CLIP's left-eye text embedding.
+pub struct TextVectors {
+    /// Against image-level vectors: CLIP's text embedding; RET-CLIP's patient-level one (its
+    /// single-image rule).
+    pub image: Vec<f32>,
+    /// Against left-eye vectors (tripartite packs).
     pub left: Option<Vec<f32>>,
-    /// RET-CLIP's right-eye text embedding.
+    /// Against right-eye vectors (tripartite packs).
     pub right: Option<Vec<f32>>,
+    /// Against patient vectors (tripartite packs).
+    pub patient: Option<Vec<f32>>,
 }
 
 /// Turns texts into token ids for one pack's text tower.
@@ -119,41 +122,48 @@ impl TextTokenizer {
     }
 }
 
-/// Embeds one text (a prompt or a report line).
-pub fn embed_text(
+/// A `[rows, width]` tensor read back as rows.
+pub(crate) fn to_rows(tensor: Tensor<2>) -> Result<Vec<Vec<f32>>, EmbedError> {
+    let [rows, width] = tensor.dims();
+    let values = to_vec(tensor)?;
+    Ok((0..rows)
+        .map(|i| values[i * width..(i + 1) * width].to_vec())
+        .collect())
+}
+
+/// Embeds texts (prompts, report lines) in every space `pack` has, in one batch.
+pub fn text_vectors(
     pack: &LoadedPack,
-    text: &str,
+    texts: &[&str],
     device: &Device,
-) -> Result<TextEmbedding, EmbedError> {
-    let (tokenizer, context) = TextTokenizer::for_pack(pack)?;
-    let ids: Vec<i64> = tokenizer
-        .tokenize(text, context)
-        .into_iter()
-        .map(i64::from)
-        .collect();
-    let input = Tensor::<2, Int>::from_data(TensorData::new(ids, [1, context]), device);
-    match &pack.model {
-        PackModel::OpenaiClip(m) => Ok(TextEmbedding {
-            embedding: to_vec(m.encode_text(input))?,
-            left: None,
-            right: None,
-        }),
-        PackModel::RetClip(m) => {
-            let text = m.encode_text(input);
-            Ok(TextEmbedding {
-                embedding: to_vec(text.patient)?,
-                left: Some(to_vec(text.left)?),
-                right: Some(to_vec(text.right)?),
-            })
-        }
-        PackModel::ClipTripartite(m) => {
-            let text = m.encode_text_tripartite(input.clone());
-            Ok(TextEmbedding {
-                embedding: to_vec(m.encode_text(input))?,
-                left: Some(to_vec(text.left)?),
-                right: Some(to_vec(text.right)?),
-            })
-        }
-        PackModel::TimmVit(_) => Err(EmbedError::NoTextTower(pack.manifest.name.clone())),
+) -> Result<Vec<TextVectors>, EmbedError> {
+    if texts.is_empty() {
+        return Ok(Vec::new());
     }
+    let (tokenizer, context) = TextTokenizer::for_pack(pack)?;
+    let ids: Vec<i64> = texts
+        .iter()
+        .flat_map(|t| tokenizer.tokenize(t, context).into_iter().map(i64::from))
+        .collect();
+    let ids = Tensor::<2, Int>::from_data(TensorData::new(ids, [texts.len(), context]), device);
+    let (image, tripartite) = pack
+        .model
+        .encode_text_spaces(ids)
+        .ok_or_else(|| EmbedError::NoTextTower(pack.manifest.name.clone()))?;
+    let (mut left, mut right, mut patient) = (Vec::new(), Vec::new(), Vec::new());
+    if let Some(t) = tripartite {
+        left = to_rows(t.left)?;
+        right = to_rows(t.right)?;
+        patient = to_rows(t.patient)?;
+    }
+    Ok(to_rows(image)?
+        .into_iter()
+        .enumerate()
+        .map(|(i, image)| TextVectors {
+            image,
+            left: left.get(i).cloned(),
+            right: right.get(i).cloned(),
+            patient: patient.get(i).cloned(),
+        })
+        .collect())
 }

@@ -15,7 +15,9 @@ use super::checkpoint::{LoadError, LoadReport, read_checkpoint};
 use super::clip::{Clip, ClipConfig};
 use super::clip_tripartite::{ClipTripartite, init_clip_tripartite};
 use super::preprocess::Preprocess;
-use super::ret_clip::{RetClip, RetClipConfig, load_ret_clip_checkpoint};
+use super::ret_clip::{
+    RetClip, RetClipConfig, TripartiteHeads, TripartiteText, load_ret_clip_checkpoint,
+};
 use super::timm_vit::{TimmVit, TimmVitConfig, load_timm_checkpoint};
 
 /// The manifest's file name.
@@ -51,20 +53,27 @@ pub enum Architecture {
     },
 }
 
+/// The sizes of both CLIP towers, for descriptions.
+fn clip_sizes(config: &ClipConfig) -> String {
+    format!(
+        "image {} px / patch {} / width {} × {} layers, text width {} × {} layers, embedding {}",
+        config.vision.image_size,
+        config.vision.patch_size,
+        config.vision.width,
+        config.vision.layers,
+        config.text.width,
+        config.text.layers,
+        config.vision.embed_dim
+    )
+}
+
 impl Architecture {
     /// A one-line description for people.
     pub fn describe(&self) -> String {
         match self {
-            Architecture::OpenaiClip { config } => format!(
-                "OpenAI-style CLIP: image {} px / patch {} / width {} × {} layers, text width {} × {} layers, embedding {}",
-                config.vision.image_size,
-                config.vision.patch_size,
-                config.vision.width,
-                config.vision.layers,
-                config.text.width,
-                config.text.layers,
-                config.vision.embed_dim
-            ),
+            Architecture::OpenaiClip { config } => {
+                format!("OpenAI-style CLIP: {}", clip_sizes(config))
+            }
             Architecture::RetClip { config } => format!(
                 "RET-CLIP: image {} px / patch {} / width {} × {} layers, BERT width {} × {} layers (vocabulary {}), tripartite heads, embedding {}",
                 config.vision.image_size,
@@ -77,14 +86,8 @@ impl Architecture {
                 config.vision.embed_dim
             ),
             Architecture::ClipTripartite { config } => format!(
-                "OpenAI-style CLIP with tripartite heads: image {} px / patch {} / width {} × {} layers, text width {} × {} layers, embedding {}",
-                config.vision.image_size,
-                config.vision.patch_size,
-                config.vision.width,
-                config.vision.layers,
-                config.text.width,
-                config.text.layers,
-                config.vision.embed_dim
+                "OpenAI-style CLIP with tripartite heads: {}",
+                clip_sizes(config)
             ),
             Architecture::TimmVit { config } => format!(
                 "timm ViT: image {} px / patch {} / width {} × {} layers, {:?} pooling, {}",
@@ -156,6 +159,37 @@ impl PackModel {
             PackModel::RetClip(m) => m.encode_image(images),
             PackModel::TimmVit(m) => m.forward(images).features,
             PackModel::ClipTripartite(m) => m.encode_image(images),
+        }
+    }
+
+    /// The eye and patient mappings, for packs that have them (RET-CLIP, the demo model).
+    pub fn tripartite_heads(&self) -> Option<&TripartiteHeads> {
+        match self {
+            PackModel::RetClip(m) => Some(&m.heads),
+            PackModel::ClipTripartite(m) => Some(&m.heads),
+            PackModel::OpenaiClip(_) | PackModel::TimmVit(_) => None,
+        }
+    }
+
+    /// Token ids `[batch, context]` → text embeddings against image-level vectors (CLIP's
+    /// joint space; RET-CLIP's patient head, used with its single-image rule) and, for
+    /// tripartite packs, in the patient, left-eye and right-eye spaces. `None` without a text
+    /// tower.
+    pub fn encode_text_spaces(
+        &self,
+        ids: Tensor<2, Int>,
+    ) -> Option<(Tensor<2>, Option<TripartiteText>)> {
+        match self {
+            PackModel::OpenaiClip(m) => Some((m.encode_text(ids), None)),
+            PackModel::ClipTripartite(m) => {
+                let tripartite = m.encode_text_tripartite(ids.clone());
+                Some((m.encode_text(ids), Some(tripartite)))
+            }
+            PackModel::RetClip(m) => {
+                let text = m.encode_text(ids);
+                Some((text.patient.clone(), Some(text)))
+            }
+            PackModel::TimmVit(_) => None,
         }
     }
 }

@@ -14,7 +14,8 @@ use std::path::Path;
 use burn::prelude::*;
 
 use super::device::{DeviceChoice, OpenedDevice, open_device};
-use super::embed::{EmbedError, TextTokenizer};
+pub use super::embed::TextVectors;
+use super::embed::{EmbedError, text_vectors, to_rows};
 use super::pack::{LoadedPack, PackError, PackManifest, PackModel, load_pack};
 use super::ret_clip::Side;
 
@@ -30,19 +31,6 @@ pub enum SessionError {
     /// The pack is damaged or does not fit.
     #[error(transparent)]
     Pack(#[from] PackError),
-}
-
-/// A text's vectors in every space the pack has.
-#[derive(Debug, Clone, PartialEq)]
-pub struct TextVectors {
-    /// Against image-level vectors.
-    pub image: Vec<f32>,
-    /// Against left-eye vectors (tripartite packs).
-    pub left: Option<Vec<f32>>,
-    /// Against right-eye vectors (tripartite packs).
-    pub right: Option<Vec<f32>>,
-    /// Against patient vectors (tripartite packs).
-    pub patient: Option<Vec<f32>>,
 }
 
 /// A patch-resolution map over an image, row-major, values in [0, 1].
@@ -63,17 +51,6 @@ pub struct EncoderSession {
     pack_dir: std::path::PathBuf,
     /// A second copy on the autodiff device, loaded on first Grad-CAM.
     with_gradients: std::sync::OnceLock<Result<LoadedPack, String>>,
-}
-
-fn to_rows(tensor: Tensor<2>) -> Result<Vec<Vec<f32>>, EmbedError> {
-    let [n, m] = tensor.dims();
-    let values = tensor
-        .into_data()
-        .try_to_vec::<f32>()
-        .map_err(|e| EmbedError::Readback(format!("{e:?}")))?;
-    Ok((0..n)
-        .map(|i| values[i * m..(i + 1) * m].to_vec())
-        .collect())
 }
 
 fn row_tensor(values: &[f32], device: &Device) -> Tensor<2> {
@@ -132,14 +109,6 @@ impl EncoderSession {
         !matches!(self.pack.model, PackModel::TimmVit(_))
     }
 
-    /// Whether the pack has eye and patient mappings.
-    pub fn has_tripartite_heads(&self) -> bool {
-        matches!(
-            self.pack.model,
-            PackModel::RetClip(_) | PackModel::ClipTripartite(_)
-        )
-    }
-
     fn input(&self, images: &[&image::RgbImage]) -> Tensor<4> {
         self.input_on(images, &self.opened.device)
     }
@@ -163,9 +132,9 @@ impl EncoderSession {
     pub fn attention_rollout(&self, image: &image::RgbImage) -> Result<PatchGrid, EmbedError> {
         let input = self.input(&[image]);
         let (maps, grid) = match &self.pack.model {
-            PackModel::OpenaiClip(m) => all_maps(&m.visual, input),
-            PackModel::ClipTripartite(m) => all_maps(&m.clip.visual, input),
-            PackModel::RetClip(m) => all_maps(&m.visual, input),
+            PackModel::OpenaiClip(m) => m.visual.all_attention_maps(input),
+            PackModel::ClipTripartite(m) => m.clip.visual.all_attention_maps(input),
+            PackModel::RetClip(m) => m.visual.all_attention_maps(input),
             PackModel::TimmVit(m) => {
                 let side = self.pack.manifest.preprocessing.size() as usize;
                 let grid = side / m.patch_embed.proj.kernel_size[0].max(1);
@@ -273,10 +242,8 @@ impl EncoderSession {
             .zip(normalized(negative))
             .map(|(p, n)| p - n)
             .collect();
-        let direction = Tensor::<2>::from_data(
-            TensorData::new(direction.clone(), [direction.len(), 1]),
-            &device,
-        );
+        let rows = direction.len();
+        let direction = Tensor::<2>::from_data(TensorData::new(direction, [rows, 1]), &device);
         let score = v.matmul(direction).sum();
         let grads = score.backward();
         let gradient = maps.grad(&grads).ok_or_else(|| {
@@ -330,17 +297,9 @@ impl EncoderSession {
     /// The eye-level vector of one eye's image features.
     pub fn eye_vector(&self, features: &[Vec<f32>], side: Side) -> Result<Vec<f32>, EmbedError> {
         let mean = mean_of_normalized(features);
-        let mapped = match &self.pack.model {
-            PackModel::RetClip(m) => {
-                Some(m.heads.eye(row_tensor(&mean, &self.opened.device), side))
-            }
-            PackModel::ClipTripartite(m) => {
-                Some(m.heads.eye(row_tensor(&mean, &self.opened.device), side))
-            }
-            _ => None,
-        };
-        match mapped {
-            Some(t) => to_rows(t).map(|mut r| r.remove(0)),
+        match self.pack.model.tripartite_heads() {
+            Some(heads) => to_rows(heads.eye(row_tensor(&mean, &self.opened.device), side))
+                .map(|mut r| r.remove(0)),
             None => Ok(mean),
         }
     }
@@ -351,62 +310,19 @@ impl EncoderSession {
         left: &[Vec<f32>],
         right: &[Vec<f32>],
     ) -> Result<Option<Vec<f32>>, EmbedError> {
+        let Some(heads) = self.pack.model.tripartite_heads() else {
+            return Ok(None);
+        };
         let (l, r) = (
             row_tensor(&mean_of_normalized(left), &self.opened.device),
             row_tensor(&mean_of_normalized(right), &self.opened.device),
         );
-        let mapped = match &self.pack.model {
-            PackModel::RetClip(m) => m.heads.patient(l, r),
-            PackModel::ClipTripartite(m) => m.heads.patient(l, r),
-            _ => return Ok(None),
-        };
-        to_rows(mapped).map(|mut rows| Some(rows.remove(0)))
+        to_rows(heads.patient(l, r)).map(|mut rows| Some(rows.remove(0)))
     }
 
     /// The vectors of each text in every space the pack has.
     pub fn text_vectors(&self, texts: &[&str]) -> Result<Vec<TextVectors>, EmbedError> {
-        if texts.is_empty() {
-            return Ok(Vec::new());
-        }
-        let (tokenizer, context) = TextTokenizer::for_pack(&self.pack)?;
-        let ids: Vec<i64> = texts
-            .iter()
-            .flat_map(|t| tokenizer.tokenize(t, context).into_iter().map(i64::from))
-            .collect();
-        let ids = Tensor::<2, Int>::from_data(
-            TensorData::new(ids, [texts.len(), context]),
-            &self.opened.device,
-        );
-        let (image, tripartite) = match &self.pack.model {
-            PackModel::OpenaiClip(m) => (to_rows(m.encode_text(ids))?, None),
-            PackModel::ClipTripartite(m) => (
-                to_rows(m.encode_text(ids.clone()))?,
-                Some(m.encode_text_tripartite(ids)),
-            ),
-            PackModel::RetClip(m) => {
-                let t = m.encode_text(ids);
-                (to_rows(t.patient.clone())?, Some(t))
-            }
-            PackModel::TimmVit(_) => {
-                return Err(EmbedError::NoTextTower(self.pack.manifest.name.clone()));
-            }
-        };
-        let (mut left, mut right, mut patient) = (Vec::new(), Vec::new(), Vec::new());
-        if let Some(t) = tripartite {
-            left = to_rows(t.left)?;
-            right = to_rows(t.right)?;
-            patient = to_rows(t.patient)?;
-        }
-        Ok(image
-            .into_iter()
-            .enumerate()
-            .map(|(i, image)| TextVectors {
-                image,
-                left: left.get(i).cloned(),
-                right: right.get(i).cloned(),
-                patient: patient.get(i).cloned(),
-            })
-            .collect())
+        text_vectors(&self.pack, texts, &self.opened.device)
     }
 }
 
@@ -422,14 +338,6 @@ pub fn mean_of_normalized(vectors: &[Vec<f32>]) -> Vec<f32> {
         }
     }
     sum.iter().map(|s| s / vectors.len() as f32).collect()
-}
-
-fn all_maps(
-    visual: &super::clip_vision::ClipVision,
-    input: Tensor<4>,
-) -> (Vec<Tensor<4>>, (usize, usize)) {
-    let (_, grid) = visual.input_tokens(input.clone());
-    (visual.forward_with_all_attention(input).1, grid)
 }
 
 /// A grid of `(rows, columns)` from patch values, scaled so the largest is 1.

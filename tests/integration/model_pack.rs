@@ -184,12 +184,7 @@ fn embed_command_reproduces_open_clip_end_to_end_on_cpu_and_gpu() {
         let json: serde_json::Value = serde_json::from_slice(&output.stdout).expect("json");
         assert_eq!(json["device"], if device == "cpu" { "cpu" } else { "wgpu" });
         assert_eq!(json["pack"]["name"], "tiny EyeCLIP (test)");
-        let got: Vec<f32> = json["images"][0]["embedding"]
-            .as_array()
-            .expect("embedding")
-            .iter()
-            .map(|v| v.as_f64().expect("number") as f32)
-            .collect();
+        let got = crate::support::json_floats(&json["images"][0]["embedding"]);
         let diff = max_abs_diff(&got, &want);
         assert!(
             diff < 1e-4,

@@ -167,13 +167,7 @@ fn embed_command_reproduces_retclip_end_to_end() {
         String::from_utf8_lossy(&output.stderr)
     );
     let json: serde_json::Value = serde_json::from_slice(&output.stdout).expect("json");
-    let floats = |v: &serde_json::Value| -> Vec<f32> {
-        v.as_array()
-            .expect("array")
-            .iter()
-            .map(|x| x.as_f64().expect("number") as f32)
-            .collect()
-    };
+    let floats = crate::support::json_floats;
     let (_, want) = crate::support::reference_floats(OUTPUTS, "photo_features");
     let diff = max_abs_diff(&floats(&json["images"][0]["embedding"]), &want);
     assert!(diff < 1e-4, "end-to-end image features differ by {diff}");

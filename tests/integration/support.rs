@@ -207,3 +207,13 @@ pub fn reference_path(name: &str) -> PathBuf {
         .join("tests/data/reference")
         .join(name)
 }
+
+/// A JSON array of numbers as f32 values (embeddings printed by `fovea model embed --json`).
+pub fn json_floats(value: &serde_json::Value) -> Vec<f32> {
+    value
+        .as_array()
+        .expect("an array of numbers")
+        .iter()
+        .map(|v| v.as_f64().expect("number") as f32)
+        .collect()
+}

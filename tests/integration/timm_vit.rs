@@ -107,12 +107,7 @@ fn embed_command_reproduces_timm_end_to_end_and_refuses_text() {
         String::from_utf8_lossy(&output.stderr)
     );
     let json: serde_json::Value = serde_json::from_slice(&output.stdout).expect("json");
-    let got: Vec<f32> = json["images"][0]["embedding"]
-        .as_array()
-        .expect("embedding")
-        .iter()
-        .map(|v| v.as_f64().expect("number") as f32)
-        .collect();
+    let got = crate::support::json_floats(&json["images"][0]["embedding"]);
     // The reference has the photo's logits; the pack's head applied to our features must give them.
     let loaded = load_pack(&classifier, &Device::flex()).expect("loads");
     let PackModel::TimmVit(model) = &loaded.model else {
