@@ -11,6 +11,7 @@
 pub mod analysis;
 pub mod cli;
 pub mod encoder;
+pub mod library;
 pub mod stats;
 pub mod study;
 pub mod synth;

@@ -19,7 +19,9 @@ use serde::Serialize;
 use super::findings::{FindingProbability, Level, ModelStamp, score_findings};
 use super::quality::{QualityVerdict, assess};
 use crate::encoder::embed::EmbedError;
-use crate::encoder::session::{EncoderSession, EyeSide, TextVectors};
+use crate::encoder::session::{
+    EncoderSession, EyeSide, TextVectors, mean_of_normalized, normalized,
+};
 use crate::study::model::{ImageRecord, Patient};
 use crate::study::pixels::decode_image;
 use crate::study::{Eye, Modality};
@@ -75,6 +77,11 @@ pub struct EyeResult {
     /// The eye-level vector, when the eye has a result.
     #[serde(skip)]
     pub vector: Option<Vec<f32>>,
+    /// The eye's fused embedding: the normalised mean of its gradable images' normalised
+    /// features, before any eye mapping, so right and left eyes compare (what the case library
+    /// indexes for eye-to-eye search).
+    #[serde(skip)]
+    pub fused: Option<Vec<f32>>,
 }
 
 /// How the patient-level result was made.
@@ -218,7 +225,9 @@ impl Analyzer {
                 features: None,
             });
         }
-        let features = self.session.image_features(&[&rgb])?.remove(0);
+        let features = self
+            .session
+            .photo_features(&rgb, record.modality == Modality::ColourFundus)?;
         let vector = self
             .session
             .image_vectors(std::slice::from_ref(&features))?
@@ -260,6 +269,7 @@ impl Analyzer {
                 note: None,
                 zero_shot: Vec::new(),
                 vector: None,
+                fused: None,
             };
             let mut features = Vec::new();
             for p in &of_eye {
@@ -289,6 +299,7 @@ impl Analyzer {
                 let vector = self.session.eye_vector(&features, side)?;
                 result.findings = score_findings(&vector, findings, &self.prompts, level);
                 result.vector = Some(vector);
+                result.fused = Some(normalized(&mean_of_normalized(&features)));
                 eye_features.push((eye, features));
             }
             eyes.push(result);

@@ -3,6 +3,7 @@
 
 mod analyze;
 mod demo_data;
+mod library;
 mod model;
 mod studies;
 mod train_demo;
@@ -43,6 +44,9 @@ pub enum Command {
     Analyze(analyze::AnalyzeArgs),
     /// Train the demo model on synthetic patients and write it as a pack with its model card.
     TrainDemo(train_demo::TrainDemoArgs),
+    /// Case library of reference cases with known findings: build, add, info, search, evaluate.
+    #[command(subcommand)]
+    Library(library::LibraryCommand),
 }
 
 /// Parses arguments, runs the command, reports any error once.
@@ -55,6 +59,7 @@ pub fn main() -> ExitCode {
         Command::Model(command) => model::run(&command),
         Command::TrainDemo(args) => train_demo::run(&args),
         Command::Analyze(args) => analyze::run(&args),
+        Command::Library(command) => library::run(&command),
     };
     match result {
         Ok(code) => code,

@@ -11,8 +11,8 @@ use serde::Serialize;
 use super::clip_tokenizer::ClipTokenizer;
 use super::clip_tripartite::ClipTripartite;
 use super::demo_train::{
-    DEMO_FINDINGS, DemoSplit, DemoTrainConfig, MODALITIES, normalize, pair_logits, prompt_texts,
-    tokens,
+    DEMO_FINDINGS, DemoSplit, DemoTrainConfig, FUNDUS_CENTRE_FRACTION, MODALITIES, VIEWS_PER_EYE,
+    image_features_of_views, normalize, pair_logits, prompt_texts, tokens,
 };
 use super::embed::to_rows;
 use super::pack::{
@@ -69,13 +69,14 @@ pub fn score_split(
     let image_len = split.image_len();
     for first in (0..split.patients).step_by(chunk) {
         let count = chunk.min(split.patients - first);
-        let start = first * 6 * image_len;
-        let pixels = split.pixels[start..start + count * 6 * image_len].to_vec();
+        let per_patient = 2 * VIEWS_PER_EYE;
+        let start = first * per_patient * image_len;
+        let pixels = split.pixels[start..start + count * per_patient * image_len].to_vec();
         let images = Tensor::<4>::from_data(
-            TensorData::new(pixels, [count * 6, 3, split.px, split.px]),
+            TensorData::new(pixels, [count * per_patient, 3, split.px, split.px]),
             device,
         );
-        let features = normalize(model.encode_image(images));
+        let features = image_features_of_views(model.encode_image(images));
         let dim = features.dims()[1];
         scores.image.extend(rows(pair_logits(
             features.clone().matmul(clip_text.clone()),
@@ -281,6 +282,7 @@ pub fn write_demo_pack(
         logit_scales: BTreeMap::new(),
         findings,
         synthetic_training_data: true,
+        fundus_centre_view: Some(FUNDUS_CENTRE_FRACTION),
     };
     let manifest = write_pack(out, manifest, &PackModel::ClipTripartite(Box::new(model)))?;
     let io = |path: std::path::PathBuf| move |source| PackError::Io { path, source };
@@ -318,7 +320,7 @@ pub fn model_card(manifest: &PackManifest, evaluation: &DemoEvaluation) -> Strin
         c.batch_patients
     ));
     out.push_str(&format!(
-        "## Data — synthetic only\nEvery image was rendered by Fovea's generator (`src/synth`): colour fundus, SLO and the central OCT B-scan of both eyes of synthetic patients whose diagnoses are drawn at random (normal, diabetic retinopathy, glaucoma, AMD in turn). No real patient's image was used. Training: {} patients (seed {}); validation (temperatures, operating points): {} patients (seed {}); test (the numbers below): {} patients (seed {}), never seen in training.\n\n",
+        "## Data — synthetic only\nEvery image was rendered by Fovea's generator (`src/synth`): colour fundus, SLO and the central OCT B-scan of both eyes of synthetic patients whose diagnoses are drawn at random (normal, diabetic retinopathy, glaucoma, AMD in turn). No real patient's image was used. A colour fundus photograph is seen whole and through its centre crop (half of each side, the posterior pole at twice the pixels per millimetre); its features are the normalised mean of both views. Training: {} patients (seed {}); validation (temperatures, operating points): {} patients (seed {}); test (the numbers below): {} patients (seed {}), never seen in training.\n\n",
         c.train_patients, c.seed, c.validation_patients, c.validation_seed, c.test_patients, c.test_seed
     ));
     out.push_str("## Findings (zero-shot prompt pairs)\n| id | finding | prompt | negative prompt |\n|---|---|---|---|\n");

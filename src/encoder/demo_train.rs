@@ -27,14 +27,21 @@ use super::clip_text::ClipTextConfig;
 use super::clip_tokenizer::ClipTokenizer;
 use super::clip_tripartite::{ClipTripartite, init_clip_tripartite_for_training};
 use super::clip_vision::ClipVisionConfig;
-use super::preprocess::Preprocess;
+use super::preprocess::{Preprocess, centre_crop};
 use super::ret_clip::Side;
 use crate::synth::samples::{PatientSample, render_patient};
 use crate::synth::truth::{AmdStage, EyeTruth};
 use crate::synth::{DemoConfig, oct::OctGeometry};
 
-/// The modalities the demo model sees, in the order images are stacked per eye.
+/// The modalities the demo model sees, in the order image results are stacked per eye.
 pub const MODALITIES: [&str; 3] = ["fundus", "slo", "oct"];
+
+/// Views rendered per eye: the whole fundus, its centre crop, the SLO and the central B-scan.
+/// The two fundus views become one image result (see [`image_features_of_views`]).
+pub const VIEWS_PER_EYE: usize = 4;
+
+/// The fraction of each side kept by the fundus centre view (the pack's `fundus_centre_view`).
+pub const FUNDUS_CENTRE_FRACTION: f32 = 0.5;
 
 /// A finding the demo model scores.
 #[derive(Debug, Clone, Copy)]
@@ -165,7 +172,7 @@ impl DemoTrainConfig {
 
 /// Synthetic patients as model inputs.
 pub struct DemoSplit {
-    /// `[patients × 2 eyes × 3 modalities]` images of `3 × px × px` values, flattened.
+    /// `[patients × 2 eyes × VIEWS_PER_EYE]` images of `3 × px × px` values, flattened.
     pub pixels: Vec<f32>,
     /// Per eye (patient-major, right then left): its truth.
     pub eyes: Vec<EyeTruth>,
@@ -189,24 +196,26 @@ impl DemoSplit {
     }
 }
 
-/// What the model inputs of one eye are: fundus, SLO, central B-scan, preprocessed.
+/// What the model inputs of one eye are: fundus, fundus centre, SLO, central B-scan,
+/// preprocessed.
 pub fn eye_inputs(
     sample: &crate::synth::samples::EyeSample,
     preprocess: &Preprocess,
-) -> [Vec<f32>; 3] {
+) -> [Vec<f32>; VIEWS_PER_EYE] {
     let images = &sample.images;
     let slo = image::DynamicImage::ImageLuma8(images.slo.clone()).to_rgb8();
     let centre = &images.bscans[images.bscans.len() / 2];
     let oct = image::DynamicImage::ImageLuma8(centre.clone()).to_rgb8();
     [
         preprocess.apply(&images.fundus),
+        preprocess.apply(&centre_crop(&images.fundus, FUNDUS_CENTRE_FRACTION)),
         preprocess.apply(&slo),
         preprocess.apply(&oct),
     ]
 }
 
-/// A patient's index, sample and preprocessed inputs (per eye: fundus, SLO, OCT).
-type RenderedPatient = (usize, PatientSample, Vec<[Vec<f32>; 3]>);
+/// A patient's index, sample and preprocessed inputs (per eye: its views).
+type RenderedPatient = (usize, PatientSample, Vec<[Vec<f32>; VIEWS_PER_EYE]>);
 
 /// Renders `patients` patients of `seed` on two named threads and preprocesses them.
 pub fn render_split(config: &DemoTrainConfig, seed: u64, patients: usize) -> DemoSplit {
@@ -269,6 +278,25 @@ pub fn render_split(config: &DemoTrainConfig, seed: u64, patients: usize) -> Dem
 pub(crate) fn normalize(x: Tensor<2>) -> Tensor<2> {
     let norm = ((x.clone() * x.clone()).sum_dim(1) + 1e-8).sqrt();
     x / norm
+}
+
+/// Image-level features from view features: `[eyes · VIEWS_PER_EYE, dim]` (raw) →
+/// `[eyes · 3, dim]` normalised, in [`MODALITIES`] order; the fundus is the normalised mean of
+/// its two views (the rule `fundus_centre_view` documents in the manifest).
+pub(crate) fn image_features_of_views(views: Tensor<2>) -> Tensor<2> {
+    let [rows, dim] = views.dims();
+    let eyes = rows / VIEWS_PER_EYE;
+    let views = normalize(views).reshape([eyes, VIEWS_PER_EYE, dim]);
+    let fundus = normalize(
+        views
+            .clone()
+            .narrow(1, 0, 2)
+            .mean_dim(1)
+            .reshape([eyes, dim]),
+    )
+    .reshape([eyes, 1, dim]);
+    let others = views.narrow(1, 2, VIEWS_PER_EYE - 2);
+    Tensor::cat(vec![fundus, others], 1).reshape([eyes * MODALITIES.len(), dim])
 }
 
 /// Mean binary cross-entropy of logits `s` against `labels` (1/0), weighted by `mask`.
@@ -348,14 +376,15 @@ pub fn train(
             .map(|_| rng.random_range(0..train.patients))
             .collect();
         let eyes: Vec<usize> = batch.iter().flat_map(|p| [2 * p, 2 * p + 1]).collect();
-        let mut pixels = Vec::with_capacity(eyes.len() * 3 * image_len);
+        let per_eye = VIEWS_PER_EYE * image_len;
+        let mut pixels = Vec::with_capacity(eyes.len() * per_eye);
         for &e in &eyes {
-            pixels.extend_from_slice(&train.pixels[e * 3 * image_len..(e + 1) * 3 * image_len]);
+            pixels.extend_from_slice(&train.pixels[e * per_eye..(e + 1) * per_eye]);
         }
-        let n_images = eyes.len() * 3;
-        let images =
-            Tensor::<4>::from_data(TensorData::new(pixels, [n_images, 3, px, px]), &device);
-        let features = normalize(model.encode_image(images));
+        let n_views = eyes.len() * VIEWS_PER_EYE;
+        let n_images = eyes.len() * MODALITIES.len();
+        let images = Tensor::<4>::from_data(TensorData::new(pixels, [n_views, 3, px, px]), &device);
+        let features = image_features_of_views(model.encode_image(images));
 
         // Image level.
         let prompt_clip = normalize(model.encode_text(prompt_ids.clone()));

@@ -251,6 +251,13 @@ pub struct PackManifest {
     /// result it produces must say so.
     #[serde(default)]
     pub synthetic_training_data: bool,
+    /// When set, a colour fundus photograph is seen twice: whole, and through its centre crop
+    /// of this fraction of each side (the posterior pole at more pixels per millimetre, where
+    /// exudates, microaneurysms and drusen are a pixel or two in the whole view). The image's
+    /// features are then the normalised mean of both views' normalised features — as the demo
+    /// model was trained. Unset for imported packs (one view).
+    #[serde(default)]
+    pub fundus_centre_view: Option<f32>,
 }
 
 /// One finding a pack scores, zero-shot from a pair of prompts.
@@ -441,6 +448,7 @@ pub fn import_checkpoint(
         weights: WeightsEntry::default(),
         findings: Vec::new(),
         synthetic_training_data: false,
+        fundus_centre_view: None,
     };
     write_pack(out, manifest, &model)
 }

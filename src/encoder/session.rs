@@ -280,6 +280,24 @@ impl EncoderSession {
         to_rows(self.pack.model.encode_image(self.input(images)))
     }
 
+    /// The features of one image of the given kind: one view, or — for a colour fundus
+    /// photograph when the pack has `fundus_centre_view` — the normalised mean of the whole
+    /// view's and the centre crop's normalised features (one batch of two).
+    pub fn photo_features(
+        &self,
+        image: &image::RgbImage,
+        colour_fundus: bool,
+    ) -> Result<Vec<f32>, EmbedError> {
+        match self.pack.manifest.fundus_centre_view {
+            Some(fraction) if colour_fundus => {
+                let centre = super::preprocess::centre_crop(image, fraction);
+                let views = self.image_features(&[image, &centre])?;
+                Ok(normalized(&mean_of_normalized(&views)))
+            }
+            _ => Ok(self.image_features(&[image])?.remove(0)),
+        }
+    }
+
     /// Image-level vectors from image features (see the module docs).
     pub fn image_vectors(&self, features: &[Vec<f32>]) -> Result<Vec<Vec<f32>>, EmbedError> {
         match &self.pack.model {

@@ -123,6 +123,22 @@ impl EyeTruth {
         self.dr_grade == DrGrade::None && !self.glaucoma && self.amd == AmdStage::None
     }
 
+    /// The finding ids this eye has, in the vocabulary of the demo model and the case
+    /// library: `referable_dr` (moderate non-proliferative DR or worse), `glaucoma`, `amd`.
+    pub fn finding_ids(&self) -> Vec<&'static str> {
+        let mut ids = Vec::new();
+        if self.dr_grade.is_referable() {
+            ids.push("referable_dr");
+        }
+        if self.glaucoma {
+            ids.push("glaucoma");
+        }
+        if self.amd != AmdStage::None {
+            ids.push("amd");
+        }
+        ids
+    }
+
     /// One line a report would hold, e.g. "moderate non-proliferative diabetic retinopathy".
     pub fn report(&self) -> String {
         let mut parts = Vec::new();

@@ -15,6 +15,7 @@ mod dependencies;
 mod eyeclip_checkpoint;
 mod gpu_device;
 mod jobs;
+mod library;
 mod model_pack;
 mod plain_images;
 mod published_keys;

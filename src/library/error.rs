@@ -1,0 +1,70 @@
+//! What can go wrong with a case library.
+
+use std::path::PathBuf;
+
+/// A case library error: each says what to do.
+#[derive(Debug, thiserror::Error)]
+pub enum LibraryError {
+    /// The folder has no library.
+    #[error("{0} is not a case library (no library.redb): build one with `fovea library build`")]
+    NotALibrary(PathBuf),
+    /// `build` was pointed at an occupied folder.
+    #[error("{0} already exists and is not empty: choose a new folder, or use `fovea library add`")]
+    Occupied(PathBuf),
+    /// The library was built with another model pack.
+    #[error(
+        "this library was built with {library} (weights {library_sha}), not {pack} (weights {pack_sha}): embeddings of different packs cannot be mixed — use the library's pack or build a new library"
+    )]
+    OtherPack {
+        /// The library's pack name.
+        library: String,
+        /// Its weights checksum.
+        library_sha: String,
+        /// The pack offered.
+        pack: String,
+        /// Its weights checksum.
+        pack_sha: String,
+    },
+    /// A vector of the wrong length.
+    #[error("vector of {got} values, the library holds {expected}-value vectors")]
+    Dimension {
+        /// The library's dimension.
+        expected: usize,
+        /// The vector's.
+        got: usize,
+    },
+    /// The store failed (disk full, permissions, a damaged file).
+    #[error("case library store {path}: {message}")]
+    Store {
+        /// The library folder.
+        path: PathBuf,
+        /// redb's message.
+        message: String,
+    },
+    /// The vector index failed.
+    #[error("vector index: {0}")]
+    Index(String),
+    /// A labels file could not be read.
+    #[error("labels {path}: {message}")]
+    Labels {
+        /// The file.
+        path: PathBuf,
+        /// What is wrong, with the line where it helps.
+        message: String,
+    },
+    /// File system.
+    #[error("{path}: {source}")]
+    Io {
+        /// The path.
+        path: PathBuf,
+        /// The cause.
+        #[source]
+        source: std::io::Error,
+    },
+    /// A record in the store is not what this version of Fovea wrote.
+    #[error("case library record {0} cannot be read: {1}")]
+    Record(String, String),
+    /// The model failed while embedding.
+    #[error(transparent)]
+    Analysis(#[from] crate::analysis::engine::AnalysisError),
+}
