@@ -109,14 +109,72 @@ pub fn heatmap(
                 .grad_cam(image, &positive.image, &negative.image)?
         }
     };
+    let values = within_field_of_view(image, grid.width, grid.height, grid.values);
     Ok(Heatmap {
         method,
         finding: finding.map(str::to_string),
         columns: grid.width,
         rows: grid.height,
-        values: grid.values,
+        values,
         model: analyzer.stamp().clone(),
     })
+}
+
+/// A pixel darker than this (max channel, 0–255) is outside the field of view: the black
+/// surround of a fundus photograph, the vitreous above an OCT B-scan.
+pub const OUTSIDE_VIEW_LEVEL: u8 = 16;
+
+/// A patch counts as inside the field of view when at least this fraction of its pixels is.
+pub const INSIDE_VIEW_FRACTION: f64 = 0.9;
+
+/// Zeroes the patches outside the field of view and rescales to a maximum of 1.
+///
+/// ViTs park attention on uninformative tokens (the black corners of a fundus photograph act
+/// as "registers", Darcet et al. 2024), and both rollout and gradient-weighted attention then
+/// peak there — on the demo model every Grad-CAM peak fell in a corner. A heatmap is about
+/// the retina, so patches that are not (mostly) retina are left out. When no patch is inside
+/// (a dark image), the map is returned as it was.
+pub fn within_field_of_view(
+    image: &image::RgbImage,
+    columns: usize,
+    rows: usize,
+    values: Vec<f32>,
+) -> Vec<f32> {
+    let (width, height) = image.dimensions();
+    if columns == 0 || rows == 0 || width == 0 || height == 0 {
+        return values;
+    }
+    let inside: Vec<bool> = (0..rows * columns)
+        .map(|i| {
+            let (c, r) = ((i % columns) as u32, (i / columns) as u32);
+            let (x0, x1) = (c * width / columns as u32, (c + 1) * width / columns as u32);
+            let (y0, y1) = (r * height / rows as u32, (r + 1) * height / rows as u32);
+            let mut lit = 0_u64;
+            let mut all = 0_u64;
+            for y in y0..y1.max(y0 + 1).min(height) {
+                for x in x0..x1.max(x0 + 1).min(width) {
+                    let p = image.get_pixel(x, y).0;
+                    all += 1;
+                    lit += u64::from(p.iter().copied().max().unwrap_or(0) > OUTSIDE_VIEW_LEVEL);
+                }
+            }
+            lit as f64 >= INSIDE_VIEW_FRACTION * all.max(1) as f64
+        })
+        .collect();
+    if !inside.iter().any(|&v| v) {
+        return values;
+    }
+    let masked: Vec<f32> = values
+        .iter()
+        .zip(&inside)
+        .map(|(&v, &keep)| if keep { v } else { 0.0 })
+        .collect();
+    let max = masked.iter().copied().fold(0.0_f32, f32::max);
+    if max > 0.0 {
+        masked.iter().map(|v| v / max).collect()
+    } else {
+        masked
+    }
 }
 
 /// The lesions a finding's heatmap should point at on a fundus photograph.

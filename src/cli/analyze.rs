@@ -63,6 +63,7 @@ pub fn default_pack() -> PathBuf {
 /// Runs the command.
 pub fn run(args: &AnalyzeArgs) -> anyhow::Result<ExitCode> {
     let pack = args.pack.clone().unwrap_or_else(default_pack);
+    let started = std::time::Instant::now();
     let session = EncoderSession::open(&pack, args.device)
         .with_context(|| format!("opening the model pack {}", pack.display()))?;
     if let Some(notice) = session.device_notice() {
@@ -75,6 +76,8 @@ pub fn run(args: &AnalyzeArgs) -> anyhow::Result<ExitCode> {
     } else {
         Some(ZeroShot::new(analyzer.session())?)
     };
+    let load_seconds = started.elapsed().as_secs_f64();
+    let analysis_started = std::time::Instant::now();
     let catalog = scan_paths(&args.paths);
     let total = catalog.patients.len();
     let terminal = std::io::stderr().is_terminal();
@@ -92,6 +95,7 @@ pub fn run(args: &AnalyzeArgs) -> anyhow::Result<ExitCode> {
         }
         progress(terminal, i + 1, total, &patient.info.id);
     }
+    let analysis_seconds = analysis_started.elapsed().as_secs_f64();
     if terminal && total > 0 {
         eprintln_safe("");
     }
@@ -124,6 +128,10 @@ pub fn run(args: &AnalyzeArgs) -> anyhow::Result<ExitCode> {
         analyzer.stamp().label(),
     );
     eprintln_safe(&summary);
+    eprintln_safe(&format!(
+        "time: model loaded in {load_seconds:.2} s on {device}; {total} patients scanned and analysed in {analysis_seconds:.2} s ({:.1} patients/min)",
+        total as f64 * 60.0 / analysis_seconds.max(1e-9)
+    ));
     Ok(
         if unreadable.is_empty() && failures.is_empty() && images_failed == 0 {
             ExitCode::SUCCESS

@@ -314,14 +314,31 @@ struct HitRow {
     findings: Vec<String>,
 }
 
-/// The first patient's result for the studies at `path`.
-fn analyse_one(analyzer: &Analyzer, path: &Path) -> anyhow::Result<PatientResult> {
-    let catalog = scan_paths(&[path.to_path_buf()]);
-    if let Some(file) = catalog.unreadable.first() {
+fn same_file(a: &Path, b: &Path) -> bool {
+    a == b
+        || matches!(
+            (std::fs::canonicalize(a), std::fs::canonicalize(b)),
+            (Ok(x), Ok(y)) if x == y
+        )
+}
+
+/// The result of the patient that `image` belongs to, scanning `folder` (the image itself,
+/// or its folder when its eye's other images are wanted too).
+fn analyse_one(analyzer: &Analyzer, folder: &Path, image: &Path) -> anyhow::Result<PatientResult> {
+    let catalog = scan_paths(&[folder.to_path_buf()]);
+    if let Some(file) = catalog
+        .unreadable
+        .iter()
+        .find(|f| same_file(&f.path, image))
+    {
         bail!("{}: {}", file.path.display(), file.reason);
     }
-    let Some(patient) = catalog.patients.first() else {
-        bail!("{}: no image found", path.display());
+    let Some(patient) = catalog
+        .patients
+        .iter()
+        .find(|p| p.images().any(|i| same_file(i.source.path(), image)))
+    else {
+        bail!("{}: not an image Fovea can read", image.display());
     };
     Ok(analyzer.analyze_patient(patient)?)
 }
@@ -358,12 +375,8 @@ fn search(
             } else {
                 image
             };
-            let result = analyse_one(&analyzer, folder)?;
-            let Some(found) = result
-                .images
-                .iter()
-                .find(|i| i.path == image || !query.eye_level)
-            else {
+            let result = analyse_one(&analyzer, folder, image)?;
+            let Some(found) = result.images.iter().find(|i| same_file(&i.path, image)) else {
                 bail!("{}: not found among the scanned images", image.display());
             };
             if let Some(error) = &found.error {

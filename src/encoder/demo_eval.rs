@@ -360,6 +360,6 @@ pub fn model_card(manifest: &PackManifest, evaluation: &DemoEvaluation) -> Strin
             fmt(modalities.get("oct").copied().flatten())
         ));
     }
-    out.push_str("\n## Limits\nSynthetic images are far simpler than real ones: these numbers measure whether the model learned the generator's lesions, not clinical performance. The text tower only knows the words of the synthetic reports and prompts. Mild DR (microaneurysms only) is not a finding: at 128 px a microaneurysm is below one pixel.\n");
+    out.push_str("\n## Limits\nSynthetic images are far simpler than real ones: these numbers measure whether the model learned the generator's lesions, not clinical performance. The text tower only knows the words of the synthetic reports and prompts. Mild DR (microaneurysms only) is not a finding: in the whole fundus view at 192 px a microaneurysm is about one pixel.\n");
     out
 }

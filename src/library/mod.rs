@@ -3,7 +3,7 @@
 //!
 //! On disk a library is a folder:
 //! - `library.redb` — the store ([`store`]): per image its vector, labels, modality, eye, a
-//!   de-identified case id and a PNG thumbnail; per eye its fused vector; the pack it was built
+//!   de-identified case id and a JPEG thumbnail; per eye its fused vector; the pack it was built
 //!   with. [redb](https://docs.rs/redb) is an embedded, pure-Rust, ACID key-value store: every
 //!   patient is added in one transaction, so a crash or kill leaves the library as it was
 //!   before, or with the patients already committed — never half a patient.

@@ -265,7 +265,7 @@ impl Searcher {
             .collect())
     }
 
-    /// The PNG thumbnail of a reference image (of an eye: its first image's).
+    /// The JPEG thumbnail of a reference image (of an eye: its first image's).
     pub fn thumbnail(&self, image_id: u64) -> Result<Option<Vec<u8>>, LibraryError> {
         store::thumbnail(&self.db, &self.dir, image_id)
     }

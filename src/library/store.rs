@@ -31,8 +31,8 @@ pub struct NewImage {
     pub record: CaseImage,
     /// Its image-level vector.
     pub vector: Vec<f32>,
-    /// PNG thumbnail.
-    pub thumbnail_png: Vec<u8>,
+    /// JPEG thumbnail.
+    pub thumbnail_jpeg: Vec<u8>,
     /// Fingerprint of the source (file bytes and frame).
     pub source_sha256: String,
 }
@@ -260,7 +260,7 @@ impl Library {
                 record.eye_id = eye_id;
                 images.insert(id, to_json(&record)?.as_str())?;
                 vectors.insert(id, to_bytes(&image.vector).as_slice())?;
-                thumbnails.insert(id, image.thumbnail_png.as_slice())?;
+                thumbnails.insert(id, image.thumbnail_jpeg.as_slice())?;
                 added.images += 1;
             }
             Ok(added)
@@ -370,7 +370,7 @@ impl Library {
         read().map_err(|e| store_error(&self.dir, e))
     }
 
-    /// The PNG thumbnail of an image.
+    /// The JPEG thumbnail of an image.
     pub fn thumbnail(&self, image_id: u64) -> Result<Option<Vec<u8>>, LibraryError> {
         thumbnail(&self.db, &self.dir, image_id)
     }

@@ -89,11 +89,11 @@ fn a_library_of_the_demo_patients_finds_each_image_and_eye_first_and_keeps_no_id
         assert_eq!(hits[0].record.eye, image.eye);
         assert!(hits[0].record.patient_id.is_none());
         assert!(hits.windows(2).all(|w| w[0].similarity >= w[1].similarity));
-        let png = searcher
+        let jpeg = searcher
             .thumbnail(hits[0].id)
             .expect("read")
             .expect("thumbnail");
-        let thumbnail = image::load_from_memory(&png).expect("png");
+        let thumbnail = image::load_from_memory(&jpeg).expect("jpeg");
         assert_eq!(thumbnail.width().max(thumbnail.height()), 128);
     }
     for eye in &result.eyes {
@@ -261,4 +261,137 @@ fn a_killed_library_add_leaves_whole_patients_and_a_second_add_completes_it() {
         stdout.contains(&format!("({already} already there)")),
         "{stdout}"
     );
+}
+
+#[test]
+fn the_bundled_demo_library_is_whole_and_built_with_the_bundled_demo_model() {
+    let library = Library::open(&root().join("assets/library")).expect("bundled library");
+    let session =
+        EncoderSession::open(&root().join("models/demo"), DeviceChoice::Cpu).expect("demo pack");
+    let manifest = session.manifest();
+    library
+        .check_pack(&manifest.name, &manifest.weights.sha256)
+        .expect("rebuild it with packaging/make-demo-library.sh after re-training the demo model");
+    assert!(library.meta().synthetic_pack);
+    assert!(!library.meta().keep_identifiers);
+    assert!(library.verify().expect("verify").is_empty());
+    let searcher = Searcher::open(&library).expect("searcher");
+    let (images, eyes) = searcher.counts();
+    assert!(images >= 150 && eyes >= 50, "{images} images, {eyes} eyes");
+    // Every finding of the demo model has reference cases.
+    let zero = vec![0.0; library.meta().eye_dim];
+    for finding in &library.meta().finding_ids {
+        let filter = Filter {
+            finding: Some(finding.clone()),
+            ..Filter::default()
+        };
+        let hits = searcher.similar_eyes(&zero, eyes, &filter).expect("search");
+        assert!(hits.len() >= 4, "{finding}: {} eyes", hits.len());
+    }
+}
+
+#[test]
+fn library_search_prints_similar_cases_with_the_aggregate_and_the_model_that_made_them() {
+    let fovea = env!("CARGO_BIN_EXE_fovea");
+    let run = |args: &[&str]| {
+        let output = Command::new(fovea)
+            .arg("library")
+            .arg("search")
+            .arg(root().join("assets/library"))
+            .args(args)
+            .arg("--pack")
+            .arg(root().join("models/demo"))
+            .args(["--device", "cpu", "--json"])
+            .output()
+            .expect("search runs");
+        assert!(
+            output.status.success(),
+            "{}",
+            String::from_utf8_lossy(&output.stderr)
+        );
+        serde_json::from_slice::<serde_json::Value>(&output.stdout).expect("json")
+    };
+    let fundus = root().join("assets/demo/dicom/SYN010001/SYN010001_OD_fundus.dcm");
+    let fundus = fundus.to_string_lossy();
+    for (args, level, k) in [
+        (vec!["--image", &*fundus, "--k", "7"], "image", 7),
+        (vec!["--image", &*fundus, "--eye-level"], "eye", 10),
+        (
+            vec!["--text", "hard exudates near the fovea", "--k", "5"],
+            "image",
+            5,
+        ),
+    ] {
+        let json = run(&args);
+        assert_eq!(json["level"], level, "{json}");
+        let hits = json["hits"].as_array().expect("hits");
+        assert_eq!(hits.len(), k, "{json}");
+        assert!(
+            json["model"]
+                .as_str()
+                .expect("model")
+                .contains("trained on synthetic data only")
+        );
+        let unit = if level == "eye" { "eyes" } else { "images" };
+        let aggregates = json["aggregates"].as_array().expect("aggregates");
+        assert_eq!(aggregates.len(), 3);
+        assert!(
+            aggregates[0]
+                .as_str()
+                .expect("line")
+                .contains(&format!(" of the {k} most similar {unit} have ")),
+            "{json}"
+        );
+        if args[0] == "--image" {
+            assert_eq!(
+                json["model_probabilities"].as_array().expect("own").len(),
+                3
+            );
+            if level == "image" {
+                assert!(
+                    hits.iter().all(|h| h["modalities"][0] == "colour_fundus"),
+                    "{json}"
+                );
+            }
+        }
+    }
+    // A library refuses a query embedded by another pack.
+    let dir = tempfile::tempdir().expect("tempdir");
+    let other = dir.path().join("other-pack");
+    std::fs::create_dir_all(&other).expect("dir");
+    for file in ["manifest.json", "weights.safetensors"] {
+        std::fs::copy(root().join("models/demo").join(file), other.join(file)).expect("copy");
+    }
+    let manifest = other.join("manifest.json");
+    let text = std::fs::read_to_string(&manifest).expect("manifest");
+    let sha = serde_json::from_str::<serde_json::Value>(&text).expect("json")["weights"]["sha256"]
+        .as_str()
+        .expect("sha")
+        .to_string();
+    // Change one weight byte and record the new checksum: a different, valid pack.
+    let weights = other.join("weights.safetensors");
+    let mut bytes = std::fs::read(&weights).expect("weights");
+    let last = bytes.len() - 1;
+    bytes[last] ^= 1;
+    std::fs::write(&weights, &bytes).expect("write");
+    let new_sha: String = {
+        use sha2::Digest;
+        sha2::Sha256::digest(&bytes)
+            .iter()
+            .map(|b| format!("{b:02x}"))
+            .collect()
+    };
+    std::fs::write(&manifest, text.replace(&sha, &new_sha)).expect("manifest");
+    let output = Command::new(fovea)
+        .arg("library")
+        .arg("search")
+        .arg(root().join("assets/library"))
+        .args(["--text", "drusen", "--pack"])
+        .arg(&other)
+        .args(["--device", "cpu"])
+        .output()
+        .expect("runs");
+    assert!(!output.status.success());
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert!(stderr.contains("cannot be mixed"), "{stderr}");
 }
