@@ -51,11 +51,12 @@ fn vectors(n: usize, centres: &[f32], seed: u64) -> Vec<f32> {
     out
 }
 
-fn write_f32(path: &PathBuf, values: &[f32]) {
-    let mut file = std::io::BufWriter::new(std::fs::File::create(path).expect("create"));
+fn write_f32(path: &PathBuf, values: &[f32]) -> std::io::Result<()> {
+    let mut file = std::io::BufWriter::new(std::fs::File::create(path)?);
     for v in values {
-        file.write_all(&v.to_le_bytes()).expect("write");
+        file.write_all(&v.to_le_bytes())?;
     }
+    file.flush()
 }
 
 fn percentile(mut ms: Vec<f64>, p: f64) -> f64 {
@@ -63,7 +64,7 @@ fn percentile(mut ms: Vec<f64>, p: f64) -> f64 {
     ms[((ms.len() - 1) as f64 * p).round() as usize]
 }
 
-fn main() {
+fn main() -> anyhow::Result<()> {
     let args: Vec<String> = std::env::args()
         .skip(1)
         .filter(|a| a != "--bench")
@@ -76,7 +77,7 @@ fn main() {
         .collect();
     let queries_n: usize = args.get(1).and_then(|s| s.parse().ok()).unwrap_or(300);
     let out = PathBuf::from(std::env::var("OUT").unwrap_or_else(|_| "/tmp/fovea-ann".into()));
-    std::fs::create_dir_all(&out).expect("out dir");
+    std::fs::create_dir_all(&out)?;
     let threads = std::thread::available_parallelism().map_or(2, usize::from);
     let mut rng = rand_chacha::ChaCha8Rng::seed_from_u64(2026);
     let mut centres = vec![0.0_f32; CLUSTERS * DIM];
@@ -85,7 +86,7 @@ fn main() {
         normalise(row);
     }
     let queries = vectors(queries_n, &centres, 99);
-    write_f32(&out.join("queries.f32"), &queries);
+    write_f32(&out.join("queries.f32"), &queries)?;
     println!(
         "USearch {} on {threads} threads; {queries_n} queries, top-{K}",
         usearch::version()
@@ -94,7 +95,7 @@ fn main() {
     println!("|---|---|---|---|---|---|---|---|");
     for &n in &sizes {
         let data = vectors(n, &centres, n as u64);
-        write_f32(&out.join(format!("vectors_{n}.f32")), &data);
+        write_f32(&out.join(format!("vectors_{n}.f32")), &data)?;
         let keys: Vec<u64> = (0..n as u64).collect();
         let exact = ExactIndex::new(DIM, keys.clone(), &data);
         let mut truth = Vec::with_capacity(queries_n * K);
@@ -107,7 +108,7 @@ fn main() {
         }
         drop(exact);
         let truth_bytes: Vec<u8> = truth.iter().flat_map(|k| k.to_le_bytes()).collect();
-        std::fs::write(out.join(format!("truth_{n}.u64")), truth_bytes).expect("truth");
+        std::fs::write(out.join(format!("truth_{n}.u64")), truth_bytes)?;
         println!(
             "| {n} | exact (Fovea, 1 thread) | – | {:.0} | – | {:.2} | {:.2} | 1.000 |",
             (n * DIM * 4) as f64 / 1e6,
@@ -115,12 +116,11 @@ fn main() {
             percentile(exact_ms, 0.99)
         );
         let start = Instant::now();
-        let hnsw =
-            HnswIndex::build(DIM, &keys, &data, HnswParams::default(), threads).expect("build");
+        let hnsw = HnswIndex::build(DIM, &keys, &data, HnswParams::default(), threads)?;
         let build_s = start.elapsed().as_secs_f64();
         drop(data);
         let file = out.join(format!("index_{n}.usearch"));
-        hnsw.save(&file).expect("save");
+        hnsw.save(&file)?;
         let file_mb = std::fs::metadata(&file).map_or(0.0, |m| m.len() as f64 / 1e6);
         for ef in [32, 64, 128, 256] {
             hnsw.set_expansion_search(ef);
@@ -128,7 +128,7 @@ fn main() {
             let mut found = 0;
             for (qi, q) in queries.chunks(DIM).enumerate() {
                 let start = Instant::now();
-                let hits = hnsw.search(q, K, &|_| true).expect("search");
+                let hits = hnsw.search(q, K, &|_| true)?;
                 ms.push(start.elapsed().as_secs_f64() * 1e3);
                 let expected = &truth[qi * K..(qi + 1) * K];
                 found += hits.iter().filter(|h| expected.contains(&h.key)).count();
@@ -142,4 +142,5 @@ fn main() {
         }
         let _ = std::fs::remove_file(&file);
     }
+    Ok(())
 }

@@ -215,6 +215,15 @@ fn open_analyzer(args: &PackArgs) -> anyhow::Result<Analyzer> {
     Ok(Analyzer::new(session)?)
 }
 
+/// The library and an analyzer on its own pack (another pack is refused by name).
+fn open_with_pack(dir: &Path, pack: &PackArgs) -> anyhow::Result<(Library, Analyzer)> {
+    let library = Library::open(dir)?;
+    let analyzer = open_analyzer(pack)?;
+    let stamp = analyzer.stamp();
+    library.check_pack(&stamp.name, &stamp.weights_sha256)?;
+    Ok((library, analyzer))
+}
+
 #[allow(clippy::print_stderr, clippy::print_stdout)]
 fn add(
     library: &mut Library,
@@ -352,10 +361,8 @@ fn search(
     json: bool,
     pack: &PackArgs,
 ) -> anyhow::Result<ExitCode> {
-    let library = Library::open(dir)?;
-    let analyzer = open_analyzer(pack)?;
+    let (library, analyzer) = open_with_pack(dir, pack)?;
     let stamp = analyzer.stamp().clone();
-    library.check_pack(&stamp.name, &stamp.weights_sha256)?;
     let searcher = Searcher::open(&library)?;
     let meta = library.meta();
     let mut model_probabilities = Vec::new();
@@ -550,10 +557,7 @@ fn evaluate(
     json: bool,
     pack: &PackArgs,
 ) -> anyhow::Result<ExitCode> {
-    let library = Library::open(dir)?;
-    let analyzer = open_analyzer(pack)?;
-    let stamp = analyzer.stamp().clone();
-    library.check_pack(&stamp.name, &stamp.weights_sha256)?;
+    let (library, analyzer) = open_with_pack(dir, pack)?;
     let labels = read_labels(labels, studies)?;
     let searcher = Searcher::open(&library)?;
     let order = &library.meta().finding_ids;

@@ -9,6 +9,7 @@
 use std::path::Path;
 
 use super::error::LibraryError;
+use crate::encoder::session::normalized;
 
 /// Up to this many vectors, search is exact (a scan of ≤ 20 000 × 512 values takes a few
 /// milliseconds); above it, the HNSW index is used.
@@ -70,26 +71,16 @@ fn index_error(e: impl std::fmt::Display) -> LibraryError {
     LibraryError::Index(e.to_string())
 }
 
-/// `v / ‖v‖` (a zero vector stays zero).
-pub fn normalise(v: &[f32]) -> Vec<f32> {
-    let norm = v.iter().map(|x| x * x).sum::<f32>().sqrt();
-    if norm > 0.0 {
-        v.iter().map(|x| x / norm).collect()
-    } else {
-        v.to_vec()
-    }
-}
-
 impl ExactIndex {
     /// An index of `keys` with their `vectors` (`keys.len() × dim`, row-major).
     pub fn new(dim: usize, keys: Vec<u64>, vectors: &[f32]) -> Self {
-        let vectors = vectors.chunks(dim.max(1)).flat_map(normalise).collect();
+        let vectors = vectors.chunks(dim.max(1)).flat_map(normalized).collect();
         ExactIndex { dim, keys, vectors }
     }
 
     /// The `k` most similar vectors whose key passes `keep`, best first.
     pub fn search(&self, query: &[f32], k: usize, keep: &dyn Fn(u64) -> bool) -> Vec<Neighbour> {
-        let query = normalise(query);
+        let query = normalized(query);
         let mut scored: Vec<Neighbour> = self
             .keys
             .iter()

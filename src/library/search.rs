@@ -86,6 +86,29 @@ struct Collection<R> {
     index: VectorIndex,
 }
 
+impl<R: Clone> Collection<R> {
+    /// The `k` records most similar to `query` among those `keep` accepts, best first.
+    fn similar(
+        &self,
+        query: &[f32],
+        k: usize,
+        keep: impl Fn(&R) -> bool,
+    ) -> Result<Vec<Hit<R>>, LibraryError> {
+        let passes = |key: u64| self.records.get(&key).is_some_and(&keep);
+        let neighbours = self.index.search(query, k, &passes)?;
+        Ok(neighbours
+            .into_iter()
+            .filter_map(|n| {
+                self.records.get(&n.key).map(|r| Hit {
+                    id: n.key,
+                    similarity: n.similarity,
+                    record: r.clone(),
+                })
+            })
+            .collect())
+    }
+}
+
 /// A library loaded for retrieval: records in memory, exact or HNSW search.
 pub struct Searcher {
     dir: PathBuf,
@@ -219,23 +242,9 @@ impl Searcher {
         filter: &Filter,
     ) -> Result<Vec<Hit<CaseImage>>, LibraryError> {
         self.check(self.meta.image_dim, query)?;
-        let records = &self.images.records;
-        let keep = |key: u64| {
-            records.get(&key).is_some_and(|r| {
-                filter.keeps(std::slice::from_ref(&r.modality), r.eye, &r.findings)
-            })
-        };
-        let neighbours = self.images.index.search(query, k, &keep)?;
-        Ok(neighbours
-            .into_iter()
-            .filter_map(|n| {
-                records.get(&n.key).map(|r| Hit {
-                    id: n.key,
-                    similarity: n.similarity,
-                    record: r.clone(),
-                })
-            })
-            .collect())
+        self.images.similar(query, k, |r| {
+            filter.keeps(std::slice::from_ref(&r.modality), r.eye, &r.findings)
+        })
     }
 
     /// The `k` reference eyes most similar to an eye's fused vector, passing `filter`.
@@ -246,23 +255,9 @@ impl Searcher {
         filter: &Filter,
     ) -> Result<Vec<Hit<CaseEye>>, LibraryError> {
         self.check(self.meta.eye_dim, query)?;
-        let records = &self.eyes.records;
-        let keep = |key: u64| {
-            records
-                .get(&key)
-                .is_some_and(|r| filter.keeps(&r.modalities, r.eye, &r.findings))
-        };
-        let neighbours = self.eyes.index.search(query, k, &keep)?;
-        Ok(neighbours
-            .into_iter()
-            .filter_map(|n| {
-                records.get(&n.key).map(|r| Hit {
-                    id: n.key,
-                    similarity: n.similarity,
-                    record: r.clone(),
-                })
-            })
-            .collect())
+        self.eyes.similar(query, k, |r| {
+            filter.keeps(&r.modalities, r.eye, &r.findings)
+        })
     }
 
     /// The JPEG thumbnail of a reference image (of an eye: its first image's).
