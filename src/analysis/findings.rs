@@ -91,10 +91,14 @@ pub struct FindingProbability {
     pub name: String,
     /// Probability.
     pub probability: f64,
-    /// Referral threshold at this level.
-    pub operating_point: f64,
+    /// Referral threshold at this level; `None` when the pack has none (findings given with
+    /// `--findings`): such a finding is never flagged.
+    pub operating_point: Option<f64>,
     /// `probability ≥ operating_point`.
     pub refer: bool,
+    /// Whether the probability is temperature-scaled on validation data at this level; an
+    /// uncalibrated one ranks images, it is not a probability of disease.
+    pub calibrated: bool,
 }
 
 /// Cosine similarity.
@@ -137,7 +141,7 @@ pub fn score_findings(
         .map(|(spec, pair)| {
             let key = level.key();
             let temperature = f64::from(spec.temperature.get(key).copied().unwrap_or(1.0));
-            let operating_point = f64::from(spec.operating_point.get(key).copied().unwrap_or(0.5));
+            let operating_point = spec.operating_point.get(key).copied().map(f64::from);
             let logit = pair_logit(vector, pair, f64::from(spec.scale), level);
             let probability = crate::stats::sigmoid(logit / temperature.max(1e-6));
             FindingProbability {
@@ -145,7 +149,8 @@ pub fn score_findings(
                 name: spec.name.clone(),
                 probability,
                 operating_point,
-                refer: probability >= operating_point,
+                refer: operating_point.is_some_and(|t| probability >= t),
+                calibrated: spec.temperature.contains_key(key),
             }
         })
         .collect()

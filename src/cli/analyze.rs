@@ -12,6 +12,7 @@ use crate::analysis::engine::{Analyzer, PatientResult, add_zero_shot};
 use crate::analysis::findings::FindingProbability;
 use crate::analysis::zero_shot::ZeroShot;
 use crate::encoder::device::DeviceChoice;
+use crate::encoder::pack::FindingSpec;
 use crate::encoder::session::EncoderSession;
 use crate::study::scan_paths;
 
@@ -48,6 +49,51 @@ pub struct AnalyzeArgs {
     /// (uncalibrated; repeat for several).
     #[arg(long)]
     pub prompt: Vec<String>,
+    /// Findings to score instead of the pack's, as JSON: `[{"id", "name", "prompt",
+    /// "negative_prompt", "scale"?}]` — for imported packs, which come without findings.
+    /// Uncalibrated: no temperature, no operating point, never flagged for referral.
+    #[arg(long)]
+    pub findings: Option<PathBuf>,
+}
+
+/// A finding given with `--findings`.
+#[derive(Debug, serde::Deserialize)]
+#[serde(deny_unknown_fields)]
+struct FindingInput {
+    id: String,
+    name: String,
+    prompt: String,
+    negative_prompt: String,
+    /// Logit scale; default: the pack's `exp(logit_scale)`, else 100 (CLIP's).
+    scale: Option<f32>,
+}
+
+/// Reads `--findings` into the pack's finding specs (uncalibrated).
+fn read_findings(path: &Path, session: &EncoderSession) -> anyhow::Result<Vec<FindingSpec>> {
+    let bytes = std::fs::read(path).with_context(|| format!("reading {}", path.display()))?;
+    let inputs: Vec<FindingInput> = serde_json::from_slice(&bytes).with_context(|| {
+        format!(
+            "{}: expected [{{\"id\", \"name\", \"prompt\", \"negative_prompt\", \"scale\"?}}]",
+            path.display()
+        )
+    })?;
+    let default_scale = session
+        .manifest()
+        .logit_scales
+        .get("logit_scale")
+        .map_or(100.0, |s| s.exp());
+    Ok(inputs
+        .into_iter()
+        .map(|f| FindingSpec {
+            id: f.id,
+            name: f.name,
+            prompt: f.prompt,
+            negative_prompt: f.negative_prompt,
+            scale: f.scale.unwrap_or(default_scale),
+            temperature: Default::default(),
+            operating_point: Default::default(),
+        })
+        .collect())
 }
 
 /// The bundled demo pack: `models/demo` under the working directory, else in the source tree.
@@ -70,6 +116,11 @@ pub fn run(args: &AnalyzeArgs) -> anyhow::Result<ExitCode> {
         log::warn!("{notice}");
     }
     let device = session.device_description();
+    let mut session = session;
+    if let Some(path) = &args.findings {
+        let findings = read_findings(path, &session)?;
+        session.set_findings(findings);
+    }
     let analyzer = Analyzer::new(session)?;
     let mut zero_shot = if args.prompt.is_empty() {
         None
@@ -225,7 +276,7 @@ fn each_or_blank(findings: &[FindingProbability]) -> Vec<Option<&FindingProbabil
 
 fn csv(results: &[PatientResult]) -> String {
     let mut out = String::from(
-        "patient_id,level,eye,image,modality,gradable,reasons,finding_id,finding,probability,operating_point,refer,images_used,model,model_version,weights_sha256,synthetic_training_data\n",
+        "patient_id,level,eye,image,modality,gradable,reasons,finding_id,finding,probability,operating_point,refer,images_used,model,model_version,weights_sha256,synthetic_training_data,calibrated\n",
     );
     for r in results {
         let m = &r.model;
@@ -237,15 +288,25 @@ fn csv(results: &[PatientResult]) -> String {
                        reasons: &str,
                        used: &str,
                        f: Option<&FindingProbability>| {
-            let (id, name, p, op, refer) = match f {
+            let (id, name, p, op, refer, calibrated) = match f {
                 Some(f) => (
                     f.id.as_str(),
                     f.name.as_str(),
                     format!("{:.4}", f.probability),
-                    format!("{:.4}", f.operating_point),
+                    f.operating_point
+                        .map(|t| format!("{t:.4}"))
+                        .unwrap_or_default(),
                     f.refer.to_string(),
+                    f.calibrated.to_string(),
                 ),
-                None => ("", "", String::new(), String::new(), String::new()),
+                None => (
+                    "",
+                    "",
+                    String::new(),
+                    String::new(),
+                    String::new(),
+                    String::new(),
+                ),
             };
             let fields = [
                 r.patient_id.as_str(),
@@ -269,6 +330,7 @@ fn csv(results: &[PatientResult]) -> String {
                 } else {
                     "false"
                 },
+                &calibrated,
             ];
             out.push_str(
                 &fields

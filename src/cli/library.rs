@@ -472,7 +472,17 @@ fn finding_name(analyzer: &Analyzer, id: &str) -> String {
         .findings
         .iter()
         .find(|f| f.id == id)
-        .map_or_else(|| id.replace('_', " "), |f| f.name.to_lowercase())
+        .map_or_else(|| id.replace('_', " "), |f| lowercase_first(&f.name))
+}
+
+/// "Referable diabetic retinopathy (moderate NPDR …)" → "referable diabetic retinopathy
+/// (moderate NPDR …)": mid-sentence, abbreviations kept.
+fn lowercase_first(name: &str) -> String {
+    let mut chars = name.chars();
+    match chars.next() {
+        Some(first) => first.to_lowercase().chain(chars).collect(),
+        None => String::new(),
+    }
 }
 
 fn image_rows(hits: &[crate::library::Hit<crate::library::CaseImage>]) -> Vec<HitRow> {

@@ -104,6 +104,11 @@ impl EncoderSession {
         self.opened.fallback_notice.as_deref()
     }
 
+    /// Scores these findings instead of the manifest's (the pack on disk is not changed).
+    pub fn set_findings(&mut self, findings: Vec<super::pack::FindingSpec>) {
+        self.pack.manifest.findings = findings;
+    }
+
     /// Whether the pack can embed text.
     pub fn has_text(&self) -> bool {
         !matches!(self.pack.model, PackModel::TimmVit(_))

@@ -13,6 +13,7 @@ use super::error::LibraryError;
 use super::index::{EXACT_SEARCH_MAX, HnswIndex, HnswParams, VectorIndex};
 use super::record::{CaseEye, CaseImage, LibraryMeta};
 use super::store::{self, Library};
+use crate::encoder::session::normalized;
 use crate::study::{Eye, Modality};
 
 /// Which cases may be returned.
@@ -84,6 +85,35 @@ pub fn aggregate(finding_ids: &[String], hits: &[&[String]]) -> Vec<Aggregate> {
 struct Collection<R> {
     records: HashMap<u64, R>,
     index: VectorIndex,
+    /// Subtracted from normalised vectors and queries before comparing (eyes: see
+    /// [`centred`]); `None` compares as stored (images, which text queries also search).
+    centre: Option<Vec<f32>>,
+}
+
+/// The mean of the normalised rows of `vectors`, and the rows normalised with it subtracted.
+///
+/// Fused eye embeddings of one model all point much the same way (cosines of 0.99+ between
+/// unrelated eyes): the shared direction says "an eye", not which eye. Subtracting the
+/// library's mean leaves what differs between eyes, so neighbours are ranked by it and
+/// similarities spread over [-1, 1].
+fn centred(dim: usize, vectors: &[f32]) -> (Vec<f32>, Vec<f32>) {
+    let rows: Vec<Vec<f32>> = vectors.chunks(dim.max(1)).map(normalized).collect();
+    let mut mean = vec![0.0_f32; dim];
+    for row in &rows {
+        for (m, x) in mean.iter_mut().zip(row) {
+            *m += x / rows.len() as f32;
+        }
+    }
+    let out = rows
+        .iter()
+        .flat_map(|row| {
+            row.iter()
+                .zip(&mean)
+                .map(|(x, m)| x - m)
+                .collect::<Vec<_>>()
+        })
+        .collect();
+    (mean, out)
 }
 
 impl<R: Clone> Collection<R> {
@@ -95,7 +125,15 @@ impl<R: Clone> Collection<R> {
         keep: impl Fn(&R) -> bool,
     ) -> Result<Vec<Hit<R>>, LibraryError> {
         let passes = |key: u64| self.records.get(&key).is_some_and(&keep);
-        let neighbours = self.index.search(query, k, &passes)?;
+        let query: Vec<f32> = match &self.centre {
+            Some(centre) => normalized(query)
+                .iter()
+                .zip(centre)
+                .map(|(x, m)| x - m)
+                .collect(),
+            None => query.to_vec(),
+        };
+        let neighbours = self.index.search(&query, k, &passes)?;
         Ok(neighbours
             .into_iter()
             .filter_map(|n| {
@@ -184,8 +222,10 @@ impl Searcher {
                 stored.keys,
                 &stored.vectors,
             )?,
+            centre: None,
         };
         let stored = store::load_eyes(library)?;
+        let (centre, vectors) = centred(meta.eye_dim, &stored.vectors);
         let eyes = Collection {
             records: stored.keys.iter().copied().zip(stored.records).collect(),
             index: collection_index(
@@ -194,8 +234,9 @@ impl Searcher {
                 meta.generation,
                 meta.eye_dim,
                 stored.keys,
-                &stored.vectors,
+                &vectors,
             )?,
+            centre: Some(centre),
         };
         Ok(Searcher {
             dir: library.dir().to_path_buf(),

@@ -229,10 +229,11 @@ fn ungradable_images_one_eyed_patients_and_broken_files_are_reported() {
     let csv = std::fs::read_to_string(&out).expect("csv written");
     let mut lines = csv.lines();
     let header = csv_fields(lines.next().expect("header"));
-    assert_eq!(header.len(), 17);
+    assert_eq!(header.len(), 18);
+    assert_eq!(header.last().map(String::as_str), Some("calibrated"));
     let rows: Vec<Vec<String>> = lines.map(csv_fields).collect();
     assert!(
-        rows.iter().all(|r| r.len() == 17),
+        rows.iter().all(|r| r.len() == 18),
         "every row has every column"
     );
     let column = |name: &str| header.iter().position(|h| h == name).expect("column");
@@ -450,4 +451,63 @@ fn model_info_of_the_demo_pack_says_it_is_synthetic() {
     for id in ["referable_dr", "glaucoma", "amd"] {
         assert!(text.contains(&format!("finding {id}:")), "{text}");
     }
+}
+
+/// `--findings` scores a pack with findings it did not ship with (imported packs have none):
+/// uncalibrated, never flagged, said so in JSON and CSV; a malformed file is an error naming
+/// the expected shape.
+#[test]
+fn analyze_with_given_findings_scores_them_uncalibrated_and_never_flags_them() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let findings = dir.path().join("findings.json");
+    std::fs::write(
+        &findings,
+        r#"[{"id": "drusen", "name": "Macular drusen", "prompt": "drusen at the macula", "negative_prompt": "normal macula"}]"#,
+    )
+    .expect("write");
+    let patient = demo().join("dicom/SYN010004");
+    let output = fovea_analyze(&[
+        patient.to_str().expect("path"),
+        "--format",
+        "json",
+        "--findings",
+        findings.to_str().expect("path"),
+    ]);
+    assert!(
+        output.status.success(),
+        "{}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+    let json: serde_json::Value = serde_json::from_slice(&output.stdout).expect("json");
+    let patient = &json["patients"][0];
+    let mut seen = 0;
+    for findings in std::iter::once(&patient["findings"]).chain(
+        patient["eyes"]
+            .as_array()
+            .expect("eyes")
+            .iter()
+            .map(|e| &e["findings"]),
+    ) {
+        let findings = findings.as_array().expect("findings");
+        assert_eq!(findings.len(), 1, "{findings:?}");
+        let f = &findings[0];
+        assert_eq!(f["id"], "drusen");
+        assert_eq!(f["calibrated"], false);
+        assert!(f["operating_point"].is_null());
+        assert_eq!(f["refer"], false);
+        let p = f["probability"].as_f64().expect("probability");
+        assert!(p > 0.0 && p < 1.0);
+        seen += 1;
+    }
+    assert_eq!(seen, 3);
+
+    std::fs::write(&findings, r#"[{"id": "x"}]"#).expect("write");
+    let output = fovea_analyze(&[
+        demo().join("dicom/SYN010004").to_str().expect("path"),
+        "--findings",
+        findings.to_str().expect("path"),
+    ]);
+    assert_eq!(output.status.code(), Some(1));
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert!(stderr.contains("negative_prompt"), "{stderr}");
 }
