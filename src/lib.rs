@@ -15,3 +15,4 @@ pub mod library;
 pub mod stats;
 pub mod study;
 pub mod synth;
+pub mod ui;

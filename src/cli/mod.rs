@@ -15,11 +15,16 @@ use clap::{Parser, Subcommand};
 
 /// Fovea: an offline viewer for ophthalmic studies.
 #[derive(Debug, Parser)]
-#[command(name = "fovea", version, about)]
+#[command(name = "fovea", version, about, args_conflicts_with_subcommands = true)]
 pub struct Cli {
-    /// What to do.
+    /// What to do; without a command, the viewer opens.
     #[command(subcommand)]
-    pub command: Command,
+    pub command: Option<Command>,
+    /// Folders, files or DICOMDIRs to open in the viewer (default: the bundled demo patients).
+    pub paths: Vec<PathBuf>,
+    /// The model pack the viewer uses (default: the bundled demo model).
+    #[arg(long)]
+    pub pack: Option<PathBuf>,
 }
 
 /// The subcommands.
@@ -49,11 +54,47 @@ pub enum Command {
     Library(library::LibraryCommand),
 }
 
+/// The bundled demo patients: `assets/demo/dicom` under the working directory, else in the
+/// source tree.
+fn default_studies() -> PathBuf {
+    let local = PathBuf::from("assets/demo/dicom");
+    if local.is_dir() {
+        local
+    } else {
+        std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("assets/demo/dicom")
+    }
+}
+
+/// Opens the viewer; reports a window that cannot open once.
+fn viewer(paths: Vec<PathBuf>, pack: Option<PathBuf>) -> ExitCode {
+    let paths = if paths.is_empty() {
+        vec![default_studies()]
+    } else {
+        paths
+    };
+    let pack = pack.unwrap_or_else(analyze::default_pack);
+    match crate::ui::run(paths, pack) {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(error) => {
+            #[allow(clippy::print_stderr)] // the one place errors reach the user
+            {
+                eprintln!(
+                    "fovea: error: the viewer window could not open: {error} (the headless commands work without a display: fovea --help)"
+                );
+            }
+            ExitCode::FAILURE
+        }
+    }
+}
+
 /// Parses arguments, runs the command, reports any error once.
 pub fn main() -> ExitCode {
     env_logger::Builder::from_env(env_logger::Env::default().default_filter_or("warn")).init();
     let cli = Cli::parse();
-    let result = match cli.command {
+    let Some(command) = cli.command else {
+        return viewer(cli.paths, cli.pack);
+    };
+    let result = match command {
         Command::Studies { paths, json } => studies::run(&paths, json),
         Command::DemoData(args) => demo_data::run(&args),
         Command::Model(command) => model::run(&command),
