@@ -93,7 +93,8 @@ impl FoveaApp {
             while let Some(event) = scan.try_next() {
                 match event {
                     ScanEvent::Progress(p) => {
-                        self.scan_note = format!("scanning… {} of {} files", p.files_done, p.files_total);
+                        self.scan_note =
+                            format!("scanning… {} of {} files", p.files_done, p.files_total);
                     }
                     ScanEvent::Finished(catalog) => finished = Some(catalog),
                 }
@@ -110,7 +111,8 @@ impl FoveaApp {
             self.catalog = *catalog;
             self.to_analyse = (0..self.catalog.patients.len()).rev().collect();
             for p in &self.catalog.patients {
-                self.statuses.insert(p.info.id.clone(), PatientStatus::Queued);
+                self.statuses
+                    .insert(p.info.id.clone(), PatientStatus::Queued);
             }
             self.selected = (!self.catalog.patients.is_empty()).then_some(0);
         }
@@ -270,10 +272,17 @@ impl FoveaApp {
         match self.pixels.get(record.source.path()) {
             Some(Pixels::Ready(texture)) => {
                 let size = ui.available_size();
-                ui.add(egui::Image::new(texture).max_size(size).maintain_aspect_ratio(true));
+                ui.add(
+                    egui::Image::new(texture)
+                        .max_size(size)
+                        .maintain_aspect_ratio(true),
+                );
             }
             Some(Pixels::Failed(reason)) => {
-                ui.colored_label(ui.visuals().error_fg_color, format!("Cannot show: {reason}"));
+                ui.colored_label(
+                    ui.visuals().error_fg_color,
+                    format!("Cannot show: {reason}"),
+                );
             }
             _ => {
                 ui.spinner();
