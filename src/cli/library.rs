@@ -217,7 +217,7 @@ fn open_analyzer(args: &PackArgs) -> anyhow::Result<Analyzer> {
 
 /// The library and an analyzer on its own pack (another pack is refused by name).
 fn open_with_pack(dir: &Path, pack: &PackArgs) -> anyhow::Result<(Library, Analyzer)> {
-    let library = Library::open(dir)?;
+    let library = Library::open_read_only(dir)?;
     let analyzer = open_analyzer(pack)?;
     let stamp = analyzer.stamp();
     library.check_pack(&stamp.name, &stamp.weights_sha256)?;
@@ -263,7 +263,7 @@ fn add(
 
 #[allow(clippy::print_stdout)]
 fn info(dir: &Path) -> anyhow::Result<ExitCode> {
-    let library = Library::open(dir)?;
+    let library = Library::open_read_only(dir)?;
     let searcher = Searcher::open(&library)?;
     let meta = library.meta();
     let (images, eyes) = searcher.counts();

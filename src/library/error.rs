@@ -11,6 +11,14 @@ pub enum LibraryError {
     /// `build` was pointed at an occupied folder.
     #[error("{0} already exists and is not empty: choose a new folder, or use `fovea library add`")]
     Occupied(PathBuf),
+    /// Another process has the library open for writing.
+    #[error(
+        "{0} is being written by another Fovea process (a `library build` or `add`?): try again when it has finished"
+    )]
+    Busy(PathBuf),
+    /// A library opened for searching was asked to change.
+    #[error("{0} was opened read-only: open it with Library::open to add to it")]
+    ReadOnly(PathBuf),
     /// The library was built with another model pack.
     #[error(
         "this library was built with {library} (weights {library_sha}), not {pack} (weights {pack_sha}): embeddings of different packs cannot be mixed — use the library's pack or build a new library"

@@ -6,7 +6,6 @@ use std::collections::HashMap;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
-use redb::Database;
 use serde::{Deserialize, Serialize};
 
 use super::error::LibraryError;
@@ -150,7 +149,7 @@ impl<R: Clone> Collection<R> {
 /// A library loaded for retrieval: records in memory, exact or HNSW search.
 pub struct Searcher {
     dir: PathBuf,
-    db: Arc<Database>,
+    db: Arc<store::Store>,
     meta: LibraryMeta,
     images: Collection<CaseImage>,
     eyes: Collection<CaseEye>,

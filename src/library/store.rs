@@ -5,7 +5,10 @@
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
-use redb::{Database, ReadableDatabase, ReadableTable, ReadableTableMetadata, TableDefinition};
+use redb::{
+    Database, ReadOnlyDatabase, ReadTransaction, ReadableDatabase, ReadableTable,
+    ReadableTableMetadata, TableDefinition,
+};
 
 use super::deid;
 use super::error::LibraryError;
@@ -68,10 +71,26 @@ pub struct Added {
     pub duplicates: usize,
 }
 
+/// The redb file, open for writing (one process at a time: `build`, `add`) or for reading
+/// (shared: search, info, the viewer — any number of processes).
+pub(crate) enum Store {
+    Writable(Database),
+    ReadOnly(ReadOnlyDatabase),
+}
+
+impl Store {
+    pub(crate) fn begin_read(&self) -> Result<ReadTransaction, redb::TransactionError> {
+        match self {
+            Store::Writable(db) => db.begin_read(),
+            Store::ReadOnly(db) => db.begin_read(),
+        }
+    }
+}
+
 /// An open case library.
 pub struct Library {
     dir: PathBuf,
-    pub(crate) db: Arc<Database>,
+    pub(crate) db: Arc<Store>,
     meta: LibraryMeta,
 }
 
@@ -137,7 +156,7 @@ impl Library {
         };
         let library = Library {
             dir: dir.to_path_buf(),
-            db: Arc::new(db),
+            db: Arc::new(Store::Writable(db)),
             meta,
         };
         library
@@ -154,13 +173,31 @@ impl Library {
         Ok(library)
     }
 
-    /// Opens the library in `dir`.
+    /// Opens the library in `dir` to add to it (no other process may have it open).
     pub fn open(dir: &Path) -> Result<Self, LibraryError> {
+        Self::open_with(dir, |path| Database::open(path).map(Store::Writable))
+    }
+
+    /// Opens the library in `dir` for searching: shared with other readers, works on a
+    /// read-only install; refuses writes.
+    pub fn open_read_only(dir: &Path) -> Result<Self, LibraryError> {
+        Self::open_with(dir, |path| {
+            ReadOnlyDatabase::open(path).map(Store::ReadOnly)
+        })
+    }
+
+    fn open_with(
+        dir: &Path,
+        open: impl FnOnce(&Path) -> Result<Store, redb::DatabaseError>,
+    ) -> Result<Self, LibraryError> {
         let path = dir.join(STORE_FILE);
         if !path.is_file() {
             return Err(LibraryError::NotALibrary(dir.to_path_buf()));
         }
-        let db = Database::open(&path).map_err(|e| store_error(dir, e.into()))?;
+        let db = open(&path).map_err(|e| match e {
+            redb::DatabaseError::DatabaseAlreadyOpen => LibraryError::Busy(dir.to_path_buf()),
+            e => store_error(dir, e.into()),
+        })?;
         let meta = read_meta(dir, &db)?;
         Ok(Library {
             dir: dir.to_path_buf(),
@@ -285,7 +322,10 @@ impl Library {
         change: impl FnOnce(&redb::WriteTransaction, &mut LibraryMeta) -> Result<T, StepError>,
     ) -> Result<(T, LibraryMeta), LibraryError> {
         let result = (|| -> Result<(T, LibraryMeta), StepError> {
-            let txn = self.db.begin_write().map_err(redb::Error::from)?;
+            let Store::Writable(db) = self.db.as_ref() else {
+                return Err(StepError::Library(LibraryError::ReadOnly(self.dir.clone())));
+            };
+            let txn = db.begin_write().map_err(redb::Error::from)?;
             let mut meta = self.meta.clone();
             meta.generation += 1;
             let out = change(&txn, &mut meta)?;
@@ -377,7 +417,7 @@ impl Library {
 }
 
 pub(crate) fn thumbnail(
-    db: &Database,
+    db: &Store,
     dir: &Path,
     image_id: u64,
 ) -> Result<Option<Vec<u8>>, LibraryError> {
@@ -413,7 +453,7 @@ pub(crate) fn store_error(dir: &Path, e: redb::Error) -> LibraryError {
     }
 }
 
-fn read_meta(dir: &Path, db: &Database) -> Result<LibraryMeta, LibraryError> {
+fn read_meta(dir: &Path, db: &Store) -> Result<LibraryMeta, LibraryError> {
     let read = || -> Result<Option<String>, redb::Error> {
         let txn = db.begin_read()?;
         let table = txn.open_table(META)?;
@@ -445,7 +485,7 @@ pub(crate) struct Stored<R> {
 
 /// Every record of `table` with its vector from `vectors`, in key order.
 pub(crate) fn load_collection<R: serde::de::DeserializeOwned>(
-    db: &Database,
+    db: &Store,
     dir: &Path,
     table: TableDefinition<u64, &str>,
     vectors: TableDefinition<u64, &[u8]>,

@@ -153,6 +153,23 @@ fn a_library_of_the_demo_patients_finds_each_image_and_eye_first_and_keeps_no_id
     assert!(error.to_string().contains("cannot be mixed"), "{error}");
     let occupied = create_library(&path, &analyzer, &labels, false);
     assert!(matches!(occupied, Err(LibraryError::Occupied(_))));
+
+    // One writer at a time, readers shared; a reader cannot write.
+    let busy = Library::open_read_only(&path);
+    assert!(
+        matches!(busy, Err(LibraryError::Busy(_))),
+        "{:?}",
+        busy.err()
+    );
+    drop((searcher, library));
+    let mut first = Library::open_read_only(&path).expect("reader");
+    let second = Library::open_read_only(&path).expect("second reader");
+    assert_eq!(second.counts().expect("counts"), (24, 8));
+    let refused = first.add_case(Default::default());
+    assert!(
+        matches!(refused, Err(LibraryError::ReadOnly(_))),
+        "{refused:?}"
+    );
 }
 
 fn case_image_counts(library: &Path) -> std::collections::BTreeMap<String, usize> {
@@ -265,7 +282,7 @@ fn a_killed_library_add_leaves_whole_patients_and_a_second_add_completes_it() {
 
 #[test]
 fn the_bundled_demo_library_is_whole_and_built_with_the_bundled_demo_model() {
-    let library = Library::open(&root().join("assets/library")).expect("bundled library");
+    let library = Library::open_read_only(&root().join("assets/library")).expect("bundled library");
     let session =
         EncoderSession::open(&root().join("models/demo"), DeviceChoice::Cpu).expect("demo pack");
     let manifest = session.manifest();
