@@ -86,6 +86,35 @@ impl FoveaApp {
         }
     }
 
+    /// The id of the patient on screen.
+    pub fn selected_patient(&self) -> Option<&str> {
+        self.selected
+            .and_then(|i| self.catalog.patients.get(i))
+            .map(|p| p.info.id.as_str())
+    }
+
+    /// The modality of the image shown large in an eye's column.
+    pub fn shown_modality(&self, eye: Eye) -> Option<Modality> {
+        let index = self.selected?;
+        let chosen = *self.main_image.get(&(index, eye)).unwrap_or(&0);
+        self.catalog
+            .patients
+            .get(index)?
+            .images()
+            .filter(|r| r.eye == eye)
+            .nth(chosen)
+            .map(|r| r.modality)
+    }
+
+    /// Whether every patient has been analysed (or failed).
+    pub fn analysis_finished(&self) -> bool {
+        !self.statuses.is_empty()
+            && self
+                .statuses
+                .values()
+                .all(|s| !matches!(s, PatientStatus::Queued))
+    }
+
     /// Applies what the jobs reported since the last frame.
     fn poll(&mut self, ctx: &egui::Context) {
         let mut finished = None;

@@ -23,3 +23,4 @@ mod pydicom_files;
 mod retclip;
 mod support;
 mod timm_vit;
+mod viewer;
