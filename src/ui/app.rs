@@ -11,13 +11,33 @@ use crate::analysis::engine::PatientResult;
 use crate::analysis::findings::{FindingProbability, ModelStamp};
 use crate::study::jobs::{DecodeEvent, DecodeRequest, DecodeWorker, ScanEvent, ScanJob};
 use crate::study::model::{Catalog, ImageRecord, Patient};
+use crate::study::pixels::DecodedImage;
 use crate::study::{Eye, Modality};
 
-/// An image's pixels on the GPU, or why not.
+/// An image's pixels (all frames) and the shown frame on the GPU, or why not.
 enum Pixels {
     Loading,
-    Ready(egui::TextureHandle),
+    Ready {
+        decoded: Arc<DecodedImage>,
+        frame: u32,
+        texture: egui::TextureHandle,
+    },
     Failed(String),
+}
+
+/// The texture of one frame, or why it cannot be shown.
+fn frame_texture(
+    ctx: &egui::Context,
+    name: &str,
+    decoded: &DecodedImage,
+    frame: u32,
+) -> Result<egui::TextureHandle, String> {
+    let rgb = decoded
+        .frame_to_rgb8(frame)
+        .ok_or_else(|| format!("frame {frame} cannot be shown"))?;
+    let size = [rgb.width() as usize, rgb.height() as usize];
+    let image = egui::ColorImage::from_rgb(size, rgb.as_raw());
+    Ok(ctx.load_texture(name, image, egui::TextureOptions::LINEAR))
 }
 
 /// Where a patient's analysis stands.
@@ -106,6 +126,23 @@ impl FoveaApp {
             .map(|r| r.modality)
     }
 
+    /// The frame shown large in an eye's column (the B-scan of an OCT volume), once decoded.
+    pub fn shown_frame(&self, eye: Eye) -> Option<u32> {
+        let index = self.selected?;
+        let chosen = *self.main_image.get(&(index, eye)).unwrap_or(&0);
+        let record = self
+            .catalog
+            .patients
+            .get(index)?
+            .images()
+            .filter(|r| r.eye == eye)
+            .nth(chosen)?;
+        match self.pixels.get(record.source.path())? {
+            Pixels::Ready { frame, .. } => Some(*frame),
+            _ => None,
+        }
+    }
+
     /// Whether every patient has been analysed (or failed).
     pub fn analysis_finished(&self) -> bool {
         !self.statuses.is_empty()
@@ -177,22 +214,16 @@ impl FoveaApp {
                 {
                     let pixels = match result {
                         Ok(decoded) => {
-                            let frame = if decoded.frames > 1 {
-                                decoded.frames / 2
-                            } else {
-                                0
-                            };
-                            match decoded.frame_to_rgb8(frame) {
-                                Some(rgb) => {
-                                    let size = [rgb.width() as usize, rgb.height() as usize];
-                                    let image = egui::ColorImage::from_rgb(size, rgb.as_raw());
-                                    Pixels::Ready(ctx.load_texture(
-                                        path.display().to_string(),
-                                        image,
-                                        egui::TextureOptions::LINEAR,
-                                    ))
-                                }
-                                None => Pixels::Failed(format!("frame {frame} cannot be shown")),
+                            // A volume opens on its central B-scan (through the fovea).
+                            let frame = decoded.frames / 2;
+                            let name = path.display().to_string();
+                            match frame_texture(ctx, &name, &decoded, frame) {
+                                Ok(texture) => Pixels::Ready {
+                                    decoded,
+                                    frame,
+                                    texture,
+                                },
+                                Err(reason) => Pixels::Failed(reason),
                             }
                         }
                         Err(reason) => Pixels::Failed(reason),
@@ -298,11 +329,49 @@ impl FoveaApp {
         });
         let record = &records[chosen.min(records.len() - 1)];
         self.request_pixels(record);
-        match self.pixels.get(record.source.path()) {
-            Some(Pixels::Ready(texture)) => {
+        let ctx = ui.ctx().clone();
+        match self.pixels.get_mut(record.source.path()) {
+            Some(Pixels::Ready {
+                decoded,
+                frame,
+                texture,
+            }) => {
+                let mut wanted = *frame;
+                if decoded.frames > 1 {
+                    // B-scans: slider, or arrow keys while the pointer is over this column.
+                    let last = decoded.frames - 1;
+                    let mut shown = wanted + 1;
+                    ui.add(
+                        egui::Slider::new(&mut shown, 1..=last + 1)
+                            .text(format!("B-scan of {}", last + 1)),
+                    );
+                    wanted = shown - 1;
+                    if ui.ui_contains_pointer() {
+                        ui.input(|i| {
+                            if i.key_pressed(egui::Key::ArrowUp) {
+                                wanted = wanted.saturating_sub(1);
+                            }
+                            if i.key_pressed(egui::Key::ArrowDown) {
+                                wanted = (wanted + 1).min(last);
+                            }
+                        });
+                    }
+                }
+                if wanted != *frame {
+                    let name = record.source.path().display().to_string();
+                    match frame_texture(&ctx, &name, decoded, wanted) {
+                        Ok(new_texture) => {
+                            *texture = new_texture;
+                            *frame = wanted;
+                        }
+                        Err(reason) => {
+                            ui.colored_label(ui.visuals().error_fg_color, reason);
+                        }
+                    }
+                }
                 let size = ui.available_size();
                 ui.add(
-                    egui::Image::new(texture)
+                    egui::Image::new(&*texture)
                         .max_size(size)
                         .maintain_aspect_ratio(true),
                 );

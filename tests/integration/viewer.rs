@@ -1,6 +1,7 @@
 //! The viewer driven headlessly through AccessKit (egui_kittest) on the bundled demo patients
 //! with the demo model: the patient list, the background analysis reaching the findings panel
-//! with the model's name and the synthetic warning, choosing a patient and an image, search.
+//! with the model's name and the synthetic warning, choosing a patient and an image, moving
+//! through an OCT volume's B-scans, search.
 
 use std::path::PathBuf;
 use std::time::{Duration, Instant};
@@ -64,6 +65,29 @@ fn the_viewer_lists_the_demo_patients_and_shows_their_findings_with_the_model_na
         harness.state().shown_modality(Eye::Left),
         Some(Modality::ColourFundus)
     );
+
+    // The OCT volume opens on its central B-scan; the slider and the arrow keys move through it.
+    let deadline = Instant::now() + Duration::from_secs(60);
+    while harness.state().shown_frame(Eye::Right).is_none() {
+        harness.step();
+        assert!(Instant::now() < deadline, "the OCT volume was not decoded");
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    assert_eq!(
+        harness.state().shown_frame(Eye::Right),
+        Some(12),
+        "25 B-scans: the 13th"
+    );
+    harness
+        .get_by_role(egui::accesskit::Role::Slider)
+        .increment_accesskit();
+    harness.run_steps(2);
+    assert_eq!(harness.state().shown_frame(Eye::Right), Some(13));
+    harness.get_by_role(egui::accesskit::Role::Slider).hover();
+    harness.run_steps(1);
+    harness.key_press(egui::Key::ArrowUp);
+    harness.run_steps(2);
+    assert_eq!(harness.state().shown_frame(Eye::Right), Some(12));
 
     let search = harness.get_by_role(egui::accesskit::Role::TextInput);
     search.click();
