@@ -110,13 +110,12 @@ pub fn default_pack() -> PathBuf {
 pub fn run(args: &AnalyzeArgs) -> anyhow::Result<ExitCode> {
     let pack = args.pack.clone().unwrap_or_else(default_pack);
     let started = std::time::Instant::now();
-    let session = EncoderSession::open(&pack, args.device)
+    let mut session = EncoderSession::open(&pack, args.device)
         .with_context(|| format!("opening the model pack {}", pack.display()))?;
     if let Some(notice) = session.device_notice() {
         log::warn!("{notice}");
     }
     let device = session.device_description();
-    let mut session = session;
     if let Some(path) = &args.findings {
         let findings = read_findings(path, &session)?;
         session.set_findings(findings);

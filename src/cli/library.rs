@@ -404,18 +404,9 @@ fn search(
                     model_probabilities.push(format!("{}: {:.2}", f.name, f.probability));
                 }
                 let hits = searcher.similar_eyes(fused, k, &filter)?;
-                let rows = hits
-                    .iter()
-                    .enumerate()
-                    .map(|(i, h)| HitRow {
-                        rank: i + 1,
-                        similarity: h.similarity,
-                        case_id: h.record.case_id.clone(),
-                        eye: h.record.eye,
-                        modalities: h.record.modalities.clone(),
-                        findings: h.record.findings.clone(),
-                    })
-                    .collect();
+                let rows = hit_rows(&hits, |r| {
+                    (&r.case_id, r.eye, r.modalities.clone(), &r.findings)
+                });
                 (
                     format!("{} eye of {}", eye.eye.label(), folder.display()),
                     "eye",
@@ -485,18 +476,29 @@ fn lowercase_first(name: &str) -> String {
     }
 }
 
-fn image_rows(hits: &[crate::library::Hit<crate::library::CaseImage>]) -> Vec<HitRow> {
+/// Rows of a table of hits; `describe` gives a record's case id, eye, modalities, findings.
+fn hit_rows<R>(
+    hits: &[crate::library::Hit<R>],
+    describe: impl Fn(&R) -> (&String, Eye, Vec<Modality>, &Vec<String>),
+) -> Vec<HitRow> {
     hits.iter()
         .enumerate()
-        .map(|(i, h)| HitRow {
-            rank: i + 1,
-            similarity: h.similarity,
-            case_id: h.record.case_id.clone(),
-            eye: h.record.eye,
-            modalities: vec![h.record.modality],
-            findings: h.record.findings.clone(),
+        .map(|(i, h)| {
+            let (case_id, eye, modalities, findings) = describe(&h.record);
+            HitRow {
+                rank: i + 1,
+                similarity: h.similarity,
+                case_id: case_id.clone(),
+                eye,
+                modalities,
+                findings: findings.clone(),
+            }
         })
         .collect()
+}
+
+fn image_rows(hits: &[crate::library::Hit<crate::library::CaseImage>]) -> Vec<HitRow> {
+    hit_rows(hits, |r| (&r.case_id, r.eye, vec![r.modality], &r.findings))
 }
 
 #[allow(clippy::print_stdout)]

@@ -113,30 +113,30 @@ impl FoveaApp {
             .map(|p| p.info.id.as_str())
     }
 
-    /// The modality of the image shown large in an eye's column.
-    pub fn shown_modality(&self, eye: Eye) -> Option<Modality> {
+    /// Which of an eye's images (index among that eye's images) is shown large.
+    fn chosen_image(&self, index: usize, eye: Eye) -> usize {
+        self.main_image.get(&(index, eye)).copied().unwrap_or(0)
+    }
+
+    /// The image shown large in an eye's column of the selected patient.
+    fn shown_record(&self, eye: Eye) -> Option<&ImageRecord> {
         let index = self.selected?;
-        let chosen = *self.main_image.get(&(index, eye)).unwrap_or(&0);
         self.catalog
             .patients
             .get(index)?
             .images()
             .filter(|r| r.eye == eye)
-            .nth(chosen)
-            .map(|r| r.modality)
+            .nth(self.chosen_image(index, eye))
+    }
+
+    /// The modality of the image shown large in an eye's column.
+    pub fn shown_modality(&self, eye: Eye) -> Option<Modality> {
+        self.shown_record(eye).map(|r| r.modality)
     }
 
     /// The frame shown large in an eye's column (the B-scan of an OCT volume), once decoded.
     pub fn shown_frame(&self, eye: Eye) -> Option<u32> {
-        let index = self.selected?;
-        let chosen = *self.main_image.get(&(index, eye)).unwrap_or(&0);
-        let record = self
-            .catalog
-            .patients
-            .get(index)?
-            .images()
-            .filter(|r| r.eye == eye)
-            .nth(chosen)?;
+        let record = self.shown_record(eye)?;
         match self.pixels.get(record.source.path())? {
             Pixels::Ready { frame, .. } => Some(*frame),
             _ => None,
@@ -316,7 +316,7 @@ impl FoveaApp {
             ui.label("No images of this eye.");
             return;
         }
-        let chosen = *self.main_image.get(&(index, eye)).unwrap_or(&0);
+        let chosen = self.chosen_image(index, eye);
         ui.horizontal_wrapped(|ui| {
             for (i, record) in records.iter().enumerate() {
                 if ui

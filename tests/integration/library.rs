@@ -219,13 +219,18 @@ fn a_killed_library_add_leaves_whole_patients_and_a_second_add_completes_it() {
     let before = case_image_counts(&library);
     assert_eq!(before.len(), 4);
 
-    let mut child = Command::new(fovea)
-        .args(["library", "add"])
-        .arg(&library)
-        .arg(&studies)
-        .arg("--pack")
-        .arg(&pack)
-        .args(["--device", "cpu"])
+    let add = || {
+        let mut command = Command::new(fovea);
+        command
+            .args(["library", "add"])
+            .arg(&library)
+            .arg(&studies)
+            .arg("--pack")
+            .arg(&pack)
+            .args(["--device", "cpu"]);
+        command
+    };
+    let mut child = add()
         .stderr(Stdio::piped())
         .stdout(Stdio::null())
         .spawn()
@@ -247,15 +252,7 @@ fn a_killed_library_add_leaves_whole_patients_and_a_second_add_completes_it() {
         "{after_kill:?}"
     );
 
-    let completed = Command::new(fovea)
-        .args(["library", "add"])
-        .arg(&library)
-        .arg(&studies)
-        .arg("--pack")
-        .arg(&pack)
-        .args(["--device", "cpu"])
-        .output()
-        .expect("add again");
+    let completed = add().output().expect("add again");
     assert!(
         completed.status.success(),
         "{}",
