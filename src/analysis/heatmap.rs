@@ -3,7 +3,7 @@
 //! encoder), at patch resolution, with bilinear upsampling to the image; and the pointing game
 //! that checks them on synthetic images with planted lesions.
 
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 
 use super::engine::Analyzer;
 use super::findings::ModelStamp;
@@ -14,7 +14,7 @@ use crate::synth::truth::{AmdStage, LesionKind};
 use crate::synth::{DemoConfig, oct::OctGeometry};
 
 /// How a heatmap is made.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, clap::ValueEnum)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize, clap::ValueEnum)]
 #[serde(rename_all = "snake_case")]
 pub enum HeatmapMethod {
     /// Attention rollout: where the class token looks, finding-agnostic.
@@ -36,8 +36,20 @@ pub struct Heatmap {
     pub rows: usize,
     /// Row-major values.
     pub values: Vec<f32>,
+    /// The part of the image the grid covers (the model's centre crop): u0, v0, u1, v1.
+    pub covers: [f32; 4],
     /// The model.
     pub model: ModelStamp,
+}
+
+impl HeatmapMethod {
+    /// As the viewer names it.
+    pub fn label(self) -> &'static str {
+        match self {
+            HeatmapMethod::AttentionRollout => "attention rollout",
+            HeatmapMethod::GradCam => "class-specific (Grad-CAM)",
+        }
+    }
 }
 
 impl Heatmap {
@@ -116,6 +128,11 @@ pub fn heatmap(
         columns: grid.width,
         rows: grid.height,
         values,
+        covers: analyzer
+            .session()
+            .manifest()
+            .preprocessing
+            .covered_region(image.width(), image.height()),
         model: analyzer.stamp().clone(),
     })
 }

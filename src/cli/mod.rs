@@ -25,6 +25,16 @@ pub struct Cli {
     /// The model pack the viewer uses (default: the bundled demo model).
     #[arg(long)]
     pub pack: Option<PathBuf>,
+    /// The case library the viewer searches for similar cases (default: the bundled demo
+    /// library); opened read-only.
+    #[arg(long, conflicts_with = "no_library")]
+    pub library: Option<PathBuf>,
+    /// Open the viewer without a case library.
+    #[arg(long)]
+    pub no_library: bool,
+    /// Run the model on the CPU even when the window has a real GPU.
+    #[arg(long)]
+    pub cpu_model: bool,
 }
 
 /// The subcommands.
@@ -65,15 +75,32 @@ fn default_studies() -> PathBuf {
     }
 }
 
+/// The bundled demo library: `assets/library` under the working directory, else in the
+/// source tree; none when neither exists.
+fn default_library() -> Option<PathBuf> {
+    let local = PathBuf::from("assets/library");
+    let bundled = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("assets/library");
+    [local, bundled].into_iter().find(|p| p.is_dir())
+}
+
 /// Opens the viewer; reports a window that cannot open once.
-fn viewer(paths: Vec<PathBuf>, pack: Option<PathBuf>) -> ExitCode {
-    let paths = if paths.is_empty() {
+fn viewer(cli: Cli) -> ExitCode {
+    let paths = if cli.paths.is_empty() {
         vec![default_studies()]
     } else {
-        paths
+        cli.paths
     };
-    let pack = pack.unwrap_or_else(analyze::default_pack);
-    match crate::ui::run(paths, pack) {
+    let config = crate::ui::ViewerConfig {
+        paths,
+        pack: cli.pack.unwrap_or_else(analyze::default_pack),
+        library: if cli.no_library {
+            None
+        } else {
+            cli.library.or_else(default_library)
+        },
+        share_gpu: !cli.cpu_model,
+    };
+    match crate::ui::run(config) {
         Ok(()) => ExitCode::SUCCESS,
         Err(error) => {
             #[allow(clippy::print_stderr)] // the one place errors reach the user
@@ -90,9 +117,9 @@ fn viewer(paths: Vec<PathBuf>, pack: Option<PathBuf>) -> ExitCode {
 /// Parses arguments, runs the command, reports any error once.
 pub fn main() -> ExitCode {
     env_logger::Builder::from_env(env_logger::Env::default().default_filter_or("warn")).init();
-    let cli = Cli::parse();
-    let Some(command) = cli.command else {
-        return viewer(cli.paths, cli.pack);
+    let mut cli = Cli::parse();
+    let Some(command) = cli.command.take() else {
+        return viewer(cli);
     };
     let result = match command {
         Command::Studies { paths, json } => studies::run(&paths, json),

@@ -87,6 +87,22 @@ impl Preprocess {
         self.crop_px
     }
 
+    /// The part of a `width` × `height` image the model sees (after resize and centre crop),
+    /// as fractions of the image: u0, v0, u1, v1. A heatmap's patch grid covers this part.
+    pub fn covered_region(&self, width: u32, height: u32) -> [f32; 4] {
+        let (new_width, new_height) = match self.resize {
+            ResizeMode::ShorterSide => shortest_side_size(width, height, self.resize_px),
+            ResizeMode::Squash => (self.resize_px, self.resize_px),
+        };
+        let span = |new: u32| {
+            let seen = (self.crop_px.min(new.max(1)) as f32) / new.max(1) as f32;
+            ((1.0 - seen) / 2.0, (1.0 + seen) / 2.0)
+        };
+        let (u0, u1) = span(new_width);
+        let (v0, v1) = span(new_height);
+        [u0, v0, u1, v1]
+    }
+
     /// The model's input for `image`: `[3, crop, crop]` values, channel-major (CHW).
     pub fn apply(&self, image: &image::RgbImage) -> Vec<f32> {
         let (width, height) = image.dimensions();
@@ -245,6 +261,19 @@ pub fn resize_bicubic_pil(image: &image::RgbImage, width: u32, height: u32) -> i
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn covered_region_is_the_centre_crop_or_everything_when_squashed() {
+        assert_eq!(
+            Preprocess::squash_clip(224).covered_region(640, 480),
+            [0.0, 0.0, 1.0, 1.0]
+        );
+        // 640 × 480 → 298 × 224 (shorter side), crop 224: the middle 224/298 of the width.
+        let r = Preprocess::clip_224().covered_region(640, 480);
+        assert_eq!((r[1], r[3]), (0.0, 1.0));
+        assert!((r[2] - r[0] - 224.0 / 298.0).abs() < 1e-3, "{r:?}");
+        assert!((r[0] + r[2] - 1.0).abs() < 1e-6);
+    }
 
     #[test]
     fn torchvision_sizes() {

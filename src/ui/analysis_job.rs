@@ -1,28 +1,108 @@
-//! The model on its own thread (`fovea-analyse`): opens the pack once, then analyses the
-//! patients it is sent, in order, over bounded channels; the UI polls for results.
+//! The model on its own thread (`fovea-analyse`): opens the pack once, then works through
+//! what it is sent over a bounded channel — heatmaps and free-text prompts first (someone is
+//! waiting for them), then queued patients in order. Queued patients of an earlier opening are
+//! dropped (cancelled), the patient being analysed finishes. The UI polls for events.
 
+use std::collections::VecDeque;
 use std::path::PathBuf;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::mpsc::{Receiver, SyncSender, TrySendError, sync_channel};
+use std::time::{Duration, Instant};
 
 use crate::analysis::engine::{Analyzer, PatientResult};
-use crate::analysis::findings::ModelStamp;
-use crate::encoder::device::DeviceChoice;
+use crate::analysis::findings::{Level, ModelStamp};
+use crate::analysis::heatmap::{Heatmap, HeatmapMethod, heatmap};
+use crate::analysis::zero_shot::ZeroShot;
+use crate::encoder::device::OpenedDevice;
 use crate::encoder::session::EncoderSession;
 use crate::study::model::Patient;
+
+/// Which picture a heatmap is of: a frame of a study image, or a library case's thumbnail.
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+pub enum HeatSource {
+    /// A frame of an opened image.
+    Image {
+        /// The file.
+        path: PathBuf,
+        /// The frame.
+        frame: u32,
+    },
+    /// A reference image of the case library.
+    Case(u64),
+}
+
+/// A heatmap's identity: picture, method, finding.
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+pub struct HeatKey {
+    /// The picture.
+    pub source: HeatSource,
+    /// Rollout or Grad-CAM.
+    pub method: HeatmapMethod,
+    /// The finding (Grad-CAM).
+    pub finding: Option<String>,
+}
+
+/// One thing a free-text prompt is scored on.
+#[derive(Debug, Clone)]
+pub struct PromptTarget {
+    /// The vector (image-level for images, the eye's own space for eyes).
+    pub vector: Vec<f32>,
+    /// Which of the pack's text spaces to compare in.
+    pub level: Level,
+}
+
+/// What the analysis thread is asked to do.
+pub enum AnalysisRequest {
+    /// Analyse a patient (of opening `generation`).
+    Patient {
+        /// The opening it belongs to; older ones are dropped when cancelled.
+        generation: u64,
+        /// The patient.
+        patient: Box<Patient>,
+    },
+    /// A heatmap of a picture.
+    Heatmap {
+        /// Its identity.
+        key: HeatKey,
+        /// The pixels.
+        image: Arc<image::RgbImage>,
+    },
+    /// Scores of a free text on each target (only the latest prompt waiting is run).
+    Prompt {
+        /// Increases with every prompt sent.
+        serial: u64,
+        /// The text.
+        text: String,
+        /// What to score.
+        targets: Vec<PromptTarget>,
+    },
+}
+
+/// The pack, as the UI needs to describe it.
+pub struct ModelInfo {
+    /// The model.
+    pub stamp: ModelStamp,
+    /// Where it runs.
+    pub device: String,
+    /// The pack's intended-use text.
+    pub intended_use: String,
+    /// `(id, name)` of the pack's findings.
+    pub findings: Vec<(String, String)>,
+    /// Why free text is off for this pack, if it is.
+    pub zero_shot_disabled: Option<String>,
+}
 
 /// What the analysis thread reports.
 pub enum AnalysisEvent {
     /// The pack is loaded.
-    Ready {
-        /// The model.
-        stamp: ModelStamp,
-        /// Where it runs.
-        device: String,
-    },
+    Ready(Box<ModelInfo>),
     /// The pack could not be opened; nothing will be analysed.
     PackFailed(String),
-    /// A patient's result.
-    Done(Box<PatientResult>),
+    /// A patient's analysis began.
+    Started(String),
+    /// A patient's result, and how long it took.
+    Done(Box<PatientResult>, Duration),
     /// A patient could not be analysed.
     Failed {
         /// Patient id.
@@ -30,22 +110,107 @@ pub enum AnalysisEvent {
         /// Why.
         reason: String,
     },
+    /// A queued patient was dropped.
+    Cancelled(String),
+    /// A heatmap, or why not.
+    Heatmap(HeatKey, Result<Arc<Heatmap>, String>),
+    /// A prompt's scores (one per target, in order), or why not.
+    Prompt {
+        /// The request's serial.
+        serial: u64,
+        /// The text.
+        text: String,
+        /// Scores or the reason.
+        scores: Result<Vec<f64>, String>,
+    },
 }
 
 /// Handle of the analysis thread.
 pub struct AnalysisJob {
-    requests: SyncSender<Patient>,
+    requests: SyncSender<AnalysisRequest>,
     events: Receiver<AnalysisEvent>,
+    cancel_below: Arc<AtomicU64>,
+}
+
+/// Where the pack should run.
+pub enum ModelDevice {
+    /// burn's CPU backend.
+    Cpu,
+    /// A device opened beforehand (the viewer's own GPU).
+    Opened(OpenedDevice),
+}
+
+/// The thread's state once the pack is open.
+struct Worker {
+    analyzer: Analyzer,
+    zero_shot: Result<ZeroShot, String>,
+    cancel_below: Arc<AtomicU64>,
+}
+
+impl Worker {
+    fn handle(&mut self, request: AnalysisRequest) -> Vec<AnalysisEvent> {
+        match request {
+            AnalysisRequest::Patient {
+                generation,
+                patient,
+            } => {
+                let id = patient.info.id.clone();
+                if generation < self.cancel_below.load(Ordering::Relaxed) {
+                    return vec![AnalysisEvent::Cancelled(id)];
+                }
+                let started = Instant::now();
+                let done = match self.analyzer.analyze_patient(&patient) {
+                    Ok(result) => AnalysisEvent::Done(Box::new(result), started.elapsed()),
+                    Err(e) => AnalysisEvent::Failed {
+                        patient_id: id.clone(),
+                        reason: e.to_string(),
+                    },
+                };
+                vec![AnalysisEvent::Started(id), done]
+            }
+            AnalysisRequest::Heatmap { key, image } => {
+                let made = heatmap(&self.analyzer, &image, key.method, key.finding.as_deref())
+                    .map(Arc::new)
+                    .map_err(|e| e.to_string());
+                vec![AnalysisEvent::Heatmap(key, made)]
+            }
+            AnalysisRequest::Prompt {
+                serial,
+                text,
+                targets,
+            } => {
+                let scores = match &mut self.zero_shot {
+                    Ok(zero_shot) => targets
+                        .iter()
+                        .map(|t| {
+                            zero_shot
+                                .score(self.analyzer.session(), &text, &t.vector, t.level)
+                                .map_err(|e| e.to_string())
+                        })
+                        .collect(),
+                    Err(reason) => Err(reason.clone()),
+                };
+                vec![AnalysisEvent::Prompt {
+                    serial,
+                    text,
+                    scores,
+                }]
+            }
+        }
+    }
 }
 
 impl AnalysisJob {
     /// Starts the thread; `repaint` is called after each event so the UI wakes up.
     pub fn spawn(
         pack: PathBuf,
+        device: ModelDevice,
         repaint: impl Fn() + Send + 'static,
     ) -> std::io::Result<AnalysisJob> {
-        let (requests, inbox) = sync_channel::<Patient>(64);
+        let (requests, inbox) = sync_channel::<AnalysisRequest>(64);
         let (outbox, events) = sync_channel::<AnalysisEvent>(64);
+        let cancel_below = Arc::new(AtomicU64::new(0));
+        let cancel = cancel_below.clone();
         std::thread::Builder::new()
             .name("fovea-analyse".into())
             .spawn(move || {
@@ -54,7 +219,13 @@ impl AnalysisJob {
                     repaint();
                     sent
                 };
-                let analyzer = match EncoderSession::open(&pack, DeviceChoice::Cpu)
+                let session = match device {
+                    ModelDevice::Cpu => {
+                        EncoderSession::open(&pack, crate::encoder::device::DeviceChoice::Cpu)
+                    }
+                    ModelDevice::Opened(opened) => EncoderSession::on(&pack, opened),
+                };
+                let analyzer = match session
                     .map_err(|e| e.to_string())
                     .and_then(|s| Analyzer::new(s).map_err(|e| e.to_string()))
                 {
@@ -67,34 +238,80 @@ impl AnalysisJob {
                         return;
                     }
                 };
-                let ready = AnalysisEvent::Ready {
+                let zero_shot = ZeroShot::new(analyzer.session()).map_err(|e| e.to_string());
+                let manifest = analyzer.session().manifest();
+                let info = ModelInfo {
                     stamp: analyzer.stamp().clone(),
                     device: analyzer.session().device_description(),
+                    intended_use: manifest.intended_use.clone(),
+                    findings: manifest
+                        .findings
+                        .iter()
+                        .map(|f| (f.id.clone(), f.name.clone()))
+                        .collect(),
+                    zero_shot_disabled: zero_shot.as_ref().err().cloned(),
                 };
-                if !send(ready) {
+                if !send(AnalysisEvent::Ready(Box::new(info))) {
                     return;
                 }
-                for patient in inbox {
-                    let event = match analyzer.analyze_patient(&patient) {
-                        Ok(result) => AnalysisEvent::Done(Box::new(result)),
-                        Err(e) => AnalysisEvent::Failed {
-                            patient_id: patient.info.id.clone(),
-                            reason: e.to_string(),
-                        },
+                let mut worker = Worker {
+                    analyzer,
+                    zero_shot,
+                    cancel_below: cancel,
+                };
+                let mut interactive: VecDeque<AnalysisRequest> = VecDeque::new();
+                let mut patients: VecDeque<AnalysisRequest> = VecDeque::new();
+                let queue = |request: AnalysisRequest,
+                             interactive: &mut VecDeque<AnalysisRequest>,
+                             patients: &mut VecDeque<AnalysisRequest>| {
+                    match request {
+                        AnalysisRequest::Patient { .. } => patients.push_back(request),
+                        AnalysisRequest::Prompt { .. } => {
+                            // Only the latest text matters while the user types.
+                            interactive.retain(|r| !matches!(r, AnalysisRequest::Prompt { .. }));
+                            interactive.push_back(request);
+                        }
+                        AnalysisRequest::Heatmap { .. } => interactive.push_back(request),
+                    }
+                };
+                loop {
+                    if interactive.is_empty() && patients.is_empty() {
+                        match inbox.recv() {
+                            Ok(request) => queue(request, &mut interactive, &mut patients),
+                            Err(_) => return,
+                        }
+                    }
+                    while let Ok(request) = inbox.try_recv() {
+                        queue(request, &mut interactive, &mut patients);
+                    }
+                    let Some(request) = interactive.pop_front().or_else(|| patients.pop_front())
+                    else {
+                        continue;
                     };
-                    if !send(event) {
-                        return;
+                    for event in worker.handle(request) {
+                        if !send(event) {
+                            return;
+                        }
                     }
                 }
             })?;
-        Ok(AnalysisJob { requests, events })
+        Ok(AnalysisJob {
+            requests,
+            events,
+            cancel_below,
+        })
     }
 
-    /// Queues a patient; gives it back when the queue is full.
-    pub fn try_analyse(&self, patient: Patient) -> Result<(), Patient> {
-        self.requests.try_send(patient).map_err(|e| match e {
-            TrySendError::Full(p) | TrySendError::Disconnected(p) => p,
+    /// Sends a request; gives it back when the queue is full.
+    pub fn try_send(&self, request: AnalysisRequest) -> Result<(), AnalysisRequest> {
+        self.requests.try_send(request).map_err(|e| match e {
+            TrySendError::Full(r) | TrySendError::Disconnected(r) => r,
         })
+    }
+
+    /// Drops every queued patient of an opening before `generation`.
+    pub fn cancel_before(&self, generation: u64) {
+        self.cancel_below.fetch_max(generation, Ordering::Relaxed);
     }
 
     /// The next event, if one is waiting.

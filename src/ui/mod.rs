@@ -1,33 +1,80 @@
-//! The viewer (issue 6, first shell): an eframe/egui window listing the opened patients, the
-//! selected patient's images in two eye columns (OD left, OS right — the screen faces the
-//! clinician as the patient does) and the findings of the demo model computed in the
-//! background. The only room that knows egui.
+//! The viewer: an eframe/egui window with the opened patients (left), the selected patient's
+//! images in two eye columns (OD left, OS right — the screen faces the clinician as the patient
+//! does) with zoom/pan, window/level and heatmap overlays drawn by a WGSL shader, and the
+//! model's findings, a free-text prompt box and similar cases from the case library (right).
+//! The only room that knows egui.
 //!
-//! Threads: `fovea-scan` (study scan), `fovea-decode` (pixels), `fovea-analyse` (model); the
-//! frame loop only polls their bounded channels.
-//!
-//! Not yet here (see the issue): zoom/pan and window/level, OCT B-scan navigation and the
-//! localizer line, heatmap overlay through WGSL shaders, the prompt box, similar cases, the
-//! GPU shared with burn, settings, kittest snapshots.
+//! Threads: `fovea-scan` (study scan), `fovea-decode` (pixels), `fovea-analyse` (model:
+//! findings, heatmaps, prompts), `fovea-library` (similar cases), `fovea-dialog` (open
+//! dialogs); the frame loop only polls their bounded channels.
 
 mod analysis_job;
 mod app;
+mod chrome;
+mod compare;
+mod dialogs;
+pub mod display;
+mod eye_column;
+mod gpu_image;
+mod image_view;
+mod library_job;
+mod localizer;
+mod settings;
+mod side_panel;
+pub mod view_transform;
 
-use std::path::PathBuf;
+use std::sync::Arc;
 
-pub use app::FoveaApp;
+pub use app::{FoveaApp, ViewerConfig};
+pub use chrome::SHORTCUTS;
+pub use settings::Settings;
 
-/// Opens the viewer on `paths` with the model pack `pack`; returns when the window closes.
-pub fn run(paths: Vec<PathBuf>, pack: PathBuf) -> Result<(), eframe::Error> {
-    let options = eframe::NativeOptions {
+/// eframe's options: the window, and a wgpu device made with the descriptor burn needs
+/// (`share_gpu`), so the model can run on the window's GPU.
+fn native_options(share_gpu: bool) -> eframe::NativeOptions {
+    let mut options = eframe::NativeOptions {
         viewport: egui::ViewportBuilder::default()
             .with_title("Fovea")
-            .with_inner_size([1400.0, 900.0]),
+            .with_inner_size([1400.0, 900.0])
+            .with_drag_and_drop(true),
         ..Default::default()
     };
-    eframe::run_native(
-        "Fovea",
-        options,
-        Box::new(move |cc| Ok(Box::new(FoveaApp::new(&cc.egui_ctx, paths, pack)))),
-    )
+    if share_gpu
+        && let eframe::egui_wgpu::WgpuSetup::CreateNew(setup) = &mut options.wgpu_options.wgpu_setup
+    {
+        setup.device_descriptor = Arc::new(crate::encoder::device::compute_device_descriptor);
+    }
+    options
+}
+
+/// Opens the viewer; returns when the window closes. When the window cannot start with a
+/// device the model can share, it starts again with eframe's default device (the model then
+/// runs on the CPU).
+pub fn run(config: ViewerConfig) -> Result<(), eframe::Error> {
+    let ViewerConfig {
+        paths,
+        pack,
+        library,
+        share_gpu,
+    } = config;
+    let start = |share_gpu: bool| {
+        let config = ViewerConfig {
+            paths: paths.clone(),
+            pack: pack.clone(),
+            library: library.clone(),
+            share_gpu,
+        };
+        eframe::run_native(
+            "Fovea",
+            native_options(share_gpu),
+            Box::new(move |cc| Ok(Box::new(FoveaApp::new(cc, config)))),
+        )
+    };
+    if !share_gpu {
+        return start(false);
+    }
+    start(true).or_else(|error| {
+        log::warn!("the window could not start on a device shared with the model ({error}); starting without sharing");
+        start(false)
+    })
 }

@@ -1,7 +1,9 @@
-//! The viewer driven headlessly through AccessKit (egui_kittest) on the bundled demo patients
-//! with the demo model: the patient list, the background analysis reaching the findings panel
-//! with the model's name and the synthetic warning, choosing a patient and an image, moving
-//! through an OCT volume's B-scans, search.
+//! The viewer driven headlessly through AccessKit (egui_kittest), rendered with wgpu (lavapipe
+//! on machines without a GPU), on the bundled demo patients with the demo model and the
+//! bundled case library: the patient list and the background analysis reaching the findings
+//! panel, similar cases, the heatmap overlay, zoom / linked views / window-level, the
+//! free-text prompt, the compare view, the help overlay, OCT B-scans with the localizer, the
+//! theme, search. Snapshot PNGs of the main screens are in `tests/snapshots/`.
 
 use std::path::PathBuf;
 use std::time::{Duration, Instant};
@@ -9,31 +11,52 @@ use std::time::{Duration, Instant};
 use egui_kittest::Harness;
 use egui_kittest::kittest::Queryable;
 use fovea::study::{Eye, Modality};
-use fovea::ui::FoveaApp;
+use fovea::ui::{FoveaApp, ViewerConfig};
 
 fn root() -> PathBuf {
     PathBuf::from(env!("CARGO_MANIFEST_DIR"))
 }
 
-#[test]
-fn the_viewer_lists_the_demo_patients_and_shows_their_findings_with_the_model_name() {
-    let mut harness = Harness::builder()
-        .with_size(egui::vec2(1400.0, 900.0))
-        .build_eframe(|cc| {
-            FoveaApp::new(
-                &cc.egui_ctx,
-                vec![root().join("assets/demo/dicom")],
-                root().join("models/demo"),
-            )
-        });
-    // Scan, decoding and the model run on their own threads: frames go on meanwhile.
-    let deadline = Instant::now() + Duration::from_secs(180);
-    while !harness.state().analysis_finished() {
+/// Steps frames (background threads work meanwhile) until `done` holds.
+fn step_until(harness: &mut Harness<'_, FoveaApp>, what: &str, done: impl Fn(&FoveaApp) -> bool) {
+    let deadline = Instant::now() + Duration::from_secs(240);
+    while !done(harness.state()) {
         harness.step();
-        assert!(Instant::now() < deadline, "the analysis did not finish");
+        assert!(Instant::now() < deadline, "timed out waiting for {what}");
         std::thread::sleep(Duration::from_millis(20));
     }
     harness.run_steps(3);
+}
+
+fn viewer() -> Harness<'static, FoveaApp> {
+    Harness::builder()
+        .with_size(egui::vec2(1400.0, 900.0))
+        // Where the pointer was left depends on the layout of earlier frames.
+        .with_render_cursor(false)
+        .wgpu()
+        .build_eframe(|cc| {
+            let mut app = FoveaApp::new(
+                cc,
+                ViewerConfig {
+                    paths: vec![root().join("assets/demo/dicom")],
+                    pack: root().join("models/demo"),
+                    library: Some(root().join("assets/library")),
+                    share_gpu: false,
+                },
+            );
+            app.hide_timings();
+            app
+        })
+}
+
+#[test]
+fn the_viewer_shows_findings_heatmaps_prompts_and_similar_cases_of_the_demo_patients() {
+    let mut harness = viewer();
+    step_until(
+        &mut harness,
+        "the analysis and the first similar cases",
+        |app| app.analysis_finished() && !app.similar_case_ids().is_empty(),
+    );
     assert_eq!(harness.query_all_by_label_contains("SYN0100").count(), 4);
     assert_eq!(harness.state().selected_patient(), Some("SYN010001"));
     harness.get_by_label_contains("analysed 4/4");
@@ -43,6 +66,154 @@ fn the_viewer_lists_the_demo_patients_and_shows_their_findings_with_the_model_na
     harness.get_by_label("OS (left eye)");
     // The first demo patient has referable DR in both eyes: flagged at patient and eye level.
     assert!(harness.query_all_by_label_contains("REFER").count() >= 3);
+    // Similar eyes of OD from the bundled library, with the aggregate line.
+    assert_eq!(harness.state().similar_case_ids().len(), 10);
+    assert!(
+        harness
+            .state()
+            .similar_case_ids()
+            .iter()
+            .all(|id| id.starts_with("case-"))
+    );
+    harness.get_by_label_contains("of the 10 most similar eyes have");
+    harness.get_by_label_contains("synthetic demo cases");
+    harness.snapshot("viewer_findings");
+
+    // H: the heatmap overlay, Grad-CAM for the pack's first finding, on both eyes.
+    harness.key_press(egui::Key::H);
+    step_until(&mut harness, "the heatmaps", |app| {
+        app.shown_heatmap(Eye::Right).is_some() && app.shown_heatmap(Eye::Left).is_some()
+    });
+    assert!(harness.state().overlay_shown());
+    let (_, finding) = harness
+        .state()
+        .shown_heatmap(Eye::Right)
+        .expect("a heatmap");
+    assert_eq!(finding.as_deref(), Some("referable_dr"));
+    harness.get_by_label_contains("Heatmap by Fovea demo (synthetic) v1");
+    harness.snapshot("viewer_heatmap");
+
+    // Zoom with + over the OD image; L links both eyes; 0 resets.
+    harness.get_by_label("OD colour fundus view").hover();
+    harness.run_steps(1);
+    harness.key_press(egui::Key::Plus);
+    harness.run_steps(2);
+    let zoomed = harness.state().view_of(Eye::Right).expect("a view");
+    assert!((zoomed.zoom - 1.25).abs() < 1e-4, "{zoomed:?}");
+    assert_eq!(
+        harness.state().view_of(Eye::Left).map(|v| v.zoom),
+        Some(1.0)
+    );
+    harness.key_press(egui::Key::L);
+    harness.run_steps(1);
+    harness.key_press(egui::Key::Plus);
+    harness.run_steps(2);
+    assert!(harness.state().settings().linked);
+    let right = harness.state().view_of(Eye::Right).expect("a view");
+    assert_eq!(harness.state().view_of(Eye::Left), Some(right));
+    assert!((right.zoom - 1.5625).abs() < 1e-3, "{right:?}");
+    // Right-drag on the OD image: window/level.
+    let rect = harness.get_by_label("OD colour fundus view").rect();
+    let start = rect.center();
+    let step = egui::vec2(rect.width() / 24.0, rect.height() / 30.0);
+    let button = |pos, pressed| egui::Event::PointerButton {
+        pos,
+        button: egui::PointerButton::Secondary,
+        pressed,
+        modifiers: egui::Modifiers::NONE,
+    };
+    harness.hover_at(start);
+    harness.run_steps(1);
+    harness.event(button(start, true));
+    harness.run_steps(1);
+    for i in 1..=4 {
+        harness.hover_at(start + step * i as f32);
+        harness.run_steps(1);
+    }
+    harness.event(button(start + step * 4.0, false));
+    harness.run_steps(1);
+    let window = harness.state().window_of(Eye::Right).expect("a window");
+    assert!(window.width() > 1.0 && window.level() > 0.5, "{window:?}");
+    harness.key_press(egui::Key::Num0);
+    harness.run_steps(2);
+    assert_eq!(
+        harness.state().view_of(Eye::Right).map(|v| v.zoom),
+        Some(1.0)
+    );
+    assert_eq!(
+        harness.state().window_of(Eye::Right),
+        Some(Default::default())
+    );
+    harness.key_press(egui::Key::L);
+    harness.key_press(egui::Key::H);
+    harness.run_steps(2);
+    assert!(!harness.state().overlay_shown());
+
+    // Free text, scored after typing pauses, per eye and per image, by the model.
+    let prompt = harness
+        .query_all_by_role(egui::accesskit::Role::TextInput)
+        .last()
+        .expect("the prompt box");
+    prompt.click();
+    harness.run_steps(1);
+    harness
+        .query_all_by_role(egui::accesskit::Role::TextInput)
+        .last()
+        .expect("the prompt box")
+        .type_text("hard exudates");
+    step_until(&mut harness, "the prompt's scores", |app| {
+        app.prompt_scores().is_some()
+    });
+    let (text, rows) = harness.state().prompt_scores().expect("scores");
+    assert_eq!(text, "hard exudates");
+    let labels: Vec<&str> = rows.iter().map(|(l, _)| l.as_str()).collect();
+    assert!(
+        labels.contains(&"OD eye") && labels.contains(&"OS eye"),
+        "{labels:?}"
+    );
+    assert!(rows.len() >= 4, "eyes and images: {labels:?}");
+    assert!(rows.iter().all(|(_, s)| (0.0..=1.0).contains(s)));
+    harness.get_by_label_contains("uncalibrated scores by Fovea demo (synthetic) v1");
+
+    // A similar case opens side by side.
+    let first = harness.state().similar_case_ids()[0].to_string();
+    harness
+        .query_all_by_label_contains(&first)
+        .last()
+        .expect("the first similar case")
+        .click();
+    harness.run_steps(3);
+    assert_eq!(harness.state().compared_case(), Some(first.as_str()));
+    harness.get_by_label("similar case image");
+    harness.get_by_label("this patient's image");
+    harness.snapshot("viewer_compare");
+    harness.key_press(egui::Key::Escape);
+    harness.run_steps(2);
+    assert_eq!(harness.state().compared_case(), None);
+
+    // F1: the shortcuts.
+    harness.key_press(egui::Key::F1);
+    harness.run_steps(2);
+    assert!(harness.state().help_shown());
+    harness.get_by_label("PageDown / PageUp");
+    harness.key_press(egui::Key::Escape);
+    harness.run_steps(2);
+    assert!(!harness.state().help_shown());
+}
+
+#[test]
+fn the_viewer_moves_through_patients_b_scans_and_the_localizer() {
+    let mut harness = viewer();
+    step_until(&mut harness, "the scan", |app| {
+        app.selected_patient().is_some()
+    });
+    // PageDown / PageUp: next and previous patient.
+    harness.key_press(egui::Key::PageDown);
+    harness.run_steps(2);
+    assert_eq!(harness.state().selected_patient(), Some("SYN010002"));
+    harness.key_press(egui::Key::PageUp);
+    harness.run_steps(2);
+    assert_eq!(harness.state().selected_patient(), Some("SYN010001"));
 
     harness.get_by_label_contains("SYN010004").click();
     harness.run_steps(2);
@@ -65,35 +236,75 @@ fn the_viewer_lists_the_demo_patients_and_shows_their_findings_with_the_model_na
         harness.state().shown_modality(Eye::Left),
         Some(Modality::ColourFundus)
     );
-
     // The OCT volume opens on its central B-scan; the slider and the arrow keys move through it.
-    let deadline = Instant::now() + Duration::from_secs(60);
-    while harness.state().shown_frame(Eye::Right).is_none() {
-        harness.step();
-        assert!(Instant::now() < deadline, "the OCT volume was not decoded");
-        std::thread::sleep(Duration::from_millis(20));
-    }
+    step_until(&mut harness, "the OCT volume and its localizer", |app| {
+        app.shown_frame(Eye::Right).is_some()
+    });
     assert_eq!(
         harness.state().shown_frame(Eye::Right),
         Some(12),
         "25 B-scans: the 13th"
     );
+    let slider = || egui::accesskit::Role::Slider;
     harness
-        .get_by_role(egui::accesskit::Role::Slider)
+        .query_all_by_role(slider())
+        .find(|s| s.rect().left() < 700.0 && s.rect().top() > 80.0)
+        .expect("the OD B-scan slider")
         .increment_accesskit();
     harness.run_steps(2);
     assert_eq!(harness.state().shown_frame(Eye::Right), Some(13));
-    harness.get_by_role(egui::accesskit::Role::Slider).hover();
+    // Clicking the B-scan takes the keyboard from the slider; the arrows then move the volume.
+    harness.get_by_label("OD OCT view").click();
+    harness.run_steps(1);
+    harness.get_by_label("OD OCT view").hover();
     harness.run_steps(1);
     harness.key_press(egui::Key::ArrowUp);
     harness.run_steps(2);
     assert_eq!(harness.state().shown_frame(Eye::Right), Some(12));
+    // Clicking the localizer's top and bottom edges jumps to the first and last B-scans
+    // (in whichever order the scan ran).
+    let localizer = harness.get_by_label("SLO/IR localizer").rect();
+    let mut jumped = Vec::new();
+    for y in [localizer.top() + 2.0, localizer.bottom() - 2.0] {
+        let pos = egui::pos2(localizer.center().x, y);
+        harness.hover_at(pos);
+        harness.run_steps(1);
+        for pressed in [true, false] {
+            harness.event(egui::Event::PointerButton {
+                pos,
+                button: egui::PointerButton::Primary,
+                pressed,
+                modifiers: egui::Modifiers::NONE,
+            });
+        }
+        harness.run_steps(2);
+        jumped.push(harness.state().shown_frame(Eye::Right).expect("a frame"));
+    }
+    jumped.sort_unstable();
+    assert_eq!(jumped, [0, 24], "first and last B-scans");
+    step_until(&mut harness, "the analysis", FoveaApp::analysis_finished);
+    harness.snapshot("viewer_oct_localizer");
 
-    let search = harness.get_by_role(egui::accesskit::Role::TextInput);
+    // The light theme, from the View menu.
+    harness.get_by_label("View").click();
+    harness.run_steps(3);
+    harness.get_by_label("Dark theme").click();
+    harness.run_steps(2);
+    assert!(!harness.state().settings().dark);
+    assert_eq!(harness.ctx.theme(), egui::Theme::Light);
+    harness.key_press(egui::Key::Escape);
+
+    // Search narrows the list.
+    let search = harness
+        .query_all_by_role(egui::accesskit::Role::TextInput)
+        .next()
+        .expect("the search box");
     search.click();
     harness.run_steps(1);
     harness
-        .get_by_role(egui::accesskit::Role::TextInput)
+        .query_all_by_role(egui::accesskit::Role::TextInput)
+        .next()
+        .expect("the search box")
         .type_text("0002");
     harness.run_steps(2);
     assert_eq!(harness.query_all_by_label_contains("SYN0100").count(), 1);

@@ -1,0 +1,300 @@
+//! The image area: the view toolbar (heatmap overlay, linked views, reset) and the two eye
+//! columns — modality tabs, the main view, and for an OCT volume the B-scan slider and the
+//! localizer with the current B-scan's line (click to jump).
+
+use super::app::{Command, FoveaApp, HeatState, ModelStatus, Pixels};
+use super::display::{WindowLevel, turbo};
+use super::image_view::{ViewInput, image_view_ui, view_key};
+use super::localizer::{localizer_of, nearest_bscan};
+use super::view_transform::ViewTransform;
+use crate::analysis::heatmap::HeatmapMethod;
+use crate::study::Eye;
+use crate::study::model::{ImagePoint, ImageRecord};
+
+/// Height of the localizer above a B-scan, as a share of the column.
+const LOCALIZER_SHARE: f32 = 0.32;
+
+impl FoveaApp {
+    /// Heatmap, linking and reset controls above the two columns.
+    pub(super) fn view_toolbar_ui(&mut self, ui: &mut egui::Ui) {
+        ui.horizontal_wrapped(|ui| {
+            let mut overlay = self.settings.overlay_on;
+            if ui.checkbox(&mut overlay, "Heatmap (H)").changed() {
+                self.commands.push(Command::ToggleOverlay);
+            }
+            ui.add(
+                egui::Slider::new(&mut self.settings.overlay_opacity, 0.0..=1.0)
+                    .text("opacity")
+                    .fixed_decimals(2),
+            );
+            let method = &mut self.settings.heatmap_method;
+            egui::ComboBox::new("heatmap method", "method")
+                .selected_text(method.label())
+                .show_ui(ui, |ui| {
+                    for m in [HeatmapMethod::GradCam, HeatmapMethod::AttentionRollout] {
+                        ui.selectable_value(method, m, m.label());
+                    }
+                });
+            if let ModelStatus::Ready(info) = &self.model
+                && self.settings.heatmap_method == HeatmapMethod::GradCam
+            {
+                let current = self
+                    .heat_finding
+                    .as_ref()
+                    .and_then(|id| info.findings.iter().find(|(f, _)| f == id))
+                    .map_or("choose a finding", |(_, name)| name.as_str());
+                egui::ComboBox::new("heatmap finding", "finding")
+                    .selected_text(current)
+                    .width(200.0)
+                    .show_ui(ui, |ui| {
+                        for (id, name) in &info.findings {
+                            ui.selectable_value(&mut self.heat_finding, Some(id.clone()), name);
+                        }
+                    });
+            }
+            colour_bar_ui(ui);
+            ui.separator();
+            let mut linked = self.settings.linked;
+            if ui
+                .checkbox(&mut linked, "Link eyes (L)")
+                .on_hover_text("zoom and pan both eyes together")
+                .changed()
+            {
+                self.commands.push(Command::ToggleLinked);
+            }
+            if ui.button("Reset view (0)").clicked() {
+                self.commands.push(Command::ResetViews);
+            }
+        });
+        if self.settings.overlay_on {
+            let note = self.heat_note();
+            ui.label(egui::RichText::new(note).small());
+        }
+    }
+
+    /// What the overlay shows, and by which model.
+    fn heat_note(&self) -> String {
+        let model = match &self.model {
+            ModelStatus::Ready(info) => info.stamp.label(),
+            _ => "the model (loading)".to_string(),
+        };
+        let mut states = Vec::new();
+        for eye in [Eye::Right, Eye::Left] {
+            let state = self.eye_heat_key(eye).and_then(|k| self.heatmaps.get(&k));
+            match state {
+                Some(HeatState::Pending) => states.push(format!("{}: computing…", eye.label())),
+                Some(HeatState::Failed(reason)) => {
+                    states.push(format!("{}: no heatmap ({reason})", eye.label()));
+                }
+                _ => {}
+            }
+        }
+        format!(
+            "Heatmap by {model}: relative relevance within each image (its maximum = 1), restricted to the field of view. {}",
+            states.join(" · ")
+        )
+    }
+
+    /// One eye's column.
+    pub(super) fn eye_column_ui(&mut self, ui: &mut egui::Ui, index: usize, eye: Eye) {
+        self.note_hover(ui, eye);
+        let active = self.active_eye == eye;
+        let title = match eye {
+            Eye::Right => "OD (right eye)",
+            _ => "OS (left eye)",
+        };
+        ui.horizontal(|ui| {
+            ui.heading(title);
+            if active {
+                ui.label(egui::RichText::new("(selected)").small())
+                    .on_hover_text("similar cases and the +/- keys follow the selected eye");
+            }
+        });
+        let records: Vec<ImageRecord> = self.catalog.patients[index]
+            .images()
+            .filter(|r| r.eye == eye)
+            .cloned()
+            .collect();
+        if records.is_empty() {
+            ui.label("No images of this eye.");
+            return;
+        }
+        let chosen = self.chosen_image(index, eye).min(records.len() - 1);
+        ui.horizontal_wrapped(|ui| {
+            for (i, record) in records.iter().enumerate() {
+                if ui
+                    .selectable_label(i == chosen, record.modality.label())
+                    .clicked()
+                {
+                    self.commands.push(Command::ShowImage { eye, index: i });
+                }
+            }
+        });
+        let record = &records[chosen];
+        self.request_pixels(record);
+        let path = record.source.path().to_path_buf();
+        let (frames, frame) = match self.pixels.get(&path) {
+            Some(Pixels::Ready(shown)) => (shown.decoded.frames, shown.frame),
+            Some(Pixels::Failed(reason)) => {
+                ui.colored_label(
+                    ui.visuals().error_fg_color,
+                    format!("Cannot show {}: {reason}", record.modality.label()),
+                );
+                return;
+            }
+            _ => {
+                ui.spinner();
+                return;
+            }
+        };
+        if frames > 1 {
+            let mut shown = frame + 1;
+            let slider = ui
+                .add(egui::Slider::new(&mut shown, 1..=frames).text(format!("B-scan of {frames}")));
+            if slider.changed() {
+                self.commands.push(Command::SetFrame {
+                    path: path.clone(),
+                    frame: shown - 1,
+                });
+            }
+            let localizer = localizer_of(record, self.catalog.patients[index].images()).cloned();
+            if let Some(localizer) = localizer {
+                self.localizer_ui(ui, record, &localizer, frame);
+            }
+        }
+        self.main_view_ui(ui, record, eye);
+    }
+
+    /// The large view of an eye's image.
+    fn main_view_ui(&mut self, ui: &mut egui::Ui, record: &ImageRecord, eye: Eye) {
+        let path = record.source.path().to_path_buf();
+        let Some(Pixels::Ready(shown)) = self.pixels.get(&path) else {
+            return;
+        };
+        let heat_key = self.eye_heat_key(eye);
+        let input = ViewInput {
+            key: view_key("main view", &path),
+            image: &shown.upload,
+            texture: shown.texture.as_ref().map(egui::TextureHandle::id),
+            heat: self.heat_upload(heat_key.as_ref()),
+            opacity: self.settings.overlay_opacity,
+            column_spacing_mm: record.pixel_spacing_mm.map(|s| s.column_mm),
+            label: format!("{} {} view", eye.label(), record.modality.label()),
+            gpu: self.gpu,
+            interactive: true,
+        };
+        let mut view = if self.settings.linked {
+            self.linked_view
+        } else {
+            self.views.get(&path).copied().unwrap_or_default()
+        };
+        let mut window = self.windows.get(&path).copied().unwrap_or_default();
+        let size = ui.available_size() - egui::vec2(0.0, 4.0);
+        let out = image_view_ui(
+            ui,
+            size.max(egui::vec2(64.0, 64.0)),
+            &mut view,
+            &mut window,
+            &input,
+        );
+        if out.response.clicked() || out.response.drag_started() {
+            self.commands.push(Command::Activate(eye));
+        }
+        if self.settings.linked {
+            self.linked_view = view;
+        } else if view != ViewTransform::default() || self.views.contains_key(&path) {
+            self.views.insert(path.clone(), view);
+        }
+        if window != WindowLevel::default() || self.windows.contains_key(&path) {
+            self.windows.insert(path, window);
+        }
+    }
+
+    /// The localizer of an OCT volume with every B-scan's line, the current one bright.
+    fn localizer_ui(
+        &mut self,
+        ui: &mut egui::Ui,
+        oct: &ImageRecord,
+        localizer: &ImageRecord,
+        frame: u32,
+    ) {
+        self.request_pixels(localizer);
+        let Some(Pixels::Ready(shown)) = self.pixels.get(localizer.source.path()) else {
+            ui.spinner();
+            return;
+        };
+        let height = (ui.available_height() * LOCALIZER_SHARE).clamp(80.0, 240.0);
+        let size = egui::vec2(ui.available_width(), height);
+        let mut view = ViewTransform::default();
+        let mut window = WindowLevel::default();
+        let input = ViewInput {
+            key: view_key("localizer", localizer.source.path()),
+            image: &shown.upload,
+            texture: shown.texture.as_ref().map(egui::TextureHandle::id),
+            heat: None,
+            opacity: 0.0,
+            column_spacing_mm: localizer.pixel_spacing_mm.map(|s| s.column_mm),
+            label: format!("{} localizer", localizer.modality.label()),
+            gpu: self.gpu,
+            interactive: false,
+        };
+        let out = image_view_ui(ui, size, &mut view, &mut window, &input);
+        let Some(locations) = oct.localizer.as_ref().map(|l| &l.bscan_locations) else {
+            return;
+        };
+        let image_px = egui::vec2(localizer.columns as f32, localizer.rows as f32);
+        let to_screen = |p: &ImagePoint| {
+            let uv = egui::pos2(p.x as f32 / image_px.x, p.y as f32 / image_px.y);
+            view.image_to_screen(out.rect, image_px, uv)
+        };
+        let painter = ui.painter_at(out.rect);
+        for location in locations {
+            let current = location.frame_index == frame as usize;
+            let stroke = if current {
+                egui::Stroke::new(2.0, egui::Color32::from_rgb(255, 220, 0))
+            } else {
+                egui::Stroke::new(1.0, egui::Color32::from_rgba_unmultiplied(0, 255, 120, 60))
+            };
+            let points: Vec<egui::Pos2> = location.points.iter().map(to_screen).collect();
+            painter.add(egui::Shape::line(points, stroke));
+        }
+        if out.response.clicked()
+            && let Some(pos) = out.response.interact_pointer_pos()
+        {
+            let uv = view.screen_to_image(out.rect, image_px, pos);
+            let point = ImagePoint {
+                x: f64::from(uv.x * image_px.x),
+                y: f64::from(uv.y * image_px.y),
+            };
+            if let Some(frame) = nearest_bscan(locations, &point) {
+                self.commands.push(Command::SetFrame {
+                    path: oct.source.path().to_path_buf(),
+                    frame: frame as u32,
+                });
+            }
+        }
+    }
+}
+
+/// The overlay's colour map, low to high.
+fn colour_bar_ui(ui: &mut egui::Ui) {
+    ui.label("low");
+    let (rect, _) = ui.allocate_exact_size(egui::vec2(120.0, 12.0), egui::Sense::hover());
+    let mut mesh = egui::Mesh::default();
+    let steps = 24;
+    for i in 0..=steps {
+        let t = i as f32 / steps as f32;
+        let c = turbo(t).map(|v| (v * 255.0).round() as u8);
+        let colour = egui::Color32::from_rgb(c[0], c[1], c[2]);
+        let x = egui::lerp(rect.x_range(), t);
+        mesh.colored_vertex(egui::pos2(x, rect.min.y), colour);
+        mesh.colored_vertex(egui::pos2(x, rect.max.y), colour);
+        if i > 0 {
+            let base = (i as u32 - 1) * 2;
+            mesh.add_triangle(base, base + 1, base + 2);
+            mesh.add_triangle(base + 1, base + 3, base + 2);
+        }
+    }
+    ui.painter().add(egui::Shape::mesh(mesh));
+    ui.label("high relevance");
+}

@@ -1,0 +1,330 @@
+//! The right-hand panel — the model's findings (patient and per eye, with operating points and
+//! referral flags) and the free-text prompt box — and the strip of similar cases from the
+//! library under the images.
+
+use std::time::Instant;
+
+use super::app::{Command, FoveaApp, LibraryStatus, ModelStatus, PatientStatus, SimilarScope};
+use super::library_job::SimilarCase;
+use crate::analysis::findings::FindingProbability;
+
+impl FoveaApp {
+    pub(super) fn side_panel_ui(&mut self, ui: &mut egui::Ui) {
+        egui::ScrollArea::vertical().show(ui, |ui| {
+            self.findings_ui(ui);
+            ui.separator();
+            self.prompt_ui(ui);
+        });
+    }
+
+    /// The finding name of an id, from the pack.
+    pub(super) fn finding_name(&self, id: &str) -> String {
+        match &self.model {
+            ModelStatus::Ready(info) => info
+                .findings
+                .iter()
+                .find(|(f, _)| f == id)
+                .map_or_else(|| id.to_string(), |(_, name)| name.clone()),
+            _ => id.to_string(),
+        }
+    }
+
+    fn findings_ui(&self, ui: &mut egui::Ui) {
+        ui.heading("Findings");
+        match &self.model {
+            ModelStatus::Loading => {
+                ui.label("Loading the model…");
+            }
+            ModelStatus::Failed(reason) => {
+                ui.colored_label(ui.visuals().error_fg_color, reason);
+                ui.label(
+                    "Choose another pack with `fovea --pack <folder>`; images can still be viewed.",
+                );
+                return;
+            }
+            ModelStatus::Ready(info) => {
+                ui.label(egui::RichText::new(info.stamp.label()).small());
+                if info.stamp.synthetic_training_data {
+                    ui.colored_label(
+                        ui.visuals().warn_fg_color,
+                        "Demo model trained on synthetic images only — not for clinical use.",
+                    );
+                }
+                ui.collapsing("Intended use", |ui| {
+                    ui.label(&info.intended_use);
+                });
+            }
+        }
+        let Some(id) = self.selected_patient() else {
+            return;
+        };
+        match self.statuses.get(id) {
+            Some(PatientStatus::Done(result)) => {
+                ui.strong("Patient");
+                if let Some(note) = &result.patient_note {
+                    ui.label(note);
+                }
+                findings_bars_ui(ui, &result.findings);
+                for eye in &result.eyes {
+                    ui.separator();
+                    ui.strong(eye.eye.label());
+                    if let Some(note) = &eye.note {
+                        ui.label(note);
+                    }
+                    findings_bars_ui(ui, &eye.findings);
+                    let names: Vec<String> = eye
+                        .contributing
+                        .iter()
+                        .filter_map(|p| p.file_name().map(|n| n.to_string_lossy().to_string()))
+                        .collect();
+                    ui.label(format!("{} images used", eye.contributing.len()))
+                        .on_hover_text(names.join("\n"));
+                    for (path, reason) in &eye.excluded {
+                        let name = path.file_name().map(|n| n.to_string_lossy());
+                        ui.colored_label(
+                            ui.visuals().warn_fg_color,
+                            format!("left out {}: {reason}", name.unwrap_or_default()),
+                        );
+                    }
+                }
+            }
+            Some(PatientStatus::Failed(reason)) => {
+                ui.colored_label(ui.visuals().error_fg_color, reason);
+            }
+            Some(PatientStatus::Cancelled) => {
+                ui.label("Analysis cancelled. Open the folder again to analyse it.");
+            }
+            _ => {
+                ui.horizontal(|ui| {
+                    ui.spinner();
+                    ui.label("analysing…");
+                });
+            }
+        }
+    }
+
+    fn prompt_ui(&mut self, ui: &mut egui::Ui) {
+        ui.strong("Free text (zero-shot)");
+        let disabled = match &self.model {
+            ModelStatus::Ready(info) => info.zero_shot_disabled.clone(),
+            _ => Some("the model is not loaded".to_string()),
+        };
+        if let Some(reason) = disabled {
+            ui.label(format!("Free text is off for this model: {reason}."));
+            return;
+        }
+        let edit = ui.add(
+            egui::TextEdit::singleline(&mut self.prompt.text)
+                .hint_text("type a finding, e.g. macular hole")
+                .desired_width(f32::INFINITY),
+        );
+        if edit.changed() {
+            self.prompt.edited_at = Some(Instant::now());
+        }
+        if self.prompt.pending.is_some() || self.prompt.edited_at.is_some() {
+            ui.horizontal(|ui| {
+                ui.spinner();
+                ui.label("scoring…");
+            });
+        }
+        match &self.prompt.answer {
+            Some((text, Ok(rows))) => {
+                let model = match &self.model {
+                    ModelStatus::Ready(info) => info.stamp.label(),
+                    _ => String::new(),
+                };
+                ui.label(
+                    egui::RichText::new(format!(
+                        "“{text}” vs “normal fundus” — uncalibrated scores by {model}: they rank images, they are not probabilities"
+                    ))
+                    .small(),
+                );
+                for (label, score) in rows {
+                    ui.add(
+                        egui::ProgressBar::new(*score as f32).text(format!("{label}: {score:.2}")),
+                    );
+                }
+            }
+            Some((_, Err(reason))) => {
+                ui.colored_label(ui.visuals().error_fg_color, reason);
+            }
+            None => {}
+        }
+    }
+
+    /// Similar cases of the selected eye (or its shown image): aggregates, then one card per
+    /// case (thumbnail, similarity, case id, known findings); a click opens the compare view.
+    pub(super) fn similar_ui(&mut self, ui: &mut egui::Ui) {
+        ui.horizontal_wrapped(|ui| {
+            ui.strong("Similar cases");
+            match &self.library_status {
+                LibraryStatus::None(reason) | LibraryStatus::Unavailable(reason) => {
+                    ui.label(reason.clone());
+                }
+                LibraryStatus::Loading => {
+                    ui.spinner();
+                    ui.label("opening the case library…");
+                }
+                LibraryStatus::Ready(info) => {
+                    ui.label(format!("for the {} eye:", self.active_eye.label()));
+                    ui.selectable_value(&mut self.similar.scope, SimilarScope::Eye, "whole eye");
+                    ui.selectable_value(
+                        &mut self.similar.scope,
+                        SimilarScope::Image,
+                        "shown image",
+                    );
+                    let name = info.dir.file_name().map_or_else(
+                        || info.dir.display().to_string(),
+                        |n| n.to_string_lossy().to_string(),
+                    );
+                    let synthetic = if info.synthetic {
+                        " — synthetic demo cases"
+                    } else {
+                        ""
+                    };
+                    ui.label(
+                        egui::RichText::new(format!(
+                            "library “{name}” ({} eyes){synthetic}",
+                            info.counts.1
+                        ))
+                        .small(),
+                    )
+                    .on_hover_text(info.dir.display().to_string());
+                }
+            }
+        });
+        if !matches!(self.library_status, LibraryStatus::Ready(_)) {
+            return;
+        }
+        let answer = match &self.similar.answer {
+            None => {
+                if self.selected_result().is_some() {
+                    ui.spinner();
+                } else {
+                    ui.label("after the analysis…");
+                }
+                return;
+            }
+            Some(Err(reason)) => {
+                ui.label(reason.clone());
+                return;
+            }
+            Some(Ok(answer)) => answer,
+        };
+        let sentences: Vec<String> = answer
+            .aggregates
+            .iter()
+            .filter(|(_, with, _)| *with > 0)
+            .map(|(id, with, of)| {
+                format!(
+                    "{with} of the {of} most similar {} have {}",
+                    answer.unit,
+                    self.finding_name(id)
+                )
+            })
+            .collect();
+        if sentences.is_empty() {
+            ui.label(format!(
+                "None of the {} most similar {} has a finding of the library.",
+                answer.cases.len(),
+                answer.unit
+            ));
+        }
+        for sentence in sentences {
+            ui.label(sentence);
+        }
+        let cases = answer.cases.clone();
+        let mut clicked = None;
+        egui::ScrollArea::horizontal().show(ui, |ui| {
+            ui.horizontal(|ui| {
+                for case in &cases {
+                    ui.vertical(|ui| {
+                        ui.set_width(150.0);
+                        let texture = self.thumbnail_texture(ui.ctx(), case);
+                        if let Some(t) = texture {
+                            let thumb = ui.add(
+                                egui::Image::new(&t)
+                                    .max_size(egui::vec2(96.0, 96.0))
+                                    .sense(egui::Sense::click()),
+                            );
+                            if thumb.clicked() {
+                                clicked = Some(case.clone());
+                            }
+                        }
+                        let findings: Vec<String> = if case.findings.is_empty() {
+                            vec!["no finding".to_string()]
+                        } else {
+                            case.findings.iter().map(|f| self.finding_name(f)).collect()
+                        };
+                        let modalities: Vec<&str> =
+                            case.modalities.iter().map(|m| m.label()).collect();
+                        let text = format!(
+                            "{:.3}  {} {}\n{}\n{}",
+                            case.similarity,
+                            case.case_id,
+                            case.eye.label(),
+                            modalities.join(", "),
+                            findings.join("; ")
+                        );
+                        let row = ui.add(egui::Button::selectable(false, text).wrap());
+                        if row.clicked() {
+                            clicked = Some(case.clone());
+                        }
+                    });
+                }
+            });
+        });
+        if let Some(case) = clicked {
+            self.commands.push(Command::Compare(Box::new(case)));
+        }
+    }
+
+    /// The egui texture of a case's thumbnail (made once).
+    pub(super) fn thumbnail_texture(
+        &mut self,
+        ctx: &egui::Context,
+        case: &SimilarCase,
+    ) -> Option<egui::TextureHandle> {
+        if let Some(t) = self.thumbnails.get(&case.image_id) {
+            return Some(t.clone());
+        }
+        let rgb = case.thumbnail.as_ref()?;
+        let size = [rgb.width() as usize, rgb.height() as usize];
+        let image = egui::ColorImage::from_rgb(size, rgb.as_raw());
+        let texture = ctx.load_texture(
+            format!("case thumbnail {}", case.image_id),
+            image,
+            egui::TextureOptions::LINEAR,
+        );
+        self.thumbnails.insert(case.image_id, texture.clone());
+        Some(texture)
+    }
+}
+
+/// One bar per finding, with the probability, the operating point and the referral flag.
+fn findings_bars_ui(ui: &mut egui::Ui, findings: &[FindingProbability]) {
+    for f in findings {
+        let refer = if f.refer { "  REFER" } else { "" };
+        let threshold = f
+            .operating_point
+            .map(|t| format!(" (refer ≥ {t:.2})"))
+            .unwrap_or_default();
+        let calibrated = if f.calibrated { "" } else { " · uncalibrated" };
+        ui.label(format!("{}{refer}", f.name));
+        let bar = ui.add(
+            egui::ProgressBar::new(f.probability as f32)
+                .text(format!("{:.2}{threshold}{calibrated}", f.probability)),
+        );
+        if let Some(t) = f.operating_point {
+            // The operating point as a tick on the bar.
+            let x = egui::lerp(bar.rect.x_range(), t as f32);
+            ui.painter().line_segment(
+                [
+                    egui::pos2(x, bar.rect.top()),
+                    egui::pos2(x, bar.rect.bottom()),
+                ],
+                egui::Stroke::new(2.0, ui.visuals().strong_text_color()),
+            );
+        }
+    }
+}
