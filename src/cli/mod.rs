@@ -98,7 +98,11 @@ fn viewer(cli: Cli) -> ExitCode {
         } else {
             cli.library.or_else(default_library)
         },
-        share_gpu: !cli.cpu_model,
+        model_on: if cli.cpu_model {
+            crate::ui::ModelPlacement::Cpu
+        } else {
+            crate::ui::ModelPlacement::GpuIfReal
+        },
     };
     match crate::ui::run(config) {
         Ok(()) => ExitCode::SUCCESS,

@@ -30,9 +30,21 @@ pub struct ViewerConfig {
     pub pack: PathBuf,
     /// The case library for similar cases (none: the panel says so).
     pub library: Option<PathBuf>,
-    /// Run the model on the window's GPU when it is a real GPU (the window's device was made
-    /// with [`crate::encoder::device::compute_device_descriptor`]); else on the CPU.
-    pub share_gpu: bool,
+    /// Whether the model runs on the window's wgpu device.
+    pub model_on: ModelPlacement,
+}
+
+/// Where the viewer runs the model.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ModelPlacement {
+    /// burn's CPU backend.
+    Cpu,
+    /// The window's GPU when it is a real GPU (a software rasteriser such as lavapipe is
+    /// slower than burn's CPU backend), else the CPU. The window's device must have been
+    /// made with [`crate::encoder::device::compute_device_descriptor`].
+    GpuIfReal,
+    /// The window's wgpu device, whatever it is (benchmarks and tests on lavapipe).
+    WindowDevice,
 }
 
 /// An image's pixels (all frames) and the shown frame, or why not.
@@ -150,6 +162,7 @@ pub(super) enum Command {
     CloseCompare,
     ToggleHelp,
     TogglePatientList,
+    ForgetRecent,
 }
 
 /// The viewer.
@@ -228,8 +241,9 @@ impl FoveaApp {
         });
         let device = match render_state {
             Some(rs)
-                if config.share_gpu
-                    && rs.adapter.get_info().device_type != eframe::wgpu::DeviceType::Cpu =>
+                if config.model_on == ModelPlacement::WindowDevice
+                    || (config.model_on == ModelPlacement::GpuIfReal
+                        && rs.adapter.get_info().device_type != eframe::wgpu::DeviceType::Cpu) =>
             {
                 let shared = crate::encoder::device::SharedWgpu {
                     instance: rs.instance.clone(),
@@ -1053,6 +1067,10 @@ impl FoveaApp {
                 }
                 Command::CloseCompare => self.compare = None,
                 Command::ToggleHelp => self.show_help = !self.show_help,
+                Command::ForgetRecent => {
+                    self.settings.recent.clear();
+                    self.settings.last_folder = None;
+                }
                 Command::TogglePatientList => {
                     self.settings.patient_list_open = !self.settings.patient_list_open;
                 }

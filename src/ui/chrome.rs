@@ -105,6 +105,16 @@ impl FoveaApp {
                             self.commands.push(Command::Open(vec![path]));
                         }
                     }
+                    if !self.settings.recent.is_empty() {
+                        ui.separator();
+                        if ui
+                            .button("Clear the list")
+                            .on_hover_text("folder names can name patients: forget them")
+                            .clicked()
+                        {
+                            self.commands.push(Command::ForgetRecent);
+                        }
+                    }
                 });
                 ui.separator();
                 if ui.button("Quit").clicked() {

@@ -25,13 +25,13 @@ pub mod view_transform;
 
 use std::sync::Arc;
 
-pub use app::{FoveaApp, ViewerConfig};
+pub use app::{FoveaApp, ModelPlacement, ViewerConfig};
 pub use chrome::SHORTCUTS;
 pub use settings::Settings;
 
-/// eframe's options: the window, and a wgpu device made with the descriptor burn needs
-/// (`share_gpu`), so the model can run on the window's GPU.
-fn native_options(share_gpu: bool) -> eframe::NativeOptions {
+/// eframe's options: the window, and (`share`) a wgpu device made with the descriptor burn
+/// needs, so the model can run on the window's GPU.
+fn native_options(share: bool) -> eframe::NativeOptions {
     let mut options = eframe::NativeOptions {
         viewport: egui::ViewportBuilder::default()
             .with_title("Fovea")
@@ -39,7 +39,7 @@ fn native_options(share_gpu: bool) -> eframe::NativeOptions {
             .with_drag_and_drop(true),
         ..Default::default()
     };
-    if share_gpu
+    if share
         && let eframe::egui_wgpu::WgpuSetup::CreateNew(setup) = &mut options.wgpu_options.wgpu_setup
     {
         setup.device_descriptor = Arc::new(crate::encoder::device::compute_device_descriptor);
@@ -48,33 +48,35 @@ fn native_options(share_gpu: bool) -> eframe::NativeOptions {
 }
 
 /// Opens the viewer; returns when the window closes. When the window cannot start with a
-/// device the model can share, it starts again with eframe's default device (the model then
-/// runs on the CPU).
+/// device the model can share, it starts again with eframe's default device and the model on
+/// the CPU.
 pub fn run(config: ViewerConfig) -> Result<(), eframe::Error> {
     let ViewerConfig {
         paths,
         pack,
         library,
-        share_gpu,
+        model_on,
     } = config;
-    let start = |share_gpu: bool| {
+    let start = |model_on: ModelPlacement| {
         let config = ViewerConfig {
             paths: paths.clone(),
             pack: pack.clone(),
             library: library.clone(),
-            share_gpu,
+            model_on,
         };
         eframe::run_native(
             "Fovea",
-            native_options(share_gpu),
+            native_options(model_on != ModelPlacement::Cpu),
             Box::new(move |cc| Ok(Box::new(FoveaApp::new(cc, config)))),
         )
     };
-    if !share_gpu {
-        return start(false);
+    if model_on == ModelPlacement::Cpu {
+        return start(model_on);
     }
-    start(true).or_else(|error| {
-        log::warn!("the window could not start on a device shared with the model ({error}); starting without sharing");
-        start(false)
+    start(model_on).or_else(|error| {
+        log::warn!(
+            "the window could not start on a device shared with the model ({error}); starting without sharing"
+        );
+        start(ModelPlacement::Cpu)
     })
 }

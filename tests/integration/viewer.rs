@@ -11,7 +11,7 @@ use std::time::{Duration, Instant};
 use egui_kittest::Harness;
 use egui_kittest::kittest::Queryable;
 use fovea::study::{Eye, Modality};
-use fovea::ui::{FoveaApp, ViewerConfig};
+use fovea::ui::{FoveaApp, ModelPlacement, ViewerConfig};
 
 fn root() -> PathBuf {
     PathBuf::from(env!("CARGO_MANIFEST_DIR"))
@@ -41,7 +41,7 @@ fn viewer() -> Harness<'static, FoveaApp> {
                     paths: vec![root().join("assets/demo/dicom")],
                     pack: root().join("models/demo"),
                     library: Some(root().join("assets/library")),
-                    share_gpu: false,
+                    model_on: ModelPlacement::Cpu,
                 },
             );
             app.hide_timings();
@@ -309,4 +309,111 @@ fn the_viewer_moves_through_patients_b_scans_and_the_localizer() {
     harness.run_steps(2);
     assert_eq!(harness.query_all_by_label_contains("SYN0100").count(), 1);
     harness.get_by_label_contains("SYN010002");
+}
+
+/// A folder dropped onto the window, as winit hands it over.
+#[derive(Debug)]
+struct Dropped(PathBuf);
+
+impl egui::DroppedFile for Dropped {
+    fn path(&self) -> &std::path::Path {
+        &self.0
+    }
+    fn bytes(&self) -> Result<Vec<u8>, String> {
+        Err("a folder".into())
+    }
+}
+
+/// eframe's storage, in memory.
+#[derive(Default)]
+struct Memory(std::collections::HashMap<String, String>);
+
+impl eframe::Storage for Memory {
+    fn get_string(&self, key: &str) -> Option<String> {
+        self.0.get(key).cloned()
+    }
+    fn set_string(&mut self, key: &str, value: String) {
+        self.0.insert(key.to_string(), value);
+    }
+    fn remove_string(&mut self, key: &str) {
+        self.0.remove(key);
+    }
+    fn flush(&mut self) {}
+}
+
+#[test]
+fn a_dropped_folder_opens_and_settings_persist_without_patient_data() {
+    let mut harness = viewer();
+    step_until(&mut harness, "the scan", |app| {
+        app.selected_patient().is_some()
+    });
+    let folder = root().join("assets/demo/dicom/SYN010003");
+    harness
+        .input_mut()
+        .dropped_files
+        .push(std::sync::Arc::new(Dropped(folder.clone())));
+    step_until(&mut harness, "the dropped folder's analysis", |app| {
+        app.selected_patient() == Some("SYN010003") && app.analysis_finished()
+    });
+    assert_eq!(harness.query_all_by_label_contains("SYN0100").count(), 1);
+    assert_eq!(harness.state().settings().recent.first(), Some(&folder));
+    // Settings saved by one window come back in the next; nothing read from the studies (names,
+    // findings) goes with them — only the locations the user opened (their paths).
+    harness.key_press(egui::Key::H);
+    harness.key_press(egui::Key::L);
+    harness.run_steps(2);
+    let mut memory = Memory::default();
+    eframe::App::save(harness.state_mut(), &mut memory);
+    let saved = memory.0.values().cloned().collect::<Vec<_>>().join("\n");
+    for private in ["SYNTHETIC", "Patient 0003", "retinopathy", "referable"] {
+        assert!(!saved.contains(private), "{private} in {saved}");
+    }
+    let expected = harness.state().settings().clone();
+    assert!(expected.overlay_on && expected.linked);
+    let reopened = Harness::builder().build_eframe(|cc| {
+        cc.storage = Some(&memory);
+        FoveaApp::new(
+            cc,
+            ViewerConfig {
+                paths: vec![],
+                pack: root().join("models/demo"),
+                library: None,
+                model_on: ModelPlacement::Cpu,
+            },
+        )
+    });
+    assert_eq!(reopened.state().settings(), &expected);
+}
+
+#[test]
+fn the_model_runs_on_the_window_s_own_wgpu_device() {
+    // The window's device made as `fovea` makes it when it shares the GPU with burn.
+    let mut setup = egui_kittest::wgpu::default_wgpu_setup();
+    if let eframe::egui_wgpu::WgpuSetup::CreateNew(create) = &mut setup {
+        create.device_descriptor =
+            std::sync::Arc::new(fovea::encoder::device::compute_device_descriptor);
+    }
+    let mut harness = Harness::builder()
+        .with_size(egui::vec2(1400.0, 900.0))
+        .wgpu_setup(setup)
+        .build_eframe(|cc| {
+            FoveaApp::new(
+                cc,
+                ViewerConfig {
+                    paths: vec![root().join("assets/demo/dicom/SYN010001")],
+                    pack: root().join("models/demo"),
+                    library: None,
+                    model_on: ModelPlacement::WindowDevice,
+                },
+            )
+        });
+    step_until(
+        &mut harness,
+        "the analysis on the shared device",
+        FoveaApp::analysis_finished,
+    );
+    harness.get_by_label_contains("model on wgpu");
+    // Patient 1 has referable DR in both eyes: the same flags as on the CPU.
+    assert!(harness.query_all_by_label_contains("REFER").count() >= 3);
+    harness.get_by_label_contains("analysed 1/1");
 }
