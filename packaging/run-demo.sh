@@ -1,12 +1,19 @@
 #!/usr/bin/env bash
-# Runs Fovea's main job on the bundled synthetic demo patients.
-# Until the viewer lands (issue: the viewer), that job is headless screening: the bundled
-# demo model (models/demo, trained on synthetic data only) analyses the bundled demo patients
-# and prints per-eye and patient-level findings, then similar cases from the demo library.
+# Runs Fovea on the bundled synthetic demo patients with the bundled demo model (trained on
+# synthetic data only) and the bundled demo case library.
+# With a display: the viewer. Without one (a server, CI): headless screening of the same
+# patients, then similar cases from the library, and how to see the viewer.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 bash packaging/install-deps.sh
 source packaging/env.sh
+if [ -n "${DISPLAY:-}${WAYLAND_DISPLAY:-}" ]; then
+  exec cargo run --release --locked -- "$@"
+fi
+echo "fovea: no display (DISPLAY/WAYLAND_DISPLAY unset): running headless screening instead of the viewer."
+echo "       To see the viewer here: xvfb-run -a cargo run --release (and a VNC/screenshot), or"
+echo "       bash packaging/screenshot.sh for a picture of it."
+echo
 cargo run --release --locked -- analyze assets/demo/dicom --pack models/demo "$@"
 echo
 echo "Similar cases for the first demo patient's right eye, from the bundled demo library:"

@@ -1,18 +1,26 @@
 #!/usr/bin/env bash
 # Starts the real viewer (release build) on the bundled demo patients under Xvfb, waits for
-# the analysis, and saves a screenshot of the screen. Usage: [out.png] [seconds to wait]
+# the analysis, presses H (heatmap overlay), waits for the heatmaps and saves a screenshot of
+# the screen. Usage: [out.png] [seconds to wait for the analysis]
 set -euo pipefail
 cd "$(dirname "$0")/.."
 bash packaging/install-deps.sh
-command -v import >/dev/null || apt-get install -y -q imagemagick >/dev/null
+for tool in import:imagemagick xdotool:xdotool; do
+  command -v "${tool%%:*}" >/dev/null || apt-get install -y -q "${tool#*:}" >/dev/null
+done
 source packaging/env.sh
 cargo build --release --locked
 out=$(realpath -m "${1:-assets/screenshots/viewer.png}")
 wait_s=${2:-20}
 mkdir -p "$(dirname "$out")"
-xvfb-run -a -s '-screen 0 1400x900x24' bash -c "
+# A fresh settings folder, so the picture does not depend on this machine's saved settings.
+data=$(mktemp -d)
+trap 'rm -rf "$data"' EXIT
+xvfb-run -a -s '-screen 0 1400x900x24' env XDG_DATA_HOME="$data" bash -c "
   '$CARGO_TARGET_DIR/release/fovea' & pid=\$!
   sleep $wait_s
+  xdotool mousemove 700 400 key h
+  sleep 8
   import -window root '$out'
   kill \$pid; wait \$pid || true"
 echo "saved $out"

@@ -477,6 +477,16 @@ impl FoveaApp {
         self.show_help
     }
 
+    /// Opens `paths` in place of what is open (as File → Open does).
+    pub fn open_paths(&mut self, paths: Vec<PathBuf>) {
+        self.open(paths);
+    }
+
+    /// Whether the selected patient's findings are ready (shown from the next frame on).
+    pub fn selected_analysed(&self) -> bool {
+        self.selected_result().is_some()
+    }
+
     /// Leaves the durations out of the status bar, so that screenshots of the same state are
     /// the same picture (snapshot tests).
     pub fn hide_timings(&mut self) {
