@@ -417,3 +417,37 @@ fn the_model_runs_on_the_window_s_own_wgpu_device() {
     assert!(harness.query_all_by_label_contains("REFER").count() >= 3);
     harness.get_by_label_contains("analysed 1/1");
 }
+
+#[test]
+fn a_broken_image_shows_its_reason_in_place_and_the_rest_of_the_patient_works() {
+    let dir = tempfile::tempdir().expect("temp dir");
+    let source = root().join("assets/demo/dicom/SYN010001");
+    for entry in std::fs::read_dir(&source).expect("demo patient") {
+        let path = entry.expect("entry").path();
+        let name = path.file_name().expect("a name");
+        std::fs::copy(&path, dir.path().join(name)).expect("copy");
+    }
+    // The OD photograph loses the end of its JPEG stream (an interrupted copy).
+    let broken = dir.path().join("SYN010001_OD_fundus.dcm");
+    let bytes = std::fs::read(&broken).expect("read");
+    std::fs::write(&broken, &bytes[..bytes.len() - 3000]).expect("truncate");
+    let mut harness = Harness::builder()
+        .with_size(egui::vec2(1400.0, 900.0))
+        .build_eframe(|cc| {
+            FoveaApp::new(
+                cc,
+                ViewerConfig {
+                    paths: vec![dir.path().to_path_buf()],
+                    pack: root().join("models/demo"),
+                    library: None,
+                    model_on: ModelPlacement::Cpu,
+                },
+            )
+        });
+    step_until(&mut harness, "the analysis", FoveaApp::analysis_finished);
+    harness.get_by_label_contains("Cannot show colour fundus");
+    // The other eye's photograph is shown, and the OD eye's result names what was left out.
+    assert_eq!(harness.state().shown_frame(Eye::Left), Some(0));
+    harness.get_by_label_contains("left out SYN010001_OD_fundus.dcm");
+    harness.get_by_label_contains("analysed 1/1");
+}
