@@ -49,7 +49,9 @@ fn main() {
         .and_then(|a| a.parse().ok())
         .unwrap_or(3);
     let folder = root().join("assets/demo/dicom");
-    println!("| model on | run | cold: open → findings | warm: reopen → findings | frame p50 | frame p95 | frame max | frames |");
+    println!(
+        "| model on | run | cold: open → findings | warm: reopen → findings | frame p50 | frame p95 | frame max | frames |"
+    );
     println!("|---|---|---|---|---|---|---|---|");
     for (name, placement) in [
         ("CPU (burn flex)", ModelPlacement::Cpu),

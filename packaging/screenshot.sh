@@ -19,7 +19,7 @@ trap 'rm -rf "$data"' EXIT
 xvfb-run -a -s '-screen 0 1400x900x24' env XDG_DATA_HOME="$data" bash -c "
   '$CARGO_TARGET_DIR/release/fovea' & pid=\$!
   sleep $wait_s
-  xdotool mousemove 700 400 key h
+  xdotool mousemove 700 400 click 1 sleep 1 key h || true
   sleep 8
   import -window root '$out'
   kill \$pid; wait \$pid || true"

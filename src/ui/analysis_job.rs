@@ -93,25 +93,33 @@ pub struct ModelInfo {
     pub zero_shot_disabled: Option<String>,
 }
 
+/// What became of a patient sent for analysis.
+pub enum PatientOutcome {
+    /// Its analysis began.
+    Started,
+    /// Its result, and how long it took.
+    Done(Box<PatientResult>, Duration),
+    /// It could not be analysed: why.
+    Failed(String),
+    /// It was dropped from the queue.
+    Cancelled,
+}
+
 /// What the analysis thread reports.
 pub enum AnalysisEvent {
     /// The pack is loaded.
     Ready(Box<ModelInfo>),
     /// The pack could not be opened; nothing will be analysed.
     PackFailed(String),
-    /// A patient's analysis began.
-    Started(String),
-    /// A patient's result, and how long it took.
-    Done(Box<PatientResult>, Duration),
-    /// A patient could not be analysed.
-    Failed {
+    /// News of a patient of opening `generation`.
+    Patient {
+        /// The opening the request belonged to (the UI ignores older ones).
+        generation: u64,
         /// Patient id.
         patient_id: String,
-        /// Why.
-        reason: String,
+        /// What happened.
+        outcome: PatientOutcome,
     },
-    /// A queued patient was dropped.
-    Cancelled(String),
     /// A heatmap, or why not.
     Heatmap(HeatKey, Result<Arc<Heatmap>, String>),
     /// A prompt's scores (one per target, in order), or why not.
@@ -148,31 +156,36 @@ struct Worker {
 }
 
 impl Worker {
-    fn handle(&mut self, request: AnalysisRequest) -> Vec<AnalysisEvent> {
-        match request {
+    /// Does one request, reporting through `send`; false when the UI has gone.
+    fn handle(&mut self, request: AnalysisRequest, send: &dyn Fn(AnalysisEvent) -> bool) -> bool {
+        let event = match request {
             AnalysisRequest::Patient {
                 generation,
                 patient,
             } => {
-                let id = patient.info.id.clone();
+                let patient_id = patient.info.id.clone();
+                let news = |outcome| AnalysisEvent::Patient {
+                    generation,
+                    patient_id: patient_id.clone(),
+                    outcome,
+                };
                 if generation < self.cancel_below.load(Ordering::Relaxed) {
-                    return vec![AnalysisEvent::Cancelled(id)];
+                    return send(news(PatientOutcome::Cancelled));
+                }
+                if !send(news(PatientOutcome::Started)) {
+                    return false;
                 }
                 let started = Instant::now();
-                let done = match self.analyzer.analyze_patient(&patient) {
-                    Ok(result) => AnalysisEvent::Done(Box::new(result), started.elapsed()),
-                    Err(e) => AnalysisEvent::Failed {
-                        patient_id: id.clone(),
-                        reason: e.to_string(),
-                    },
-                };
-                vec![AnalysisEvent::Started(id), done]
+                news(match self.analyzer.analyze_patient(&patient) {
+                    Ok(result) => PatientOutcome::Done(Box::new(result), started.elapsed()),
+                    Err(e) => PatientOutcome::Failed(e.to_string()),
+                })
             }
             AnalysisRequest::Heatmap { key, image } => {
                 let made = heatmap(&self.analyzer, &image, key.method, key.finding.as_deref())
                     .map(Arc::new)
                     .map_err(|e| e.to_string());
-                vec![AnalysisEvent::Heatmap(key, made)]
+                AnalysisEvent::Heatmap(key, made)
             }
             AnalysisRequest::Prompt {
                 serial,
@@ -190,13 +203,14 @@ impl Worker {
                         .collect(),
                     Err(reason) => Err(reason.clone()),
                 };
-                vec![AnalysisEvent::Prompt {
+                AnalysisEvent::Prompt {
                     serial,
                     text,
                     scores,
-                }]
+                }
             }
-        }
+        };
+        send(event)
     }
 }
 
@@ -288,10 +302,8 @@ impl AnalysisJob {
                     else {
                         continue;
                     };
-                    for event in worker.handle(request) {
-                        if !send(event) {
-                            return;
-                        }
+                    if !worker.handle(request, &send) {
+                        return;
                     }
                 }
             })?;

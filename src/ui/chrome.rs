@@ -1,7 +1,8 @@
 //! The window's frame around the images: menu bar, patient list, status bar, keyboard
 //! shortcuts and their help overlay.
 
-use super::app::{Command, FoveaApp, LibraryStatus, ModelStatus, PatientStatus};
+use super::app::{FoveaApp, LibraryStatus, ModelStatus, PatientStatus};
+use super::commands::Command;
 use super::dialogs::OpenKind;
 use crate::study::Eye;
 use crate::study::model::Patient;

@@ -2,7 +2,8 @@
 //! with one zoom/pan for both and the heatmap overlay on both when it is on.
 
 use super::analysis_job::HeatSource;
-use super::app::{Command, FoveaApp};
+use super::app::FoveaApp;
+use super::commands::Command;
 use super::image_view::{ViewInput, image_view_ui, view_key};
 
 impl FoveaApp {

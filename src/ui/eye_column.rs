@@ -2,7 +2,8 @@
 //! columns — modality tabs, the main view, and for an OCT volume the B-scan slider and the
 //! localizer with the current B-scan's line (click to jump).
 
-use super::app::{Command, FoveaApp, HeatState, ModelStatus, Pixels};
+use super::app::{FoveaApp, HeatState, ModelStatus, Pixels};
+use super::commands::Command;
 use super::display::{WindowLevel, turbo};
 use super::image_view::{ViewInput, image_view_ui, view_key};
 use super::localizer::{localizer_of, nearest_bscan};

@@ -11,12 +11,14 @@
 mod analysis_job;
 mod app;
 mod chrome;
+mod commands;
 mod compare;
 mod dialogs;
 pub mod display;
 mod eye_column;
 mod gpu_image;
 mod image_view;
+mod jobs;
 mod library_job;
 mod localizer;
 mod settings;

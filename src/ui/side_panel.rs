@@ -4,7 +4,8 @@
 
 use std::time::Instant;
 
-use super::app::{Command, FoveaApp, LibraryStatus, ModelStatus, PatientStatus, SimilarScope};
+use super::app::{FoveaApp, LibraryStatus, ModelStatus, PatientStatus, SimilarScope};
+use super::commands::Command;
 use super::library_job::SimilarCase;
 use crate::analysis::findings::FindingProbability;
 
