@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Starts the real viewer (release build) on the bundled demo patients under Xvfb, waits for
-# the analysis, presses H (heatmap overlay), waits for the heatmaps and saves a screenshot of
-# the screen. Usage: [out.png] [seconds to wait for the analysis]
+# the analysis, clicks the "Heatmap (H)" box (keys sent with xdotool do not reach a window on
+# a bare Xvfb without a window manager), waits for the heatmaps and saves a screenshot. Usage: [out.png] [seconds to wait for the analysis]
 set -euo pipefail
 cd "$(dirname "$0")/.."
 bash packaging/install-deps.sh
@@ -19,7 +19,7 @@ trap 'rm -rf "$data"' EXIT
 xvfb-run -a -s '-screen 0 1400x900x24' env XDG_DATA_HOME="$data" bash -c "
   '$CARGO_TARGET_DIR/release/fovea' & pid=\$!
   sleep $wait_s
-  xdotool mousemove 700 400 click 1 sleep 1 key h || true
+  xdotool mousemove 256 43 click 1
   sleep 8
   import -window root '$out'
   kill \$pid; wait \$pid || true"

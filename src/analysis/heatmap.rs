@@ -149,8 +149,9 @@ pub const INSIDE_VIEW_FRACTION: f64 = 0.9;
 /// ViTs park attention on uninformative tokens (the black corners of a fundus photograph act
 /// as "registers", Darcet et al. 2024), and both rollout and gradient-weighted attention then
 /// peak there — on the demo model every Grad-CAM peak fell in a corner. A heatmap is about
-/// the retina, so patches that are not (mostly) retina are left out. When no patch is inside
-/// (a dark image), the map is returned as it was.
+/// the retina, so patches that are not (mostly) retina are left out, and on a photograph with a
+/// round field its rim too ([`without_rim`]). When no patch is inside (a dark image), the map
+/// is returned as it was.
 pub fn within_field_of_view(
     image: &image::RgbImage,
     columns: usize,
@@ -181,6 +182,7 @@ pub fn within_field_of_view(
     if !inside.iter().any(|&v| v) {
         return values;
     }
+    let inside = without_rim(&inside, columns, rows);
     let masked: Vec<f32> = values
         .iter()
         .zip(&inside)
@@ -191,6 +193,35 @@ pub fn within_field_of_view(
         masked.iter().map(|v| v / max).collect()
     } else {
         masked
+    }
+}
+
+/// On a photograph with a round field of view (all four corner patches outside it), also
+/// leaves out the rim: the patches next to the outside. They hold the sharp edge of the field,
+/// where the demo model's gradient-weighted attention peaks as it does on the black corners;
+/// a lesion at the very edge of the field gets no heat. B-scans and SLO images (corners not
+/// all dark) are left as they are.
+fn without_rim(inside: &[bool], columns: usize, rows: usize) -> Vec<bool> {
+    let at = |c: usize, r: usize| inside[r * columns + c];
+    let round_field =
+        !at(0, 0) && !at(columns - 1, 0) && !at(0, rows - 1) && !at(columns - 1, rows - 1);
+    if !round_field {
+        return inside.to_vec();
+    }
+    let eroded: Vec<bool> = (0..rows * columns)
+        .map(|i| {
+            let (c, r) = (i % columns, i / columns);
+            at(c, r)
+                && (c == 0 || at(c - 1, r))
+                && (c + 1 == columns || at(c + 1, r))
+                && (r == 0 || at(c, r - 1))
+                && (r + 1 == rows || at(c, r + 1))
+        })
+        .collect();
+    if eroded.iter().any(|&v| v) {
+        eroded
+    } else {
+        inside.to_vec()
     }
 }
 
@@ -291,4 +322,38 @@ pub fn pointing_game(
         }
     }
     Ok(report)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// A 64 × 64 photograph with a round field of view (radius 30) and an 8 × 8 patch grid.
+    fn round_field() -> image::RgbImage {
+        image::RgbImage::from_fn(64, 64, |x, y| {
+            let (dx, dy) = (x as f32 - 31.5, y as f32 - 31.5);
+            if dx * dx + dy * dy <= 30.0 * 30.0 {
+                image::Rgb([180, 90, 40])
+            } else {
+                image::Rgb([0, 0, 0])
+            }
+        })
+    }
+
+    #[test]
+    fn a_round_field_loses_its_outside_and_its_rim_a_full_field_nothing() {
+        let values: Vec<f32> = (0..64).map(|i| 0.5 + (i % 3) as f32 * 0.1).collect();
+        let kept = within_field_of_view(&round_field(), 8, 8, values.clone());
+        let at = |c: usize, r: usize| kept[r * 8 + c];
+        assert_eq!(at(0, 0), 0.0, "corner: outside");
+        assert_eq!(at(0, 3), 0.0, "edge of the field: rim");
+        assert!(at(3, 3) > 0.0 && at(4, 4) > 0.0, "centre kept");
+        assert!((kept.iter().copied().fold(0.0, f32::max) - 1.0).abs() < 1e-6);
+        let full = image::RgbImage::from_pixel(64, 64, image::Rgb([120, 120, 120]));
+        let kept = within_field_of_view(&full, 8, 8, values.clone());
+        let max = values.iter().copied().fold(0.0, f32::max);
+        for (k, v) in kept.iter().zip(&values) {
+            assert!((k - v / max).abs() < 1e-6);
+        }
+    }
 }

@@ -91,7 +91,7 @@ impl FoveaApp {
             }
         }
         format!(
-            "Heatmap by {model}: relative relevance within each image (its maximum = 1), restricted to the field of view. {}",
+            "Heatmap by {model}: relative relevance within each image (its maximum = 1), inside the field of view (its rim left out). {}",
             states.join(" · ")
         )
     }
