@@ -166,6 +166,8 @@ pub struct FoveaApp {
     pub(super) pixels: HashMap<PathBuf, Pixels>,
     /// Paths in `pixels`, oldest request first.
     pub(super) pixel_order: std::collections::VecDeque<PathBuf>,
+    /// Small pictures of every image decoded once, for the modality tabs.
+    pub(super) tab_thumbnails: HashMap<PathBuf, egui::TextureHandle>,
     pub(super) main_image: HashMap<(usize, Eye), usize>,
     // The model's results.
     pub(super) model: ModelStatus,
@@ -277,6 +279,7 @@ impl FoveaApp {
             requested: HashMap::new(),
             pixels: HashMap::new(),
             pixel_order: std::collections::VecDeque::new(),
+            tab_thumbnails: HashMap::new(),
             main_image: HashMap::new(),
             model: ModelStatus::Loading,
             statuses: HashMap::new(),

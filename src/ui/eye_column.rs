@@ -123,14 +123,25 @@ impl FoveaApp {
         let chosen = self.chosen_image(index, eye).min(records.len() - 1);
         ui.horizontal_wrapped(|ui| {
             for (i, record) in records.iter().enumerate() {
-                if ui
-                    .selectable_label(i == chosen, record.modality.label())
-                    .clicked()
-                {
+                let path = record.source.path();
+                let tab = match self.tab_thumbnails.get(path) {
+                    Some(thumbnail) => egui::Button::image_and_text(
+                        egui::Image::new(thumbnail).max_size(egui::vec2(40.0, 40.0)),
+                        record.modality.label(),
+                    ),
+                    None => egui::Button::new(record.modality.label()),
+                };
+                if ui.add(tab.selected(i == chosen)).clicked() {
                     self.commands.push(Command::ShowImage { eye, index: i });
                 }
             }
         });
+        // Every image of the eye is decoded once for its tab's thumbnail.
+        for record in &records {
+            if !self.tab_thumbnails.contains_key(record.source.path()) {
+                self.request_pixels(record);
+            }
+        }
         let record = &records[chosen];
         self.request_pixels(record);
         let path = record.source.path().to_path_buf();

@@ -22,6 +22,9 @@ use crate::study::pixels::DecodedImage;
 /// Decoded images kept in memory.
 const PIXELS_KEPT: usize = 16;
 
+/// Size of the thumbnails on an eye's modality tabs (pixels, longer side).
+const TAB_THUMBNAIL_PX: u32 = 64;
+
 impl FoveaApp {
     /// Opens `paths` in place of what is open: a new scan; queued analyses of the old
     /// patients are dropped.
@@ -41,6 +44,7 @@ impl FoveaApp {
         self.main_image.clear();
         self.pixels.clear();
         self.pixel_order.clear();
+        self.tab_thumbnails.clear();
         self.requested.clear();
         self.heatmaps.clear();
         self.similar.asked_for = None;
@@ -262,6 +266,19 @@ impl FoveaApp {
                 }
                 Err(reason) => Pixels::Failed(reason),
             };
+            if let Pixels::Ready(shown) = &pixels
+                && !self.tab_thumbnails.contains_key(&path)
+            {
+                let small =
+                    image::imageops::thumbnail(&*shown.rgb, TAB_THUMBNAIL_PX, TAB_THUMBNAIL_PX);
+                let size = [small.width() as usize, small.height() as usize];
+                let texture = self.ctx.load_texture(
+                    format!("tab {}", path.display()),
+                    egui::ColorImage::from_rgb(size, small.as_raw()),
+                    egui::TextureOptions::LINEAR,
+                );
+                self.tab_thumbnails.insert(path.clone(), texture);
+            }
             self.pixels.insert(path, pixels);
         }
     }
@@ -331,8 +348,12 @@ impl FoveaApp {
         let mut kept = std::collections::VecDeque::new();
         while let Some(path) = self.pixel_order.pop_front() {
             let excess = self.pixels.len() > PIXELS_KEPT;
-            let loading = matches!(self.pixels.get(&path), Some(Pixels::Loading));
-            if excess && !loading && !shown.contains(&path) {
+            // Loading ones are awaited; failed ones are small and would only fail again.
+            let pinned = matches!(
+                self.pixels.get(&path),
+                Some(Pixels::Loading | Pixels::Failed(_))
+            );
+            if excess && !pinned && !shown.contains(&path) {
                 self.pixels.remove(&path);
             } else {
                 kept.push_back(path);
