@@ -449,6 +449,14 @@ impl FoveaApp {
         Some(self.windows.get(path).copied().unwrap_or_default())
     }
 
+    /// Why the case library cannot be used, when it cannot.
+    pub fn library_unavailable(&self) -> Option<&str> {
+        match &self.library_status {
+            LibraryStatus::Unavailable(reason) | LibraryStatus::None(reason) => Some(reason),
+            _ => None,
+        }
+    }
+
     /// The settings that would be saved now.
     pub fn settings(&self) -> &Settings {
         &self.settings

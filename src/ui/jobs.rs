@@ -118,8 +118,15 @@ impl FoveaApp {
         self.catalog = *catalog;
         self.to_analyse = (0..self.catalog.patients.len()).rev().collect();
         for p in &self.catalog.patients {
-            self.statuses
-                .insert(p.info.id.clone(), PatientStatus::Queued);
+            let status = match &self.model {
+                // Without a model nothing will be analysed: say so instead of waiting.
+                ModelStatus::Failed(_) => PatientStatus::Failed("no model".into()),
+                _ => PatientStatus::Queued,
+            };
+            self.statuses.insert(p.info.id.clone(), status);
+        }
+        if matches!(self.model, ModelStatus::Failed(_)) {
+            self.to_analyse.clear();
         }
         self.selected = (!self.catalog.patients.is_empty()).then_some(0);
     }
@@ -149,6 +156,7 @@ impl FoveaApp {
                 }
                 AnalysisEvent::PackFailed(reason) => {
                     self.model = ModelStatus::Failed(reason.clone());
+                    self.to_analyse.clear();
                     for status in self.statuses.values_mut() {
                         *status = PatientStatus::Failed("no model".into());
                     }

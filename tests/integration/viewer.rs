@@ -445,7 +445,7 @@ fn a_broken_image_shows_its_reason_in_place_and_the_rest_of_the_patient_works() 
                 ViewerConfig {
                     paths: vec![dir.path().to_path_buf()],
                     pack: root().join("models/demo"),
-                    library: None,
+                    library: Some(dir.path().join("no-library")),
                     model_on: ModelPlacement::Cpu,
                 },
             )
@@ -456,4 +456,38 @@ fn a_broken_image_shows_its_reason_in_place_and_the_rest_of_the_patient_works() 
     assert_eq!(harness.state().shown_frame(Eye::Left), Some(0));
     harness.get_by_label_contains("left out SYN010001_OD_fundus.dcm");
     harness.get_by_label_contains("analysed 1/1");
+    // A library that is not there is reported in the similar-cases strip.
+    step_until(&mut harness, "the library's answer", |app| {
+        app.library_unavailable().is_some()
+    });
+    harness.get_by_label_contains("case library");
+}
+
+#[test]
+fn a_missing_model_pack_and_library_are_reported_and_the_images_still_show() {
+    let empty = tempfile::tempdir().expect("temp dir");
+    let mut harness = Harness::builder()
+        .with_size(egui::vec2(1400.0, 900.0))
+        .build_eframe(|cc| {
+            FoveaApp::new(
+                cc,
+                ViewerConfig {
+                    paths: vec![root().join("assets/demo/dicom/SYN010002")],
+                    pack: empty.path().join("no-pack"),
+                    library: Some(empty.path().join("no-library")),
+                    model_on: ModelPlacement::Cpu,
+                },
+            )
+        });
+    step_until(&mut harness, "the pixels", |app| {
+        app.shown_frame(Eye::Right).is_some() && app.analysis_finished()
+    });
+    harness.get_by_label_contains("model pack");
+    harness.get_by_label_contains("Choose another pack");
+    harness.get_by_label_contains("no model to search with");
+    assert_eq!(
+        harness.state().shown_modality(Eye::Right),
+        Some(Modality::ColourFundus)
+    );
+    assert!(harness.state().similar_case_ids().is_empty());
 }
