@@ -58,11 +58,7 @@ fn main() {
         ("wgpu (window's device)", ModelPlacement::WindowDevice),
     ] {
         for run in 1..=runs {
-            let mut setup = egui_kittest::wgpu::default_wgpu_setup();
-            if let eframe::egui_wgpu::WgpuSetup::CreateNew(create) = &mut setup {
-                create.device_descriptor =
-                    std::sync::Arc::new(fovea::encoder::device::compute_device_descriptor);
-            }
+            let setup = fovea::ui::shared_with_the_model(egui_kittest::wgpu::default_wgpu_setup());
             let opened = Instant::now();
             let mut harness = Harness::builder()
                 .with_size(egui::vec2(1400.0, 900.0))

@@ -41,12 +41,23 @@ fn native_options(share: bool) -> eframe::NativeOptions {
             .with_drag_and_drop(true),
         ..Default::default()
     };
-    if share
-        && let eframe::egui_wgpu::WgpuSetup::CreateNew(setup) = &mut options.wgpu_options.wgpu_setup
-    {
-        setup.device_descriptor = Arc::new(crate::encoder::device::compute_device_descriptor);
+    if share {
+        let mut wgpu = options.wgpu_options;
+        wgpu.wgpu_setup = shared_with_the_model(wgpu.wgpu_setup);
+        options.wgpu_options = wgpu;
     }
     options
+}
+
+/// `setup` with the device made as burn needs it (all the adapter's features and limits), so
+/// the model can run on the window's device ([`ModelPlacement`]).
+pub fn shared_with_the_model(
+    mut setup: eframe::egui_wgpu::WgpuSetup,
+) -> eframe::egui_wgpu::WgpuSetup {
+    if let eframe::egui_wgpu::WgpuSetup::CreateNew(create) = &mut setup {
+        create.device_descriptor = Arc::new(crate::encoder::device::compute_device_descriptor);
+    }
+    setup
 }
 
 /// Opens the viewer; returns when the window closes. When the window cannot start with a

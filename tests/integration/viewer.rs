@@ -28,6 +28,31 @@ fn step_until(harness: &mut Harness<'_, FoveaApp>, what: &str, done: impl Fn(&Fo
     harness.run_steps(3);
 }
 
+/// The viewer's two text fields: the patient search (first) and the prompt box (last).
+enum TextField {
+    Search,
+    Prompt,
+}
+
+/// Clicks into a text field and types.
+fn type_into(harness: &mut Harness<'_, FoveaApp>, field: TextField, text: &str) {
+    for step in 0..2 {
+        let mut fields: Vec<_> = harness
+            .query_all_by_role(egui::accesskit::Role::TextInput)
+            .collect();
+        let field = match field {
+            TextField::Search => fields.swap_remove(0),
+            TextField::Prompt => fields.pop().expect("a text field"),
+        };
+        if step == 0 {
+            field.click();
+        } else {
+            field.type_text(text);
+        }
+        harness.run_steps(1);
+    }
+}
+
 fn viewer() -> Harness<'static, FoveaApp> {
     Harness::builder()
         .with_size(egui::vec2(1400.0, 900.0))
@@ -150,17 +175,7 @@ fn the_viewer_shows_findings_heatmaps_prompts_and_similar_cases_of_the_demo_pati
     assert!(!harness.state().overlay_shown());
 
     // Free text, scored after typing pauses, per eye and per image, by the model.
-    let prompt = harness
-        .query_all_by_role(egui::accesskit::Role::TextInput)
-        .last()
-        .expect("the prompt box");
-    prompt.click();
-    harness.run_steps(1);
-    harness
-        .query_all_by_role(egui::accesskit::Role::TextInput)
-        .last()
-        .expect("the prompt box")
-        .type_text("hard exudates");
+    type_into(&mut harness, TextField::Prompt, "hard exudates");
     step_until(&mut harness, "the prompt's scores", |app| {
         app.prompt_scores().is_some()
     });
@@ -301,17 +316,7 @@ fn the_viewer_moves_through_patients_b_scans_and_the_localizer() {
     harness.key_press(egui::Key::Escape);
 
     // Search narrows the list.
-    let search = harness
-        .query_all_by_role(egui::accesskit::Role::TextInput)
-        .next()
-        .expect("the search box");
-    search.click();
-    harness.run_steps(1);
-    harness
-        .query_all_by_role(egui::accesskit::Role::TextInput)
-        .next()
-        .expect("the search box")
-        .type_text("0002");
+    type_into(&mut harness, TextField::Search, "0002");
     harness.run_steps(2);
     assert_eq!(harness.query_all_by_label_contains("SYN0100").count(), 1);
     harness.get_by_label_contains("SYN010002");
@@ -394,11 +399,7 @@ fn a_dropped_folder_opens_and_settings_persist_without_patient_data() {
 #[test]
 fn the_model_runs_on_the_window_s_own_wgpu_device() {
     // The window's device made as `fovea` makes it when it shares the GPU with burn.
-    let mut setup = egui_kittest::wgpu::default_wgpu_setup();
-    if let eframe::egui_wgpu::WgpuSetup::CreateNew(create) = &mut setup {
-        create.device_descriptor =
-            std::sync::Arc::new(fovea::encoder::device::compute_device_descriptor);
-    }
+    let setup = fovea::ui::shared_with_the_model(egui_kittest::wgpu::default_wgpu_setup());
     let mut harness = Harness::builder()
         .with_size(egui::vec2(1400.0, 900.0))
         .wgpu_setup(setup)
