@@ -231,6 +231,15 @@ impl FoveaApp {
                 ui.add(egui::ProgressBar::new(progress).desired_width(120.0));
             }
             ui.label(&self.scan_note);
+            if self.scan.is_some()
+                && !self.scan_cancelled
+                && ui
+                    .button("Stop scan")
+                    .on_hover_text("keep the patients found so far")
+                    .clicked()
+            {
+                self.commands.push(Command::CancelScan);
+            }
             ui.separator();
             let total = self.statuses.len();
             let settled = self

@@ -31,6 +31,7 @@ pub(super) enum Command {
     ToggleHelp,
     TogglePatientList,
     ForgetRecent,
+    CancelScan,
 }
 
 impl FoveaApp {
@@ -139,6 +140,12 @@ impl FoveaApp {
                 }
                 Command::CloseCompare => self.compare = None,
                 Command::ToggleHelp => self.show_help = !self.show_help,
+                Command::CancelScan => {
+                    if let Some(scan) = &self.scan {
+                        scan.cancel();
+                        self.scan_cancelled = true;
+                    }
+                }
                 Command::ForgetRecent => {
                     self.settings.recent.clear();
                     self.settings.last_folder = None;

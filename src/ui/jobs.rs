@@ -53,6 +53,7 @@ impl FoveaApp {
         self.compare = None;
         self.scan_note = "scanning…".into();
         self.scan_progress = Some(0.0);
+        self.scan_cancelled = false;
         self.scan = ScanJob::spawn(paths)
             .map_err(|e| self.job_errors.push(format!("cannot start the scan: {e}")))
             .ok();
@@ -110,7 +111,12 @@ impl FoveaApp {
         self.scan = None;
         self.scan_progress = None;
         self.scan_note = format!(
-            "{} patients, {} images, {} unreadable files",
+            "{}{} patients, {} images, {} unreadable files",
+            if self.scan_cancelled {
+                "scan stopped early: "
+            } else {
+                ""
+            },
             catalog.patients.len(),
             catalog.image_count(),
             catalog.unreadable.len()
