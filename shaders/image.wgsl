@@ -2,7 +2,8 @@
 // rectangle of the egui window through a wgpu paint callback, with
 //   - zoom and pan: the rectangle shows the part `uv_rect` of the image (outside the image:
 //     the background colour),
-//   - window/level: display values `window.x` → black and `window.y` → white, per channel,
+//   - window/level: display values `window.x` → black and `window.y` → white, per channel (on
+//     the stored values of grey images wider than 8 bits: a 16-bit float texture),
 //   - the heatmap overlay: a patch grid (one texel per patch, bilinear between patch centres)
 //     covering `heat_rect` of the image, coloured with a six-stop approximation of Turbo and
 //     blended with `opacity · smoothstep(0, 0.25, heat)` so cold patches leave the image
@@ -21,6 +22,8 @@ struct View {
     background: vec4<f32>,
     // x: window low, y: window high, z: overlay opacity (0 = off), w: 1 when the target is sRGB.
     params: vec4<f32>,
+    // x: 1 when the image is one grey channel (a 16-bit float texture), shown in all three.
+    flags: vec4<f32>,
 };
 
 @group(0) @binding(0) var<uniform> view: View;
@@ -62,7 +65,8 @@ fn fs_main(@builtin(position) position: vec4<f32>) -> @location(0) vec4<f32> {
     let uv = mix(view.uv_rect.xy, view.uv_rect.zw, local);
     var rgb = view.background.rgb;
     if all(uv >= vec2<f32>(0.0)) && all(uv <= vec2<f32>(1.0)) {
-        let stored = textureSampleLevel(image_texture, linear_sampler, uv, 0.0).rgb;
+        let texel = textureSampleLevel(image_texture, linear_sampler, uv, 0.0);
+        let stored = select(texel.rgb, texel.rrr, view.flags.x > 0.5);
         let width = max(view.params.y - view.params.x, 1e-4);
         rgb = clamp((stored - vec3<f32>(view.params.x)) / width, vec3<f32>(0.0), vec3<f32>(1.0));
         let heat_uv = (uv - view.heat_rect.xy) / (view.heat_rect.zw - view.heat_rect.xy);

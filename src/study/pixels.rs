@@ -141,16 +141,8 @@ impl DecodedImage {
             }
             ColourModel::Monochrome1 | ColourModel::Monochrome2 => {
                 let invert = self.colour == ColourModel::Monochrome1;
-                let (lo, hi) = if matches!(self.samples, Samples::U8(_)) {
-                    (0.0, f64::from((1_u16 << self.bits_stored.clamp(1, 8)) - 1))
-                } else {
-                    values
-                        .iter()
-                        .fold((f64::MAX, f64::MIN), |(lo, hi), &v| (lo.min(v), hi.max(v)))
-                };
-                let range = (hi - lo).max(1.0);
-                for &v in &values {
-                    let mut g = ((v - lo) / range * 255.0).round().clamp(0.0, 255.0) as u8;
+                for g in self.unit_grey(&values) {
+                    let mut g = (g * 255.0).round().clamp(0.0, 255.0) as u8;
                     if invert {
                         g = 255 - g;
                     }
@@ -159,6 +151,48 @@ impl DecodedImage {
             }
         }
         image::RgbImage::from_raw(self.columns, self.rows, out)
+    }
+
+    /// Stored grey values scaled to [0, 1] at full precision (before any MONOCHROME1
+    /// inversion): 8-bit grey as stored, wider grey min–max over the frame.
+    fn unit_grey(&self, values: &[f64]) -> Vec<f64> {
+        let (lo, hi) = if matches!(self.samples, Samples::U8(_)) {
+            (0.0, f64::from((1_u16 << self.bits_stored.clamp(1, 8)) - 1))
+        } else {
+            values
+                .iter()
+                .fold((f64::MAX, f64::MIN), |(lo, hi), &v| (lo.min(v), hi.max(v)))
+        };
+        let range = (hi - lo).max(1.0);
+        values
+            .iter()
+            .map(|&v| ((v - lo) / range).clamp(0.0, 1.0))
+            .collect()
+    }
+
+    /// One frame of a grey image wider than 8 bits as values in [0, 1] at full precision, for
+    /// a display that windows the stored values rather than their 8-bit rendering; `None` for
+    /// colour, palette and 8-bit images (their 8-bit rendering is exact).
+    pub fn frame_to_unit_grey(&self, frame: u32) -> Option<Vec<f32>> {
+        let grey = matches!(
+            self.colour,
+            ColourModel::Monochrome1 | ColourModel::Monochrome2
+        );
+        if !grey || matches!(self.samples, Samples::U8(_)) || frame >= self.frames {
+            return None;
+        }
+        let n = self.samples_per_frame();
+        let start = frame as usize * n;
+        let values: Vec<f64> = (start..start + n)
+            .filter_map(|i| self.samples.get_f64(i))
+            .collect();
+        let invert = self.colour == ColourModel::Monochrome1;
+        (values.len() == n).then(|| {
+            self.unit_grey(&values)
+                .into_iter()
+                .map(|g| if invert { 1.0 - g as f32 } else { g as f32 })
+                .collect()
+        })
     }
 }
 
@@ -473,6 +507,24 @@ mod tests {
             colour,
             samples,
         }
+    }
+
+    #[test]
+    fn wide_grey_keeps_its_precision_for_windowing_and_8_bit_grey_needs_none() {
+        // Three 12-bit values one step apart: one 8-bit level, three distinct unit values.
+        let wide = grey(
+            Samples::U16(vec![2048, 2049, 4095]),
+            12,
+            ColourModel::Monochrome2,
+        );
+        let unit = wide.frame_to_unit_grey(0).expect("wide grey");
+        assert!(unit[1] > unit[0] && unit[2] == 1.0, "{unit:?}");
+        let rgb = reds(&wide);
+        assert_eq!(rgb[0], rgb[1], "the 8-bit rendering merges them");
+        let inverted = grey(Samples::U16(vec![0, 1, 4095]), 12, ColourModel::Monochrome1);
+        assert_eq!(inverted.frame_to_unit_grey(0).expect("wide grey")[2], 0.0);
+        let narrow = grey(Samples::U8(vec![0, 1, 255]), 8, ColourModel::Monochrome2);
+        assert!(narrow.frame_to_unit_grey(0).is_none());
     }
 
     fn reds(image: &DecodedImage) -> Vec<u8> {

@@ -11,7 +11,16 @@ fn next_version() -> u64 {
     NEXT.fetch_add(1, Ordering::Relaxed)
 }
 
-/// RGBA8 pixels of one frame, ready for the GPU.
+/// The pixels of one frame as the GPU gets them.
+pub enum UploadPixels {
+    /// Row-major RGBA, 4 bytes per pixel (colour, palette and 8-bit grey images).
+    Rgba8(Vec<u8>),
+    /// Row-major grey as 16-bit floats, 0–1 (grey images wider than 8 bits: window/level
+    /// works on the stored values, not on an 8-bit rendering of them).
+    GreyF16(Vec<u16>),
+}
+
+/// One frame, ready for the GPU.
 pub struct ImageUpload {
     /// Changes whenever the pixels do.
     pub version: u64,
@@ -19,8 +28,8 @@ pub struct ImageUpload {
     pub width: u32,
     /// Height in pixels.
     pub height: u32,
-    /// Row-major RGBA, 4 bytes per pixel.
-    pub rgba: Vec<u8>,
+    /// The pixels.
+    pub pixels: UploadPixels,
 }
 
 impl ImageUpload {
@@ -34,8 +43,28 @@ impl ImageUpload {
             version: next_version(),
             width: rgb.width(),
             height: rgb.height(),
-            rgba,
+            pixels: UploadPixels::Rgba8(rgba),
         })
+    }
+
+    /// From grey values in [0, 1], row-major.
+    pub fn from_unit_grey(width: u32, height: u32, values: &[f32]) -> Arc<Self> {
+        Arc::new(ImageUpload {
+            version: next_version(),
+            width,
+            height,
+            pixels: UploadPixels::GreyF16(
+                values
+                    .iter()
+                    .map(|&v| half::f16::from_f32(v).to_bits())
+                    .collect(),
+            ),
+        })
+    }
+
+    /// Whether the frame is one grey channel (the shader shows it in all three).
+    pub fn is_grey(&self) -> bool {
+        matches!(self.pixels, UploadPixels::GreyF16(_))
     }
 }
 

@@ -13,13 +13,13 @@ use eframe::egui_wgpu::{self, CallbackResources, CallbackTrait, ScreenDescriptor
 use eframe::wgpu;
 use eframe::wgpu::util::DeviceExt;
 
-use super::display::{HeatUpload, ImageUpload, WindowLevel};
+use super::display::{HeatUpload, ImageUpload, UploadPixels, WindowLevel};
 
 /// The WGSL source of the image display.
 pub const IMAGE_SHADER: &str = include_str!("../../shaders/image.wgsl");
 
-/// Uniform block of the shader: five vec4 (see `View` in the WGSL).
-const UNIFORM_BYTES: u64 = 5 * 16;
+/// Uniform block of the shader: six vec4 (see `View` in the WGSL).
+const UNIFORM_BYTES: u64 = 6 * 16;
 
 /// Views kept on the GPU beyond this many are dropped, least recently drawn first.
 const MAX_VIEWS: usize = 24;
@@ -54,7 +54,8 @@ impl ImagePaint {
             None => ([0.0, 0.0, 1.0, 1.0], 0.0),
         };
         let bg = self.background.to_normalized_gamma_f32();
-        let values: [f32; 20] = [
+        let grey = if self.image.is_grey() { 1.0 } else { 0.0 };
+        let values: [f32; 24] = [
             r.min.x * pixels_per_point,
             r.min.y * pixels_per_point,
             r.width() * pixels_per_point,
@@ -75,6 +76,10 @@ impl ImagePaint {
             self.window.high,
             opacity,
             if srgb_target { 1.0 } else { 0.0 },
+            grey,
+            0.0,
+            0.0,
+            0.0,
         ];
         values.iter().flat_map(|v| v.to_le_bytes()).collect()
     }
@@ -243,14 +248,28 @@ impl ImagePipeline {
             v.image_version != paint.image.version || v.heat_version != heat_version
         });
         if stale {
-            let image = upload_texture(
-                device,
-                queue,
-                "fovea image",
-                (paint.image.width, paint.image.height),
-                wgpu::TextureFormat::Rgba8Unorm,
-                &paint.image.rgba,
-            );
+            let size = (paint.image.width, paint.image.height);
+            let image = match &paint.image.pixels {
+                UploadPixels::Rgba8(rgba) => upload_texture(
+                    device,
+                    queue,
+                    "fovea image",
+                    size,
+                    wgpu::TextureFormat::Rgba8Unorm,
+                    rgba,
+                ),
+                UploadPixels::GreyF16(grey) => {
+                    let bytes: Vec<u8> = grey.iter().flat_map(|v| v.to_le_bytes()).collect();
+                    upload_texture(
+                        device,
+                        queue,
+                        "fovea grey image",
+                        size,
+                        wgpu::TextureFormat::R16Float,
+                        &bytes,
+                    )
+                }
+            };
             let heat = match &paint.heat {
                 Some(h) => upload_texture(
                     device,
@@ -485,6 +504,37 @@ mod tests {
             pixels.extend_from_slice(&data[start..start + (size.0 * 4) as usize]);
         }
         pixels
+    }
+
+    #[test]
+    fn grey_wider_than_8_bits_is_windowed_on_its_stored_values() {
+        // 64 grey levels 1/2048 apart (exact in f16): one 8-bit step spans eight of them.
+        let (w, h) = (64u32, 4u32);
+        let values: Vec<f32> = (0..w * h).map(|i| 0.5 + (i % w) as f32 / 2048.0).collect();
+        let window = WindowLevel {
+            low: 0.5,
+            high: 0.5 + w as f32 / 2048.0,
+        };
+        let paint = ImagePaint {
+            key: 9,
+            rect: egui::Rect::from_min_size(egui::Pos2::ZERO, egui::vec2(w as f32, h as f32)),
+            image: ImageUpload::from_unit_grey(w, h, &values),
+            heat: None,
+            uv_rect: egui::Rect::from_min_max(egui::pos2(0.0, 0.0), egui::pos2(1.0, 1.0)),
+            window,
+            opacity: 0.0,
+            background: egui::Color32::BLACK,
+        };
+        let drawn = render(&paint, (w, h));
+        let mut levels: Vec<u8> = (0..w as usize).map(|x| drawn[x * 4]).collect();
+        for x in 0..w as usize {
+            let want = shade([values[x]; 3], window, None, 0.0)[0];
+            let got = f32::from(drawn[x * 4]) / 255.0;
+            assert!((got - want).abs() <= 2.0 / 255.0, "x {x}: {got} vs {want}");
+            assert_eq!(drawn[x * 4], drawn[x * 4 + 1], "grey in every channel");
+        }
+        levels.dedup();
+        assert!(levels.len() >= 60, "{} distinct levels", levels.len());
     }
 
     #[test]

@@ -307,7 +307,11 @@ impl FoveaApp {
         let Some(rgb) = decoded.frame_to_rgb8(frame) else {
             return Pixels::Failed(format!("frame {} cannot be shown", frame + 1));
         };
-        let upload = ImageUpload::from_rgb(&rgb);
+        // Grey wider than 8 bits goes to the GPU at full precision for window/level.
+        let upload = match decoded.frame_to_unit_grey(frame) {
+            Some(grey) => ImageUpload::from_unit_grey(decoded.columns, decoded.rows, &grey),
+            None => ImageUpload::from_rgb(&rgb),
+        };
         let texture = (!self.gpu).then(|| {
             let size = [rgb.width() as usize, rgb.height() as usize];
             let image = egui::ColorImage::from_rgb(size, rgb.as_raw());
