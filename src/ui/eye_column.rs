@@ -145,6 +145,9 @@ impl FoveaApp {
         let record = &records[chosen];
         self.request_pixels(record);
         let path = record.source.path().to_path_buf();
+        if let Some(warning) = self.gradeability_warning(&path) {
+            ui.colored_label(ui.visuals().warn_fg_color, warning);
+        }
         let (frames, frame) = match self.pixels.get(&path) {
             Some(Pixels::Ready(shown)) => (shown.decoded.frames, shown.frame),
             Some(Pixels::Failed(reason)) => {
@@ -175,6 +178,27 @@ impl FoveaApp {
             }
         }
         self.main_view_ui(ui, record, eye);
+    }
+
+    /// "Ungradable: blurred — not used for the OD result", for an analysed image the model
+    /// could not use.
+    fn gradeability_warning(&self, path: &std::path::Path) -> Option<String> {
+        let image = self
+            .selected_result()?
+            .images
+            .iter()
+            .find(|i| i.path == path)?;
+        if let Some(error) = &image.error {
+            return Some(format!("Not analysed: {error}"));
+        }
+        let quality = image.quality.as_ref()?;
+        (!quality.gradable).then(|| {
+            format!(
+                "Ungradable: {} — not used for the {} result",
+                quality.reasons.join("; "),
+                image.eye.label()
+            )
+        })
     }
 
     /// The large view of an eye's image.

@@ -453,6 +453,7 @@ fn a_broken_image_shows_its_reason_in_place_and_the_rest_of_the_patient_works() 
         });
     step_until(&mut harness, "the analysis", FoveaApp::analysis_finished);
     harness.get_by_label_contains("Cannot show colour fundus");
+    harness.get_by_label_contains("Not analysed:");
     // The other eye's photograph is shown, and the OD eye's result names what was left out.
     assert_eq!(harness.state().shown_frame(Eye::Left), Some(0));
     harness.get_by_label_contains("left out SYN010001_OD_fundus.dcm");
