@@ -493,3 +493,44 @@ fn a_missing_model_pack_and_library_are_reported_and_the_images_still_show() {
     );
     assert!(harness.state().similar_case_ids().is_empty());
 }
+
+/// The real binary opens its window under Xvfb (lavapipe), with the device made for sharing
+/// with the model, keeps running with the demo patients, and ends on SIGTERM.
+#[test]
+fn the_real_viewer_window_opens_under_xvfb() {
+    use std::os::unix::process::CommandExt;
+    let settings = tempfile::tempdir().expect("temp dir");
+    let mut child = std::process::Command::new("xvfb-run")
+        .args(["-a", "-s", "-screen 0 1280x800x24"])
+        .arg(env!("CARGO_BIN_EXE_fovea"))
+        .arg(root().join("assets/demo/dicom"))
+        .arg("--no-library")
+        .env("XDG_DATA_HOME", settings.path())
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::piped())
+        .process_group(0)
+        .spawn()
+        .expect("xvfb-run (packaging/install-deps.sh installs xvfb)");
+    let deadline = Instant::now() + Duration::from_secs(12);
+    let mut exited = None;
+    while Instant::now() < deadline && exited.is_none() {
+        std::thread::sleep(Duration::from_millis(200));
+        exited = child.try_wait().expect("wait");
+    }
+    // The whole group (xvfb-run, Xvfb, fovea) is ended together.
+    let group = format!("-{}", child.id());
+    let _ = std::process::Command::new("kill")
+        .args(["-TERM", "--", &group])
+        .status();
+    let _ = child.wait();
+    let mut stderr = String::new();
+    if let Some(mut pipe) = child.stderr.take() {
+        use std::io::Read;
+        let _ = pipe.read_to_string(&mut stderr);
+    }
+    assert!(
+        exited.is_none(),
+        "the viewer ended by itself ({exited:?}): {stderr}"
+    );
+    assert!(!stderr.contains("could not open"), "{stderr}");
+}
