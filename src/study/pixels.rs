@@ -105,17 +105,7 @@ impl DecodedImage {
     /// Renders one frame as 8-bit RGB for display: grey scaled min–max over the frame (8-bit
     /// grey shown as stored), MONOCHROME1 inverted, palette looked up.
     pub fn frame_to_rgb8(&self, frame: u32) -> Option<image::RgbImage> {
-        if frame >= self.frames {
-            return None;
-        }
-        let n = self.samples_per_frame();
-        let start = frame as usize * n;
-        let values: Vec<f64> = (start..start + n)
-            .filter_map(|i| self.samples.get_f64(i))
-            .collect();
-        if values.len() != n {
-            return None;
-        }
+        let values = self.frame_values(frame)?;
         let pixels = self.columns as usize * self.rows as usize;
         let mut out = Vec::with_capacity(pixels * 3);
         match &self.colour {
@@ -178,7 +168,22 @@ impl DecodedImage {
             self.colour,
             ColourModel::Monochrome1 | ColourModel::Monochrome2
         );
-        if !grey || matches!(self.samples, Samples::U8(_)) || frame >= self.frames {
+        if !grey || matches!(self.samples, Samples::U8(_)) {
+            return None;
+        }
+        let values = self.frame_values(frame)?;
+        let invert = self.colour == ColourModel::Monochrome1;
+        Some(
+            self.unit_grey(&values)
+                .into_iter()
+                .map(|g| if invert { 1.0 - g as f32 } else { g as f32 })
+                .collect(),
+        )
+    }
+
+    /// The samples of one frame; `None` past the last frame or when samples are missing.
+    fn frame_values(&self, frame: u32) -> Option<Vec<f64>> {
+        if frame >= self.frames {
             return None;
         }
         let n = self.samples_per_frame();
@@ -186,13 +191,7 @@ impl DecodedImage {
         let values: Vec<f64> = (start..start + n)
             .filter_map(|i| self.samples.get_f64(i))
             .collect();
-        let invert = self.colour == ColourModel::Monochrome1;
-        (values.len() == n).then(|| {
-            self.unit_grey(&values)
-                .into_iter()
-                .map(|g| if invert { 1.0 - g as f32 } else { g as f32 })
-                .collect()
-        })
+        (values.len() == n).then_some(values)
     }
 }
 

@@ -10,8 +10,8 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::mpsc::{Receiver, SyncSender, TrySendError, sync_channel};
 use std::time::{Duration, Instant};
 
-use crate::analysis::engine::{Analyzer, PatientResult};
-use crate::analysis::findings::{Level, ModelStamp};
+use crate::analysis::engine::{Analyzer, PatientResult, add_zero_shot};
+use crate::analysis::findings::ModelStamp;
 use crate::analysis::heatmap::{Heatmap, HeatmapMethod, heatmap};
 use crate::analysis::zero_shot::ZeroShot;
 use crate::encoder::device::OpenedDevice;
@@ -43,15 +43,6 @@ pub struct HeatKey {
     pub finding: Option<String>,
 }
 
-/// One thing a free-text prompt is scored on.
-#[derive(Debug, Clone)]
-pub struct PromptTarget {
-    /// The vector (image-level for images, the eye's own space for eyes).
-    pub vector: Vec<f32>,
-    /// Which of the pack's text spaces to compare in.
-    pub level: Level,
-}
-
 /// What the analysis thread is asked to do.
 pub enum AnalysisRequest {
     /// Analyse a patient (of opening `generation`).
@@ -68,14 +59,15 @@ pub enum AnalysisRequest {
         /// The pixels.
         image: Arc<image::RgbImage>,
     },
-    /// Scores of a free text on each target (only the latest prompt waiting is run).
+    /// Scores of a free text on a patient's gradable images and eyes, by the engine's
+    /// zero-shot rule (only the latest prompt waiting is run).
     Prompt {
         /// Increases with every prompt sent.
         serial: u64,
         /// The text.
         text: String,
-        /// What to score.
-        targets: Vec<PromptTarget>,
+        /// The patient's result (its vectors are scored).
+        result: Box<PatientResult>,
     },
 }
 
@@ -122,14 +114,15 @@ pub enum AnalysisEvent {
     },
     /// A heatmap, or why not.
     Heatmap(HeatKey, Result<Arc<Heatmap>, String>),
-    /// A prompt's scores (one per target, in order), or why not.
+    /// A prompt's scores — the result with the text's score added to its images' and eyes'
+    /// `zero_shot` — or why not.
     Prompt {
         /// The request's serial.
         serial: u64,
         /// The text.
         text: String,
-        /// Scores or the reason.
-        scores: Result<Vec<f64>, String>,
+        /// The scored result or the reason.
+        scored: Result<Box<PatientResult>, String>,
     },
 }
 
@@ -190,23 +183,23 @@ impl Worker {
             AnalysisRequest::Prompt {
                 serial,
                 text,
-                targets,
+                mut result,
             } => {
-                let scores = match &mut self.zero_shot {
-                    Ok(zero_shot) => targets
-                        .iter()
-                        .map(|t| {
-                            zero_shot
-                                .score(self.analyzer.session(), &text, &t.vector, t.level)
-                                .map_err(|e| e.to_string())
-                        })
-                        .collect(),
+                let scored = match &mut self.zero_shot {
+                    Ok(zero_shot) => add_zero_shot(
+                        &mut result,
+                        self.analyzer.session(),
+                        zero_shot,
+                        std::slice::from_ref(&text),
+                    )
+                    .map(|()| result)
+                    .map_err(|e| e.to_string()),
                     Err(reason) => Err(reason.clone()),
                 };
                 AnalysisEvent::Prompt {
                     serial,
                     text,
-                    scores,
+                    scored,
                 }
             }
         };

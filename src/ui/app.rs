@@ -119,8 +119,8 @@ pub(super) struct PromptState {
     pub text: String,
     pub edited_at: Option<Instant>,
     pub serial: u64,
-    /// Serial, text and row labels of the request in flight.
-    pub pending: Option<(u64, String, Vec<String>)>,
+    /// Serial of the request in flight.
+    pub pending: Option<u64>,
     /// The latest answer: text, and rows or why none.
     pub answer: Option<(String, Result<Vec<ScoreRow>, String>)>,
 }
@@ -251,11 +251,7 @@ impl FoveaApp {
         })
         .map_err(|e| job_errors.push(format!("cannot start the model: {e}")))
         .ok();
-        cc.egui_ctx.set_theme(if settings.dark {
-            egui::Theme::Dark
-        } else {
-            egui::Theme::Light
-        });
+        cc.egui_ctx.set_theme(settings.theme());
         let library_status = match &config.library {
             Some(_) => LibraryStatus::Loading,
             None => LibraryStatus::None("no case library configured (--library)".into()),
@@ -437,12 +433,26 @@ impl FoveaApp {
 
     /// Zoom and pan of an eye's main view.
     pub fn view_of(&self, eye: Eye) -> Option<ViewTransform> {
-        let path = self.shown_record(eye)?.source.path();
-        Some(if self.settings.linked {
+        Some(self.view_for(self.shown_record(eye)?.source.path()))
+    }
+
+    /// Zoom and pan of the main view of `path` (the shared one when the eyes are linked).
+    pub(super) fn view_for(&self, path: &std::path::Path) -> ViewTransform {
+        if self.settings.linked {
             self.linked_view
         } else {
             self.views.get(path).copied().unwrap_or_default()
-        })
+        }
+    }
+
+    /// Stores `view` as the main view of `path` (or the shared one); an untouched view of an
+    /// image is not stored.
+    pub(super) fn store_view(&mut self, path: &std::path::Path, view: ViewTransform) {
+        if self.settings.linked {
+            self.linked_view = view;
+        } else if view != ViewTransform::default() || self.views.contains_key(path) {
+            self.views.insert(path.to_path_buf(), view);
+        }
     }
 
     /// Window/level of an eye's main view.

@@ -242,11 +242,7 @@ impl FoveaApp {
             }
             ui.separator();
             let total = self.statuses.len();
-            let settled = self
-                .statuses
-                .values()
-                .filter(|s| !matches!(s, PatientStatus::Queued | PatientStatus::Analysing))
-                .count();
+            let settled = self.statuses.values().filter(|s| !s.pending()).count();
             let done = self
                 .statuses
                 .values()

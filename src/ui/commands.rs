@@ -87,15 +87,9 @@ impl FoveaApp {
                         .shown_record(eye)
                         .map(|r| r.source.path().to_path_buf())
                     {
-                        let view = if self.settings.linked {
-                            &mut self.linked_view
-                        } else {
-                            self.views.entry(path).or_default()
-                        };
-                        view.zoom = (view.zoom * factor).clamp(
-                            super::view_transform::ZOOM_RANGE.0,
-                            super::view_transform::ZOOM_RANGE.1,
-                        );
+                        let mut view = self.view_for(&path);
+                        view.zoom_by(factor);
+                        self.store_view(&path, view);
                     }
                 }
                 Command::ResetViews => {
@@ -114,11 +108,7 @@ impl FoveaApp {
                 }
                 Command::SetDark(dark) => {
                     self.settings.dark = dark;
-                    self.ctx.set_theme(if dark {
-                        egui::Theme::Dark
-                    } else {
-                        egui::Theme::Light
-                    });
+                    self.ctx.set_theme(self.settings.theme());
                 }
                 Command::CancelAnalysis => {
                     // Queued patients of this opening come back cancelled; the one being

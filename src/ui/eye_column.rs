@@ -219,11 +219,7 @@ impl FoveaApp {
             gpu: self.gpu,
             interactive: true,
         };
-        let mut view = if self.settings.linked {
-            self.linked_view
-        } else {
-            self.views.get(&path).copied().unwrap_or_default()
-        };
+        let mut view = self.view_for(&path);
         let mut window = self.windows.get(&path).copied().unwrap_or_default();
         let size = ui.available_size() - egui::vec2(0.0, 4.0);
         let out = image_view_ui(
@@ -236,11 +232,7 @@ impl FoveaApp {
         if out.response.clicked() || out.response.drag_started() {
             self.commands.push(Command::Activate(eye));
         }
-        if self.settings.linked {
-            self.linked_view = view;
-        } else if view != ViewTransform::default() || self.views.contains_key(&path) {
-            self.views.insert(path.clone(), view);
-        }
+        self.store_view(&path, view);
         if window != WindowLevel::default() || self.windows.contains_key(&path) {
             self.windows.insert(path, window);
         }

@@ -47,6 +47,17 @@ impl ViewInput<'_> {
     }
 }
 
+/// An egui texture of an RGB image (tab and case thumbnails; frames without a wgpu renderer).
+pub fn rgb_texture(
+    ctx: &egui::Context,
+    name: impl Into<String>,
+    rgb: &image::RgbImage,
+) -> egui::TextureHandle {
+    let size = [rgb.width() as usize, rgb.height() as usize];
+    let image = egui::ColorImage::from_rgb(size, rgb.as_raw());
+    ctx.load_texture(name, image, egui::TextureOptions::LINEAR)
+}
+
 /// The GPU key of a view: `tag` (which view) and what it shows.
 pub fn view_key(tag: &str, part: impl std::hash::Hash) -> u64 {
     use std::hash::{DefaultHasher, Hash, Hasher};

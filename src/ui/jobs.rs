@@ -9,11 +9,13 @@ use std::time::Instant;
 use super::analysis_job::{AnalysisEvent, AnalysisRequest, HeatKey, HeatSource, PatientOutcome};
 use super::app::{
     FoveaApp, HeatState, LibraryStatus, ModelStatus, POLL_INTERVAL, PROMPT_DEBOUNCE, PatientStatus,
-    Pixels, ShownFrame, SimilarScope,
+    Pixels, ScoreRow, ShownFrame, SimilarScope,
 };
 use super::dialogs::DialogJob;
 use super::display::{HeatUpload, ImageUpload};
+use super::image_view::rgb_texture;
 use super::library_job::{LibraryEvent, LibraryJob};
+use crate::analysis::engine::{PatientResult, TextScore};
 use crate::study::Eye;
 use crate::study::jobs::{DecodeEvent, DecodeRequest, ScanEvent, ScanJob};
 use crate::study::model::{Catalog, ImageRecord};
@@ -204,16 +206,12 @@ impl FoveaApp {
                 AnalysisEvent::Prompt {
                     serial,
                     text,
-                    scores,
+                    scored,
                 } => {
-                    if let Some((pending, _, labels)) = self.prompt.pending.take() {
-                        if pending == serial {
-                            let rows =
-                                scores.map(|s| labels.iter().cloned().zip(s).collect::<Vec<_>>());
-                            self.prompt.answer = Some((text, rows));
-                        } else {
-                            self.prompt.pending = Some((pending, text, labels));
-                        }
+                    if self.prompt.pending == Some(serial) {
+                        self.prompt.pending = None;
+                        let rows = scored.map(|result| prompt_rows(&result, &text));
+                        self.prompt.answer = Some((text, rows));
                     }
                 }
             }
@@ -285,12 +283,7 @@ impl FoveaApp {
             {
                 let small =
                     image::imageops::thumbnail(&*shown.rgb, TAB_THUMBNAIL_PX, TAB_THUMBNAIL_PX);
-                let size = [small.width() as usize, small.height() as usize];
-                let texture = self.ctx.load_texture(
-                    format!("tab {}", path.display()),
-                    egui::ColorImage::from_rgb(size, small.as_raw()),
-                    egui::TextureOptions::LINEAR,
-                );
+                let texture = rgb_texture(&self.ctx, format!("tab {}", path.display()), &small);
                 self.tab_thumbnails.insert(path.clone(), texture);
             }
             self.pixels.insert(path, pixels);
@@ -312,15 +305,7 @@ impl FoveaApp {
             Some(grey) => ImageUpload::from_unit_grey(decoded.columns, decoded.rows, &grey),
             None => ImageUpload::from_rgb(&rgb),
         };
-        let texture = (!self.gpu).then(|| {
-            let size = [rgb.width() as usize, rgb.height() as usize];
-            let image = egui::ColorImage::from_rgb(size, rgb.as_raw());
-            self.ctx.load_texture(
-                path.display().to_string(),
-                image,
-                egui::TextureOptions::LINEAR,
-            )
-        });
+        let texture = (!self.gpu).then(|| rgb_texture(&self.ctx, path.display().to_string(), &rgb));
         Pixels::Ready(Box::new(ShownFrame {
             decoded,
             frame,
@@ -448,48 +433,18 @@ impl FoveaApp {
         let Some(result) = self.selected_result() else {
             return; // Scored once the patient's analysis is done.
         };
-        let mut labels = Vec::new();
-        let mut targets = Vec::new();
-        for eye in &result.eyes {
-            if let Some(vector) = &eye.vector {
-                let level = if eye.eye == Eye::Right {
-                    crate::analysis::findings::Level::RightEye
-                } else {
-                    crate::analysis::findings::Level::LeftEye
-                };
-                labels.push(format!("{} eye", eye.eye.label()));
-                targets.push(super::analysis_job::PromptTarget {
-                    vector: vector.clone(),
-                    level,
-                });
-            }
-        }
-        for image in &result.images {
-            if let Some(vector) = &image.vector {
-                let name = image
-                    .path
-                    .file_name()
-                    .map(|n| n.to_string_lossy().to_string())
-                    .unwrap_or_default();
-                let label = format!("{} {} · {name}", image.eye.label(), image.modality.label());
-                labels.push(label);
-                targets.push(super::analysis_job::PromptTarget {
-                    vector: vector.clone(),
-                    level: crate::analysis::findings::Level::Image,
-                });
-            }
-        }
+        let result = Box::new(result.clone());
         let Some(analysis) = &self.analysis else {
             return;
         };
         self.prompt.serial += 1;
         let request = AnalysisRequest::Prompt {
             serial: self.prompt.serial,
-            text: text.clone(),
-            targets,
+            text,
+            result,
         };
         if analysis.try_send(request).is_ok() {
-            self.prompt.pending = Some((self.prompt.serial, text, labels));
+            self.prompt.pending = Some(self.prompt.serial);
             self.prompt.edited_at = None;
         }
     }
@@ -562,4 +517,27 @@ impl FoveaApp {
             self.similar.answer = None;
         }
     }
+}
+
+/// The rows of the prompt box: each eye's score ("OD eye"), then each image's.
+fn prompt_rows(result: &PatientResult, text: &str) -> Vec<ScoreRow> {
+    let score = |scores: &[TextScore]| scores.iter().find(|s| s.text == text).map(|s| s.score);
+    let eyes = result
+        .eyes
+        .iter()
+        .filter_map(|eye| score(&eye.zero_shot).map(|s| (format!("{} eye", eye.eye.label()), s)));
+    let images = result.images.iter().filter_map(|image| {
+        let name = image
+            .path
+            .file_name()
+            .map(|n| n.to_string_lossy().to_string())
+            .unwrap_or_default();
+        score(&image.zero_shot).map(|s| {
+            (
+                format!("{} {} · {name}", image.eye.label(), image.modality.label()),
+                s,
+            )
+        })
+    });
+    eyes.chain(images).collect()
 }

@@ -4,7 +4,7 @@
 
 use std::path::PathBuf;
 use std::sync::Arc;
-use std::sync::mpsc::{Receiver, SyncSender, TrySendError, sync_channel};
+use std::sync::mpsc::{Receiver, SyncSender, sync_channel};
 
 use crate::library::search::{Filter, Searcher, aggregate};
 use crate::library::store::Library;
@@ -218,10 +218,7 @@ impl LibraryJob {
 
     /// Sends a query; false when the queue is full (try again next frame).
     pub fn try_query(&self, request: SimilarRequest) -> bool {
-        !matches!(
-            self.requests.try_send(request),
-            Err(TrySendError::Full(_) | TrySendError::Disconnected(_))
-        )
+        self.requests.try_send(request).is_ok()
     }
 
     /// The next event, if one is waiting.

@@ -50,6 +50,15 @@ impl Default for Settings {
 }
 
 impl Settings {
+    /// The egui theme the settings ask for.
+    pub fn theme(&self) -> egui::Theme {
+        if self.dark {
+            egui::Theme::Dark
+        } else {
+            egui::Theme::Light
+        }
+    }
+
     /// Remembers an opened location (and its folder for the next dialog).
     pub fn remember(&mut self, location: &Path) {
         self.recent.retain(|p| p != location);

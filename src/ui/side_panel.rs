@@ -6,6 +6,7 @@ use std::time::Instant;
 
 use super::app::{FoveaApp, LibraryStatus, ModelStatus, PatientStatus, SimilarScope};
 use super::commands::Command;
+use super::image_view::rgb_texture;
 use super::library_job::SimilarCase;
 use crate::analysis::findings::FindingProbability;
 
@@ -290,13 +291,7 @@ impl FoveaApp {
             return Some(t.clone());
         }
         let rgb = case.thumbnail.as_ref()?;
-        let size = [rgb.width() as usize, rgb.height() as usize];
-        let image = egui::ColorImage::from_rgb(size, rgb.as_raw());
-        let texture = ctx.load_texture(
-            format!("case thumbnail {}", case.image_id),
-            image,
-            egui::TextureOptions::LINEAR,
-        );
+        let texture = rgb_texture(ctx, format!("case thumbnail {}", case.image_id), rgb);
         self.thumbnails.insert(case.image_id, texture.clone());
         Some(texture)
     }

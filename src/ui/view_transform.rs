@@ -56,11 +56,15 @@ impl ViewTransform {
         shown.min + t * shown.size()
     }
 
+    /// Zooms by `factor` about the view's centre, within [`ZOOM_RANGE`].
+    pub fn zoom_by(&mut self, factor: f32) {
+        self.zoom = (self.zoom * factor).clamp(ZOOM_RANGE.0, ZOOM_RANGE.1);
+    }
+
     /// Zooms by `factor`, keeping the image point under `anchor` (screen) where it is.
     pub fn zoom_about(&mut self, factor: f32, anchor: Pos2, view: Rect, image_px: Vec2) {
         let under = self.screen_to_image(view, image_px, anchor);
-        let zoom = (self.zoom * factor).clamp(ZOOM_RANGE.0, ZOOM_RANGE.1);
-        self.zoom = zoom;
+        self.zoom_by(factor);
         let shown = self.uv_rect(view.size(), image_px);
         let t = (anchor - view.min) / view.size();
         let centre = under - (t - vec2(0.5, 0.5)) * shown.size();

@@ -404,11 +404,7 @@ fn train_demo_writes_a_loadable_pack_with_its_model_card() {
         .arg(&out)
         .output()
         .expect("run");
-    assert!(
-        output.status.success(),
-        "{}",
-        String::from_utf8_lossy(&output.stderr)
-    );
+    crate::support::assert_succeeded(&output);
     let stdout = String::from_utf8_lossy(&output.stdout);
     assert!(stdout.contains("glaucoma\teye\tAUROC"), "{stdout}");
     let pack =
@@ -440,11 +436,7 @@ fn model_info_of_the_demo_pack_says_it_is_synthetic() {
         .current_dir(env!("CARGO_MANIFEST_DIR"))
         .output()
         .expect("run");
-    assert!(
-        output.status.success(),
-        "{}",
-        String::from_utf8_lossy(&output.stderr)
-    );
+    crate::support::assert_succeeded(&output);
     let text = String::from_utf8_lossy(&output.stdout);
     assert!(text.contains("TRAINED ON SYNTHETIC DATA ONLY"), "{text}");
     assert!(text.contains("not for clinical use"), "{text}");
@@ -473,11 +465,7 @@ fn analyze_with_given_findings_scores_them_uncalibrated_and_never_flags_them() {
         "--findings",
         findings.to_str().expect("path"),
     ]);
-    assert!(
-        output.status.success(),
-        "{}",
-        String::from_utf8_lossy(&output.stderr)
-    );
+    crate::support::assert_succeeded(&output);
     let json: serde_json::Value = serde_json::from_slice(&output.stdout).expect("json");
     let patient = &json["patients"][0];
     let mut seen = 0;

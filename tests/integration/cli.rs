@@ -17,11 +17,7 @@ fn studies_json_lists_patients_and_exits_zero_on_clean_data() {
         .arg("--json")
         .output()
         .expect("run");
-    assert!(
-        output.status.success(),
-        "{}",
-        String::from_utf8_lossy(&output.stderr)
-    );
+    crate::support::assert_succeeded(&output);
     let json: serde_json::Value = serde_json::from_slice(&output.stdout).expect("valid JSON");
     assert_eq!(
         json["patients"].as_array().expect("patients").len(),

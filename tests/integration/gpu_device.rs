@@ -54,11 +54,7 @@ fn a_pack_runs_on_a_shared_renderer_device_with_reference_results() {
         &reference_path("tiny_retfound_classifier.pth"),
         &pack,
     );
-    assert!(
-        output.status.success(),
-        "{}",
-        String::from_utf8_lossy(&output.stderr)
-    );
+    crate::support::assert_succeeded(&output);
     let shared = renderer_device();
     let renderer = shared.device.clone();
     let opened = share_wgpu_device(shared).expect("registered with burn");

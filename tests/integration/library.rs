@@ -211,11 +211,7 @@ fn a_killed_library_add_leaves_whole_patients_and_a_second_add_completes_it() {
         .args(["--device", "cpu"])
         .output()
         .expect("build runs");
-    assert!(
-        built.status.success(),
-        "{}",
-        String::from_utf8_lossy(&built.stderr)
-    );
+    crate::support::assert_succeeded(&built);
     let before = case_image_counts(&library);
     assert_eq!(before.len(), 4);
 
@@ -253,11 +249,7 @@ fn a_killed_library_add_leaves_whole_patients_and_a_second_add_completes_it() {
     );
 
     let completed = add().output().expect("add again");
-    assert!(
-        completed.status.success(),
-        "{}",
-        String::from_utf8_lossy(&completed.stderr)
-    );
+    crate::support::assert_succeeded(&completed);
     let stdout = String::from_utf8_lossy(&completed.stdout);
     let finished = case_image_counts(&library);
     assert_eq!(finished.len(), 12);
@@ -318,11 +310,7 @@ fn library_search_prints_similar_cases_with_the_aggregate_and_the_model_that_mad
             .args(["--device", "cpu", "--json"])
             .output()
             .expect("search runs");
-        assert!(
-            output.status.success(),
-            "{}",
-            String::from_utf8_lossy(&output.stderr)
-        );
+        crate::support::assert_succeeded(&output);
         serde_json::from_slice::<serde_json::Value>(&output.stdout).expect("json")
     };
     let fundus = root().join("assets/demo/dicom/SYN010001/SYN010001_OD_fundus.dcm");

@@ -46,11 +46,7 @@ fn import_then_info_then_embeddings_equal_the_reference() {
     let dir = tempfile::tempdir().expect("tmp");
     let pack = dir.path().join("pack");
     let output = import(dir.path(), &pack);
-    assert!(
-        output.status.success(),
-        "{}",
-        String::from_utf8_lossy(&output.stderr)
-    );
+    crate::support::assert_succeeded(&output);
     assert!(String::from_utf8_lossy(&output.stdout).contains("dropped training-only keys"));
     assert!(
         !dir.path().join("pack.importing").exists(),
@@ -61,11 +57,7 @@ fn import_then_info_then_embeddings_equal_the_reference() {
         .arg(&pack)
         .output()
         .expect("run");
-    assert!(
-        info.status.success(),
-        "{}",
-        String::from_utf8_lossy(&info.stderr)
-    );
+    crate::support::assert_succeeded(&info);
     let text = String::from_utf8_lossy(&info.stdout);
     assert!(
         text.contains("tiny EyeCLIP (test)") && text.contains("checksum OK"),

@@ -56,11 +56,7 @@ fn import(dir: &std::path::Path) -> std::path::PathBuf {
         &reference_path("tiny_retclip.pt"),
         &pack,
     );
-    assert!(
-        output.status.success(),
-        "{}",
-        String::from_utf8_lossy(&output.stderr)
-    );
+    crate::support::assert_succeeded(&output);
     let stdout = String::from_utf8_lossy(&output.stdout);
     assert!(stdout.contains("bert.pooler.dense.weight"), "{stdout}");
     pack
@@ -161,11 +157,7 @@ fn embed_command_reproduces_retclip_end_to_end() {
         .arg(reference_path("preprocess_photo.png"))
         .output()
         .expect("run");
-    assert!(
-        output.status.success(),
-        "{}",
-        String::from_utf8_lossy(&output.stderr)
-    );
+    crate::support::assert_succeeded(&output);
     let json: serde_json::Value = serde_json::from_slice(&output.stdout).expect("json");
     let floats = crate::support::json_floats;
     let (_, want) = crate::support::reference_floats(OUTPUTS, "photo_features");

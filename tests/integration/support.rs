@@ -217,3 +217,13 @@ pub fn json_floats(value: &serde_json::Value) -> Vec<f32> {
         .map(|v| v.as_f64().expect("number") as f32)
         .collect()
 }
+
+/// Fails the test with the command's stderr unless it exited successfully.
+#[track_caller]
+pub fn assert_succeeded(output: &std::process::Output) {
+    assert!(
+        output.status.success(),
+        "{}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+}

@@ -101,11 +101,7 @@ fn embed_command_reproduces_timm_end_to_end_and_refuses_text() {
             .expect("run")
     };
     let output = run(&[]);
-    assert!(
-        output.status.success(),
-        "{}",
-        String::from_utf8_lossy(&output.stderr)
-    );
+    crate::support::assert_succeeded(&output);
     let json: serde_json::Value = serde_json::from_slice(&output.stdout).expect("json");
     let got = crate::support::json_floats(&json["images"][0]["embedding"]);
     // The reference has the photo's logits; the pack's head applied to our features must give them.

@@ -53,6 +53,13 @@ fn type_into(harness: &mut Harness<'_, FoveaApp>, field: TextField, text: &str) 
     }
 }
 
+/// The viewer on `config`, without a wgpu renderer (nothing is rasterised).
+fn headless(config: ViewerConfig) -> Harness<'static, FoveaApp> {
+    Harness::builder()
+        .with_size(egui::vec2(1400.0, 900.0))
+        .build_eframe(|cc| FoveaApp::new(cc, config))
+}
+
 fn viewer() -> Harness<'static, FoveaApp> {
     Harness::builder()
         .with_size(egui::vec2(1400.0, 900.0))
@@ -438,19 +445,12 @@ fn a_broken_image_shows_its_reason_in_place_and_the_rest_of_the_patient_works() 
     let broken = dir.path().join("SYN010001_OD_fundus.dcm");
     let bytes = std::fs::read(&broken).expect("read");
     std::fs::write(&broken, &bytes[..bytes.len() - 3000]).expect("truncate");
-    let mut harness = Harness::builder()
-        .with_size(egui::vec2(1400.0, 900.0))
-        .build_eframe(|cc| {
-            FoveaApp::new(
-                cc,
-                ViewerConfig {
-                    paths: vec![dir.path().to_path_buf()],
-                    pack: root().join("models/demo"),
-                    library: Some(dir.path().join("no-library")),
-                    model_on: ModelPlacement::Cpu,
-                },
-            )
-        });
+    let mut harness = headless(ViewerConfig {
+        paths: vec![dir.path().to_path_buf()],
+        pack: root().join("models/demo"),
+        library: Some(dir.path().join("no-library")),
+        model_on: ModelPlacement::Cpu,
+    });
     step_until(&mut harness, "the analysis", FoveaApp::analysis_finished);
     harness.get_by_label_contains("Cannot show colour fundus");
     harness.get_by_label_contains("Not analysed:");
@@ -468,19 +468,12 @@ fn a_broken_image_shows_its_reason_in_place_and_the_rest_of_the_patient_works() 
 #[test]
 fn a_missing_model_pack_and_library_are_reported_and_the_images_still_show() {
     let empty = tempfile::tempdir().expect("temp dir");
-    let mut harness = Harness::builder()
-        .with_size(egui::vec2(1400.0, 900.0))
-        .build_eframe(|cc| {
-            FoveaApp::new(
-                cc,
-                ViewerConfig {
-                    paths: vec![root().join("assets/demo/dicom/SYN010002")],
-                    pack: empty.path().join("no-pack"),
-                    library: Some(empty.path().join("no-library")),
-                    model_on: ModelPlacement::Cpu,
-                },
-            )
-        });
+    let mut harness = headless(ViewerConfig {
+        paths: vec![root().join("assets/demo/dicom/SYN010002")],
+        pack: empty.path().join("no-pack"),
+        library: Some(empty.path().join("no-library")),
+        model_on: ModelPlacement::Cpu,
+    });
     step_until(&mut harness, "the pixels", |app| {
         app.shown_frame(Eye::Right).is_some() && app.analysis_finished()
     });
