@@ -304,6 +304,7 @@ fn fmt(value: Option<f64>) -> String {
 /// The model card, from the evaluation.
 pub fn model_card(manifest: &PackManifest, evaluation: &DemoEvaluation) -> String {
     let c = &evaluation.config;
+    let render = c.render_config(c.test_seed, c.test_patients);
     let mut out = String::new();
     out.push_str(&format!(
         "# Model card — {} (version {})\n\n**Not for clinical use.** {}\n\n",
@@ -320,7 +321,8 @@ pub fn model_card(manifest: &PackManifest, evaluation: &DemoEvaluation) -> Strin
         c.batch_patients
     ));
     out.push_str(&format!(
-        "## Data — synthetic only\nEvery image was rendered by Fovea's generator (`src/synth`): colour fundus, SLO and the central OCT B-scan of both eyes of synthetic patients whose diagnoses are drawn at random (normal, diabetic retinopathy, glaucoma, AMD in turn). No real patient's image was used. A colour fundus photograph is seen whole and through its centre crop (half of each side, the posterior pole at twice the pixels per millimetre); its features are the normalised mean of both views. Training: {} patients (seed {}); validation (temperatures, operating points): {} patients (seed {}); test (the numbers below): {} patients (seed {}), never seen in training.\n\n",
+        "## Data — synthetic only\nEvery image was rendered by Fovea's generator (`src/synth`): colour fundus, SLO and the central OCT B-scan of both eyes of synthetic patients whose diagnoses are drawn at random (normal, diabetic retinopathy, glaucoma, AMD in turn). No real patient's image was used. A colour fundus photograph is seen whole and through its centre crop (half of each side, the posterior pole at twice the pixels per millimetre); its features are the normalised mean of both views. Every split is rendered at the geometry of the demo patients `fovea demo-data` writes (colour fundus {} px, SLO {} px, B-scans {} × {} px), so the numbers below are for images like those the app is given. Training: {} patients (seed {}); validation (temperatures, operating points): {} patients (seed {}); test (the numbers below): {} patients (seed {}), never seen in training.\n\n",
+        render.fundus_px, render.slo_px, render.oct.ascans, render.oct.depth_px,
         c.train_patients, c.seed, c.validation_patients, c.validation_seed, c.test_patients, c.test_seed
     ));
     out.push_str("## Findings (zero-shot prompt pairs)\n| id | finding | prompt | negative prompt |\n|---|---|---|---|\n");

@@ -119,12 +119,12 @@ impl Default for DemoTrainConfig {
     fn default() -> Self {
         DemoTrainConfig {
             seed: 11,
-            train_patients: 400,
+            train_patients: 800,
             validation_seed: 12,
             validation_patients: 100,
             test_seed: 13,
             test_patients: 120,
-            steps: 1500,
+            steps: 2400,
             batch_patients: 8,
             learning_rate: 1e-3,
             prompt_scale: 10.0,
@@ -143,23 +143,21 @@ impl DemoTrainConfig {
         )
     }
 
-    /// How images are rendered for training: the demo patients' geometry at half resolution,
-    /// three B-scans (the middle one through the fovea, as in the demo volumes).
+    /// How images are rendered for training, validation and test: exactly the geometry of the
+    /// demo patients `fovea demo-data` writes (fundus 768 px, SLO 512 px, 384 × 256 B-scans), so
+    /// the model learns — and the model card measures — the images the app is given; only the
+    /// volume is cut to three B-scans (the middle one through the fovea, as in the demo volumes).
     pub fn render_config(&self, seed: u64, patients: usize) -> DemoConfig {
+        let demo = DemoConfig::default();
         DemoConfig {
             patients,
             seed,
             write_png: false,
-            fundus_px: 384,
-            slo_px: 256,
             oct: OctGeometry {
-                ascans: 384,
-                depth_px: 256,
                 bscans: 3,
-                scan_mm: 6.0,
-                depth_mm: 1.2,
+                ..demo.oct
             },
-            ..DemoConfig::default()
+            ..demo
         }
     }
 
