@@ -21,6 +21,8 @@ pub enum HeatmapMethod {
     AttentionRollout,
     /// Grad-CAM for one finding's prompt pair.
     GradCam,
+    /// Class-specific relevance through every block (Chefer et al.) for one finding.
+    Relevance,
 }
 
 /// A heatmap and what made it.
@@ -48,7 +50,13 @@ impl HeatmapMethod {
         match self {
             HeatmapMethod::AttentionRollout => "attention rollout",
             HeatmapMethod::GradCam => "class-specific (Grad-CAM)",
+            HeatmapMethod::Relevance => "class-specific (relevance, all blocks)",
         }
+    }
+
+    /// Whether the method is for one finding.
+    pub fn needs_finding(self) -> bool {
+        self != HeatmapMethod::AttentionRollout
     }
 }
 
@@ -111,14 +119,17 @@ pub fn heatmap(
 ) -> Result<Heatmap, HeatmapError> {
     let grid: PatchGrid = match method {
         HeatmapMethod::AttentionRollout => analyzer.session().attention_rollout(image)?,
-        HeatmapMethod::GradCam => {
+        HeatmapMethod::GradCam | HeatmapMethod::Relevance => {
             let id = finding.ok_or(HeatmapError::NoFinding)?;
             let (positive, negative) = analyzer
                 .prompt_vectors(id)
                 .ok_or_else(|| HeatmapError::UnknownFinding(id.to_string()))?;
-            analyzer
-                .session()
-                .grad_cam(image, &positive.image, &negative.image)?
+            let session = analyzer.session();
+            if method == HeatmapMethod::GradCam {
+                session.grad_cam(image, &positive.image, &negative.image)?
+            } else {
+                session.class_relevance(image, &positive.image, &negative.image)?
+            }
         }
     };
     let values = within_field_of_view(image, grid.width, grid.height, grid.values);

@@ -33,6 +33,18 @@ pub enum SessionError {
     Pack(#[from] PackError),
 }
 
+/// Per block, the head mean of `relu(∇A ⊙ A)` (see [`Session::gradient_weighted_attention`]).
+struct GradientWeighted {
+    /// The class token's row of each block's map (`tokens` values).
+    maps: Vec<Vec<f32>>,
+    /// Each block's whole map, `tokens × tokens`, row-major.
+    full_maps: Vec<Vec<f32>>,
+    /// Tokens (class token first).
+    tokens: usize,
+    /// Patch grid.
+    grid: (usize, usize),
+}
+
 /// A patch-resolution map over an image, row-major, values in [0, 1].
 #[derive(Debug, Clone, PartialEq)]
 pub struct PatchGrid {
@@ -201,6 +213,61 @@ impl EncoderSession {
         positive: &[f32],
         negative: &[f32],
     ) -> Result<PatchGrid, EmbedError> {
+        let weighted = self.gradient_weighted_attention(image, positive, negative)?;
+        let Some(last) = weighted.maps.last() else {
+            return Ok(grid_of(
+                vec![0.0; weighted.grid.0 * weighted.grid.1],
+                weighted.grid,
+            ));
+        };
+        let t = weighted.tokens;
+        Ok(grid_of(last[1..t].to_vec(), weighted.grid))
+    }
+
+    /// Class-specific relevance through every block (Chefer, Gur & Wolf 2021, "Generic
+    /// attention-model explainability"): `R = I`, then for each block `R ← R + Ā·R` with `Ā`
+    /// the head mean of `relu(∇A ⊙ A)` for the same prompt-pair score as [`Self::grad_cam`];
+    /// the class token's row of `R` over the patches.
+    pub fn class_relevance(
+        &self,
+        image: &image::RgbImage,
+        positive: &[f32],
+        negative: &[f32],
+    ) -> Result<PatchGrid, EmbedError> {
+        let weighted = self.gradient_weighted_attention(image, positive, negative)?;
+        let t = weighted.tokens;
+        let mut relevance: Vec<f64> = (0..t * t)
+            .map(|i| if i / t == i % t { 1.0 } else { 0.0 })
+            .collect();
+        for a in &weighted.full_maps {
+            let mut next = relevance.clone();
+            for i in 0..t {
+                for k in 0..t {
+                    let aik = f64::from(a[i * t + k]);
+                    if aik == 0.0 {
+                        continue;
+                    }
+                    for j in 0..t {
+                        next[i * t + j] += aik * relevance[k * t + j];
+                    }
+                }
+            }
+            relevance = next;
+        }
+        let values = (1..t).map(|j| relevance[j] as f32).collect();
+        Ok(grid_of(values, weighted.grid))
+    }
+
+    /// Every block's `mean_h relu(∇A ⊙ A)` for the score
+    /// `cos(v, positive) − cos(v, negative)`, from one backward pass: each block's attention
+    /// maps are passed on as `leaf + (A − detach(A))` — the value of `A`, a gradient leaf to
+    /// read, and the path to the earlier blocks kept.
+    fn gradient_weighted_attention(
+        &self,
+        image: &image::RgbImage,
+        positive: &[f32],
+        negative: &[f32],
+    ) -> Result<GradientWeighted, EmbedError> {
         let device = self.opened.device.clone().autodiff();
         let loaded = self
             .with_gradients
@@ -217,26 +284,22 @@ impl EncoderSession {
             }
         };
         let (mut x, grid) = visual.input_tokens(input);
-        let blocks = &visual.transformer.resblocks;
-        let Some((last, earlier)) = blocks.split_last() else {
-            return Ok(grid_of(vec![0.0; grid.0 * grid.1], grid));
-        };
-        for block in earlier {
-            x = block.forward(x, None).0;
+        let mut leaves = Vec::with_capacity(visual.transformer.resblocks.len());
+        for block in &visual.transformer.resblocks {
+            let mut leaf = None;
+            let (attended, _) =
+                block
+                    .attn
+                    .forward_mapped(block.ln_1.forward(x.clone()), None, |maps| {
+                        let read = maps.clone().detach().require_grad();
+                        leaf = Some(read.clone());
+                        read + (maps.clone() - maps.detach())
+                    });
+            leaves.extend(leaf);
+            let y = x + attended;
+            x = y.clone() + block.mlp.forward(block.ln_2.forward(y));
         }
-        // Target layer: the last block's `ln_1` output (what its attention reads), as ViT
-        // Grad-CAM implementations use; the residual stream itself carries large constant
-        // components that drown the class signal.
-        // The last block runs with its attention maps as a gradient leaf.
-        let residual = x.detach();
-        let (attended, maps) =
-            last.attn
-                .forward_mapped(last.ln_1.forward(residual.clone()), None, |maps| {
-                    maps.detach().require_grad()
-                });
-        let y = residual + attended;
-        let y = y.clone() + last.mlp.forward(last.ln_2.forward(y));
-        let mut embedding = visual.embed_tokens(y);
+        let mut embedding = visual.embed_tokens(x);
         if let Some(heads) = patient_heads {
             embedding = heads.patient(embedding.clone(), embedding);
         }
@@ -251,30 +314,36 @@ impl EncoderSession {
         let direction = Tensor::<2>::from_data(TensorData::new(direction, [rows, 1]), &device);
         let score = v.matmul(direction).sum();
         let grads = score.backward();
-        let gradient = maps.grad(&grads).ok_or_else(|| {
-            EmbedError::Readback("no gradient reached the last block's attention".to_string())
-        })?;
-        let [_, heads, tokens, _] = gradient.dims();
         let read = |t: Tensor<4>| {
             t.into_data()
                 .try_to_vec::<f32>()
                 .map_err(|e| EmbedError::Readback(format!("{e:?}")))
         };
-        let g = read(gradient)?;
-        let a = read(maps.detach())?;
-        // The class token's row: mean over heads of relu(gradient ⊙ attention).
-        let values = (1..tokens)
-            .map(|j| {
-                (0..heads)
-                    .map(|h| {
-                        let i = h * tokens * tokens + j; // row 0 (class token), column j
-                        (g[i] * a[i]).max(0.0)
-                    })
-                    .sum::<f32>()
-                    / heads as f32
-            })
-            .collect();
-        Ok(grid_of(values, grid))
+        let mut weighted = GradientWeighted {
+            maps: Vec::new(),
+            full_maps: Vec::new(),
+            tokens: grid.0 * grid.1 + 1,
+            grid,
+        };
+        for leaf in leaves {
+            let gradient = leaf.grad(&grads).ok_or_else(|| {
+                EmbedError::Readback("no gradient reached an attention map".to_string())
+            })?;
+            let [_, heads, tokens, _] = gradient.dims();
+            weighted.tokens = tokens;
+            let g = read(gradient)?;
+            let a = read(leaf.detach())?;
+            let mut mean = vec![0.0_f32; tokens * tokens];
+            for h in 0..heads {
+                for (i, m) in mean.iter_mut().enumerate() {
+                    let at = h * tokens * tokens + i;
+                    *m += (g[at] * a[at]).max(0.0) / heads as f32;
+                }
+            }
+            weighted.maps.push(mean[..tokens].to_vec());
+            weighted.full_maps.push(mean);
+        }
+        Ok(weighted)
     }
 
     /// The image tower's features of each image (one batch).

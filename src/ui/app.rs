@@ -15,7 +15,7 @@ use super::library_job::{LibraryInfo, LibraryJob, SimilarAnswer, SimilarCase};
 use super::settings::{SETTINGS_KEY, Settings};
 use super::view_transform::ViewTransform;
 use crate::analysis::engine::PatientResult;
-use crate::analysis::heatmap::{Heatmap, HeatmapMethod};
+use crate::analysis::heatmap::Heatmap;
 use crate::study::jobs::{DecodeWorker, ScanJob};
 use crate::study::model::{Catalog, ImageRecord, Patient};
 use crate::study::pixels::DecodedImage;
@@ -382,9 +382,10 @@ impl FoveaApp {
         HeatKey {
             source,
             method,
-            finding: match method {
-                HeatmapMethod::GradCam => self.heat_finding.clone(),
-                HeatmapMethod::AttentionRollout => None,
+            finding: if method.needs_finding() {
+                self.heat_finding.clone()
+            } else {
+                None
             },
         }
     }

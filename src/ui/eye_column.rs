@@ -32,12 +32,16 @@ impl FoveaApp {
             egui::ComboBox::new("heatmap method", "method")
                 .selected_text(method.label())
                 .show_ui(ui, |ui| {
-                    for m in [HeatmapMethod::GradCam, HeatmapMethod::AttentionRollout] {
+                    for m in [
+                        HeatmapMethod::GradCam,
+                        HeatmapMethod::Relevance,
+                        HeatmapMethod::AttentionRollout,
+                    ] {
                         ui.selectable_value(method, m, m.label());
                     }
                 });
             if let ModelStatus::Ready(info) = &self.model
-                && self.settings.heatmap_method == HeatmapMethod::GradCam
+                && self.settings.heatmap_method.needs_finding()
             {
                 let current = self
                     .heat_finding
