@@ -35,8 +35,6 @@ pub enum SessionError {
 
 /// Per block, the head mean of `relu(∇A ⊙ A)` (see [`Session::gradient_weighted_attention`]).
 struct GradientWeighted {
-    /// The class token's row of each block's map (`tokens` values).
-    maps: Vec<Vec<f32>>,
     /// Each block's whole map, `tokens × tokens`, row-major.
     full_maps: Vec<Vec<f32>>,
     /// Tokens (class token first).
@@ -214,7 +212,7 @@ impl EncoderSession {
         negative: &[f32],
     ) -> Result<PatchGrid, EmbedError> {
         let weighted = self.gradient_weighted_attention(image, positive, negative)?;
-        let Some(last) = weighted.maps.last() else {
+        let Some(last) = weighted.full_maps.last() else {
             return Ok(grid_of(
                 vec![0.0; weighted.grid.0 * weighted.grid.1],
                 weighted.grid,
@@ -320,7 +318,6 @@ impl EncoderSession {
                 .map_err(|e| EmbedError::Readback(format!("{e:?}")))
         };
         let mut weighted = GradientWeighted {
-            maps: Vec::new(),
             full_maps: Vec::new(),
             tokens: grid.0 * grid.1 + 1,
             grid,
@@ -340,7 +337,6 @@ impl EncoderSession {
                     *m += (g[at] * a[at]).max(0.0) / heads as f32;
                 }
             }
-            weighted.maps.push(mean[..tokens].to_vec());
             weighted.full_maps.push(mean);
         }
         Ok(weighted)
