@@ -33,10 +33,20 @@ pub enum SessionError {
     Pack(#[from] PackError),
 }
 
-/// Per block, the head mean of `relu(∇A ⊙ A)` (see [`Session::gradient_weighted_attention`]).
+/// Which blocks' attention a class-specific map reads gradients of.
+#[derive(Debug, Clone, Copy)]
+enum TrackedBlocks {
+    /// The last block (Grad-CAM).
+    Last,
+    /// Every block (relevance).
+    All,
+}
+
+/// Per tracked block, the head mean of `relu(∇A ⊙ A)`
+/// (see `EncoderSession::gradient_weighted_attention`).
 struct GradientWeighted {
-    /// Each block's whole map, `tokens × tokens`, row-major.
-    full_maps: Vec<Vec<f32>>,
+    /// Each tracked block's whole map, `tokens × tokens`, row-major, first block first.
+    full_maps: Vec<Vec<f64>>,
     /// Tokens (class token first).
     tokens: usize,
     /// Patch grid.
@@ -166,12 +176,7 @@ impl EncoderSession {
                 .try_to_vec::<f32>()
                 .map_err(|e| EmbedError::Readback(format!("{e:?}")))?;
             // Head mean + identity, rows renormalised.
-            let mut a = vec![0.0_f64; t * t];
-            for h in 0..heads {
-                for i in 0..t * t {
-                    a[i] += f64::from(values[h * t * t + i]) / heads as f64;
-                }
-            }
+            let mut a = head_mean(|i| values[i], heads, t);
             for i in 0..t {
                 for j in 0..t {
                     a[i * t + j] = 0.5 * a[i * t + j] + if i == j { 0.5 } else { 0.0 };
@@ -179,18 +184,7 @@ impl EncoderSession {
             }
             rollout = Some(match rollout {
                 None => a,
-                Some(r) => {
-                    let mut out = vec![0.0; t * t];
-                    for i in 0..t {
-                        for k in 0..t {
-                            let aik = a[i * t + k];
-                            for j in 0..t {
-                                out[i * t + j] += aik * r[k * t + j];
-                            }
-                        }
-                    }
-                    out
-                }
+                Some(r) => square_product(&a, &r, t),
             });
         }
         let rollout = rollout.unwrap_or_default();
@@ -211,7 +205,8 @@ impl EncoderSession {
         positive: &[f32],
         negative: &[f32],
     ) -> Result<PatchGrid, EmbedError> {
-        let weighted = self.gradient_weighted_attention(image, positive, negative)?;
+        let weighted =
+            self.gradient_weighted_attention(image, positive, negative, TrackedBlocks::Last)?;
         let Some(last) = weighted.full_maps.last() else {
             return Ok(grid_of(
                 vec![0.0; weighted.grid.0 * weighted.grid.1],
@@ -219,7 +214,8 @@ impl EncoderSession {
             ));
         };
         let t = weighted.tokens;
-        Ok(grid_of(last[1..t].to_vec(), weighted.grid))
+        let values = last[1..t].iter().map(|v| *v as f32).collect();
+        Ok(grid_of(values, weighted.grid))
     }
 
     /// Class-specific relevance through every block (Chefer, Gur & Wolf 2021, "Generic
@@ -232,23 +228,16 @@ impl EncoderSession {
         positive: &[f32],
         negative: &[f32],
     ) -> Result<PatchGrid, EmbedError> {
-        let weighted = self.gradient_weighted_attention(image, positive, negative)?;
+        let weighted =
+            self.gradient_weighted_attention(image, positive, negative, TrackedBlocks::All)?;
         let t = weighted.tokens;
         let mut relevance: Vec<f64> = (0..t * t)
             .map(|i| if i / t == i % t { 1.0 } else { 0.0 })
             .collect();
         for a in &weighted.full_maps {
-            let mut next = relevance.clone();
-            for i in 0..t {
-                for k in 0..t {
-                    let aik = f64::from(a[i * t + k]);
-                    if aik == 0.0 {
-                        continue;
-                    }
-                    for j in 0..t {
-                        next[i * t + j] += aik * relevance[k * t + j];
-                    }
-                }
+            let mut next = square_product(a, &relevance, t);
+            for (n, r) in next.iter_mut().zip(&relevance) {
+                *n += r;
             }
             relevance = next;
         }
@@ -256,15 +245,18 @@ impl EncoderSession {
         Ok(grid_of(values, weighted.grid))
     }
 
-    /// Every block's `mean_h relu(∇A ⊙ A)` for the score
-    /// `cos(v, positive) − cos(v, negative)`, from one backward pass: each block's attention
-    /// maps are passed on as `leaf + (A − detach(A))` — the value of `A`, a gradient leaf to
-    /// read, and the path to the earlier blocks kept.
+    /// The tracked blocks' `mean_h relu(∇A ⊙ A)` for the score
+    /// `cos(v, positive) − cos(v, negative)`, from one backward pass: each tracked block's
+    /// attention maps are passed on as `leaf + (A − detach(A))` — the value of `A`, a gradient
+    /// leaf to read, and the path to the earlier blocks kept. Blocks before the first tracked
+    /// one run without gradients (the residual entering it is detached), so Grad-CAM
+    /// back-propagates through its one block only.
     fn gradient_weighted_attention(
         &self,
         image: &image::RgbImage,
         positive: &[f32],
         negative: &[f32],
+        tracked: TrackedBlocks,
     ) -> Result<GradientWeighted, EmbedError> {
         let device = self.opened.device.clone().autodiff();
         let loaded = self
@@ -282,8 +274,17 @@ impl EncoderSession {
             }
         };
         let (mut x, grid) = visual.input_tokens(input);
-        let mut leaves = Vec::with_capacity(visual.transformer.resblocks.len());
-        for block in &visual.transformer.resblocks {
+        let blocks = &visual.transformer.resblocks;
+        let first_tracked = match tracked {
+            TrackedBlocks::All => 0,
+            TrackedBlocks::Last => blocks.len().saturating_sub(1),
+        };
+        for block in &blocks[..first_tracked] {
+            x = block.forward(x, None).0;
+        }
+        x = x.detach();
+        let mut leaves = Vec::with_capacity(blocks.len() - first_tracked);
+        for block in &blocks[first_tracked..] {
             let mut leaf = None;
             let (attended, _) =
                 block
@@ -330,14 +331,9 @@ impl EncoderSession {
             weighted.tokens = tokens;
             let g = read(gradient)?;
             let a = read(leaf.detach())?;
-            let mut mean = vec![0.0_f32; tokens * tokens];
-            for h in 0..heads {
-                for (i, m) in mean.iter_mut().enumerate() {
-                    let at = h * tokens * tokens + i;
-                    *m += (g[at] * a[at]).max(0.0) / heads as f32;
-                }
-            }
-            weighted.full_maps.push(mean);
+            weighted
+                .full_maps
+                .push(head_mean(|i| (g[i] * a[i]).max(0.0), heads, tokens));
         }
         Ok(weighted)
     }
@@ -429,6 +425,32 @@ pub fn mean_of_normalized(vectors: &[Vec<f32>]) -> Vec<f32> {
 }
 
 /// A grid of `(rows, columns)` from patch values, scaled so the largest is 1.
+/// The mean over `heads` of `value(h · t² + i)` for each of the `t × t` entries `i`.
+fn head_mean(value: impl Fn(usize) -> f32, heads: usize, t: usize) -> Vec<f64> {
+    (0..t * t)
+        .map(|i| {
+            (0..heads)
+                .map(|h| f64::from(value(h * t * t + i)))
+                .sum::<f64>()
+                / heads as f64
+        })
+        .collect()
+}
+
+/// `a · r` for row-major `t × t` matrices.
+fn square_product(a: &[f64], r: &[f64], t: usize) -> Vec<f64> {
+    let mut out = vec![0.0; t * t];
+    for i in 0..t {
+        for k in 0..t {
+            let aik = a[i * t + k];
+            for j in 0..t {
+                out[i * t + j] += aik * r[k * t + j];
+            }
+        }
+    }
+    out
+}
+
 fn grid_of(values: Vec<f32>, (rows, columns): (usize, usize)) -> PatchGrid {
     let max = values.iter().copied().fold(0.0_f32, f32::max);
     let values = if max > 0.0 {
