@@ -7,6 +7,7 @@ use serde::{Deserialize, Serialize};
 
 use super::engine::Analyzer;
 use super::findings::ModelStamp;
+use crate::encoder::demo_train::DEMO_FINDINGS;
 use crate::encoder::embed::EmbedError;
 use crate::encoder::session::PatchGrid;
 use crate::synth::samples::render_patient;
@@ -238,17 +239,10 @@ fn without_rim(inside: &[bool], columns: usize, rows: usize) -> Vec<bool> {
 
 /// The lesions a finding's heatmap should point at on a fundus photograph.
 fn lesion_kinds(finding: &str) -> &'static [LesionKind] {
-    match finding {
-        "referable_dr" => &[
-            LesionKind::Microaneurysm,
-            LesionKind::Haemorrhage,
-            LesionKind::HardExudate,
-            LesionKind::CottonWoolSpot,
-            LesionKind::Neovascularisation,
-        ],
-        "amd" => &[LesionKind::Drusen, LesionKind::GeographicAtrophy],
-        _ => &[],
-    }
+    DEMO_FINDINGS
+        .iter()
+        .find(|f| f.id == finding)
+        .map_or(&[], |f| f.lesions)
 }
 
 /// The pointing game's outcome.

@@ -71,13 +71,18 @@ pub fn run(args: &TrainDemoArgs) -> anyhow::Result<ExitCode> {
     let model = train(
         &config,
         &train_split,
-        &mut |TrainStep { step, of, loss }| {
+        &mut |TrainStep {
+                  step,
+                  of,
+                  loss,
+                  guidance,
+              }| {
             if step == 1 || step == of || last_report.elapsed().as_secs() >= 10 {
                 last_report = Instant::now();
                 // Progress only: a closed stderr must not stop half an hour of training.
                 let _ = writeln!(
                     stderr,
-                    "step {step}/{of} loss {loss:.4} ({:.0} s)",
+                    "step {step}/{of} loss {loss:.4} (lesion guidance {guidance:.3}) ({:.0} s)",
                     training_started.elapsed().as_secs_f64()
                 );
             }

@@ -325,6 +325,10 @@ pub fn model_card(manifest: &PackManifest, evaluation: &DemoEvaluation) -> Strin
         render.fundus_px, render.slo_px, render.oct.ascans, render.oct.depth_px,
         c.train_patients, c.seed, c.validation_patients, c.validation_seed, c.test_patients, c.test_seed
     ));
+    out.push_str(&format!(
+        "## Training\nLosses per batch: each image against each finding's prompt pair (modalities that show it), each eye through its left or right mapping and each patient through the patient mapping against the eye and patient text heads, fundus images against their eye's synthetic report (contrastive), and **lesion guidance** (weight {}): in the whole and centre fundus views and the SLO of an eye with referable DR or AMD, the class token's last-block attention (mean over heads) is asked to fall on the patches holding the generator's lesions of that finding (−log of the attention share on them). The lesion outlines of the training patients are their annotations; the heatmap figures below are measured on test patients the model never saw.\n\n",
+        c.guidance_weight
+    ));
     out.push_str("## Findings (zero-shot prompt pairs)\n| id | finding | prompt | negative prompt |\n|---|---|---|---|\n");
     for f in &DEMO_FINDINGS {
         out.push_str(&format!(

@@ -12,7 +12,11 @@
 //! - **patient level**: both eyes' mean features through the patient mapping, against the
 //!   patient text head's prompts; label = present in either eye;
 //! - **reports**: fundus images against their eye's synthetic report (contrastive, identical
-//!   reports count as positives), so free-text prompts mean something.
+//!   reports count as positives), so free-text prompts mean something;
+//! - **lesion guidance**: in views of an eye with referable DR or AMD, the class token's
+//!   last-block attention should fall on the generator's lesions of that finding
+//!   ([`super::demo_guidance`]), so the model scores lesions rather than landmarks and its
+//!   heatmaps can show them.
 //!
 //! After training, temperatures are fitted per finding and level on a validation split, the
 //! referral operating points are set there (sensitivity ≥ 0.9), and the held-out test split
@@ -27,10 +31,11 @@ use super::clip_text::ClipTextConfig;
 use super::clip_tokenizer::ClipTokenizer;
 use super::clip_tripartite::{ClipTripartite, init_clip_tripartite_for_training};
 use super::clip_vision::ClipVisionConfig;
+use super::demo_guidance::{attention_guidance_loss, eye_lesion_patches};
 use super::preprocess::{Preprocess, centre_crop};
 use super::ret_clip::Side;
 use crate::synth::samples::{PatientSample, render_patient};
-use crate::synth::truth::{AmdStage, EyeTruth};
+use crate::synth::truth::{AmdStage, EyeTruth, LesionKind};
 use crate::synth::{DemoConfig, oct::OctGeometry};
 
 /// The modalities the demo model sees, in the order image results are stacked per eye.
@@ -58,6 +63,8 @@ pub struct DemoFinding {
     pub label: fn(&EyeTruth) -> bool,
     /// Modalities (indices into [`MODALITIES`]) whose images show it.
     pub visible_in: &'static [usize],
+    /// The lesions that show it on a photograph (where its heatmap should point).
+    pub lesions: &'static [LesionKind],
 }
 
 /// The demo model's findings.
@@ -69,6 +76,13 @@ pub const DEMO_FINDINGS: [DemoFinding; 3] = [
         negative_prompt: "no referable diabetic retinopathy",
         label: |t| t.dr_grade.is_referable(),
         visible_in: &[0, 1],
+        lesions: &[
+            LesionKind::Microaneurysm,
+            LesionKind::Haemorrhage,
+            LesionKind::HardExudate,
+            LesionKind::CottonWoolSpot,
+            LesionKind::Neovascularisation,
+        ],
     },
     DemoFinding {
         id: "glaucoma",
@@ -77,6 +91,7 @@ pub const DEMO_FINDINGS: [DemoFinding; 3] = [
         negative_prompt: "healthy optic disc",
         label: |t| t.glaucoma,
         visible_in: &[0],
+        lesions: &[],
     },
     DemoFinding {
         id: "amd",
@@ -85,8 +100,12 @@ pub const DEMO_FINDINGS: [DemoFinding; 3] = [
         negative_prompt: "no macular degeneration",
         label: |t| t.amd != AmdStage::None,
         visible_in: &[0, 1, 2],
+        lesions: &[LesionKind::Drusen, LesionKind::GeographicAtrophy],
     },
 ];
+
+/// The image tower's patch side, px.
+const PATCH_PX: usize = 16;
 
 /// Everything that decides the trained weights.
 #[derive(Debug, Clone, serde::Serialize)]
@@ -113,6 +132,8 @@ pub struct DemoTrainConfig {
     pub prompt_scale: f32,
     /// Model input side, px.
     pub image_px: usize,
+    /// Weight of the lesion-guidance loss (0 turns it off).
+    pub guidance_weight: f32,
 }
 
 impl Default for DemoTrainConfig {
@@ -129,6 +150,7 @@ impl Default for DemoTrainConfig {
             learning_rate: 1e-3,
             prompt_scale: 10.0,
             image_px: 192,
+            guidance_weight: 0.5,
         }
     }
 }
@@ -138,7 +160,7 @@ impl DemoTrainConfig {
     /// 64-d spaces.
     pub fn model(&self) -> ClipConfig {
         ClipConfig::new(
-            ClipVisionConfig::new(self.image_px, 16, 128, 4, 4, 64),
+            ClipVisionConfig::new(self.image_px, PATCH_PX, 128, 4, 4, 64),
             ClipTextConfig::new(32, 49_408, 64, 3, 4, 64),
         )
     }
@@ -161,6 +183,11 @@ impl DemoTrainConfig {
         }
     }
 
+    /// Patches per side of the model's input.
+    pub fn grid(&self) -> usize {
+        self.image_px / PATCH_PX
+    }
+
     /// The pack's preprocessing (squash: fundus and SLO are square; an OCT B-scan keeps its
     /// full width).
     pub fn preprocess(&self) -> Preprocess {
@@ -172,6 +199,11 @@ impl DemoTrainConfig {
 pub struct DemoSplit {
     /// `[patients × 2 eyes × VIEWS_PER_EYE]` images of `3 × px × px` values, flattened.
     pub pixels: Vec<f32>,
+    /// `[patients × 2 eyes × VIEWS_PER_EYE]` lesion masks of `grid × grid` patches (1.0 where a
+    /// guided lesion lies; see [`super::demo_guidance`]), flattened.
+    pub lesion_patches: Vec<f32>,
+    /// Patches per side of the masks.
+    pub grid: usize,
     /// Per eye (patient-major, right then left): its truth.
     pub eyes: Vec<EyeTruth>,
     /// Per eye: its report line.
@@ -212,13 +244,17 @@ pub fn eye_inputs(
     ]
 }
 
-/// A patient's index, sample and preprocessed inputs (per eye: its views).
-type RenderedPatient = (usize, PatientSample, Vec<[Vec<f32>; VIEWS_PER_EYE]>);
+/// Per eye of a patient: its views' preprocessed inputs and lesion masks.
+type EyeViews = ([Vec<f32>; VIEWS_PER_EYE], [Vec<f32>; VIEWS_PER_EYE]);
+
+/// A patient's index, sample and per-eye views.
+type RenderedPatient = (usize, PatientSample, Vec<EyeViews>);
 
 /// Renders `patients` patients of `seed` on two named threads and preprocesses them.
 pub fn render_split(config: &DemoTrainConfig, seed: u64, patients: usize) -> DemoSplit {
     let render = config.render_config(seed, patients);
     let preprocess = config.preprocess();
+    let grid = config.grid();
     let workers = 2;
     let mut parts: Vec<Vec<RenderedPatient>> = Vec::new();
     std::thread::scope(|scope| {
@@ -236,7 +272,9 @@ pub fn render_split(config: &DemoTrainConfig, seed: u64, patients: usize) -> Dem
                                 let inputs = sample
                                     .eyes
                                     .iter()
-                                    .map(|e| eye_inputs(e, preprocess))
+                                    .map(|e| {
+                                        (eye_inputs(e, preprocess), eye_lesion_patches(e, grid))
+                                    })
                                     .collect();
                                 (i, sample, inputs)
                             })
@@ -255,15 +293,20 @@ pub fn render_split(config: &DemoTrainConfig, seed: u64, patients: usize) -> Dem
     all.sort_by_key(|(i, _, _)| *i);
     let mut split = DemoSplit {
         pixels: Vec::new(),
+        lesion_patches: Vec::new(),
+        grid,
         eyes: Vec::new(),
         reports: Vec::new(),
         patients: all.len(),
         px: config.image_px,
     };
     for (_, sample, inputs) in all {
-        for (eye, images) in sample.eyes.into_iter().zip(inputs) {
+        for (eye, (images, masks)) in sample.eyes.into_iter().zip(inputs) {
             for image in images {
                 split.pixels.extend(image);
+            }
+            for mask in masks {
+                split.lesion_patches.extend(mask);
             }
             split.reports.push(eye.truth.report());
             split.eyes.push(eye.truth);
@@ -345,6 +388,8 @@ pub struct TrainStep {
     pub of: usize,
     /// Batch loss.
     pub loss: f32,
+    /// Of which the lesion-guidance term, before its weight.
+    pub guidance: f32,
 }
 
 /// Trains the demo model on `train`; returns the model for inference (no autodiff).
@@ -375,14 +420,24 @@ pub fn train(
             .collect();
         let eyes: Vec<usize> = batch.iter().flat_map(|p| [2 * p, 2 * p + 1]).collect();
         let per_eye = VIEWS_PER_EYE * image_len;
+        let patches = train.grid * train.grid;
         let mut pixels = Vec::with_capacity(eyes.len() * per_eye);
+        let mut masks = Vec::with_capacity(eyes.len() * VIEWS_PER_EYE * patches);
         for &e in &eyes {
             pixels.extend_from_slice(&train.pixels[e * per_eye..(e + 1) * per_eye]);
+            let per_eye_masks = VIEWS_PER_EYE * patches;
+            masks.extend_from_slice(
+                &train.lesion_patches[e * per_eye_masks..(e + 1) * per_eye_masks],
+            );
         }
         let n_views = eyes.len() * VIEWS_PER_EYE;
         let n_images = eyes.len() * MODALITIES.len();
         let images = Tensor::<4>::from_data(TensorData::new(pixels, [n_views, 3, px, px]), &device);
-        let features = image_features_of_views(model.encode_image(images));
+        let (view_features, last_maps) = model.clip.visual.forward_with_attention(images);
+        let features = image_features_of_views(view_features);
+        let masks = Tensor::<2>::from_data(TensorData::new(masks, [n_views, patches]), &device);
+        let guidance_loss = attention_guidance_loss(last_maps, masks);
+        let guidance_value = guidance_loss.clone().into_scalar::<f32>();
 
         // Image level.
         let prompt_clip = normalize(model.encode_text(prompt_ids.clone()));
@@ -502,7 +557,11 @@ pub fn train(
             / eyes.len() as f64
             - (targets * log_softmax(logits, 0)).sum() / eyes.len() as f64;
 
-        let loss = image_loss + eye_loss + patient_loss + report_loss * 0.25;
+        let loss = image_loss
+            + eye_loss
+            + patient_loss
+            + report_loss * 0.25
+            + guidance_loss * f64::from(config.guidance_weight);
         let loss_value = loss.clone().into_scalar::<f32>();
         let grads = GradientsParams::from_grads(loss.backward(), &model);
         let lr = if step < warmup {
@@ -516,6 +575,7 @@ pub fn train(
             step: step + 1,
             of: config.steps,
             loss: loss_value,
+            guidance: guidance_value,
         });
     }
     model.valid()

@@ -14,6 +14,7 @@ pub mod clip_tokenizer;
 pub mod clip_tripartite;
 pub mod clip_vision;
 pub mod demo_eval;
+pub mod demo_guidance;
 pub mod demo_train;
 pub mod device;
 pub mod embed;

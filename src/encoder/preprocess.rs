@@ -132,18 +132,21 @@ impl Preprocess {
 /// The centre `fraction` of `image` (both sides), e.g. 0.5 keeps the middle half: a colour
 /// fundus photograph's posterior pole, to be seen at twice the pixels per millimetre.
 pub fn centre_crop(image: &image::RgbImage, fraction: f32) -> image::RgbImage {
-    let (width, height) = image.dimensions();
+    let (x, y, crop_width, crop_height) = centre_crop_rect(image.width(), image.height(), fraction);
+    image::imageops::crop_imm(image, x, y, crop_width, crop_height).to_image()
+}
+
+/// Where [`centre_crop`] cuts a `width × height` image: left, top, width, height in pixels.
+pub fn centre_crop_rect(width: u32, height: u32, fraction: f32) -> (u32, u32, u32, u32) {
     let fraction = fraction.clamp(0.05, 1.0);
     let crop_width = ((width as f32 * fraction).round() as u32).clamp(1, width.max(1));
     let crop_height = ((height as f32 * fraction).round() as u32).clamp(1, height.max(1));
-    image::imageops::crop_imm(
-        image,
+    (
         centre_offset(width, crop_width),
         centre_offset(height, crop_height),
         crop_width,
         crop_height,
     )
-    .to_image()
 }
 
 /// torchvision's rule: the shorter side becomes `size`, the longer `int(size · long / short)`.
