@@ -280,13 +280,7 @@ pub fn pointing_game(
         write_png: false,
         fundus_px,
         slo_px: 64,
-        oct: OctGeometry {
-            ascans: 32,
-            depth_px: 32,
-            bscans: 1,
-            scan_mm: 6.0,
-            depth_mm: 1.2,
-        },
+        oct: OctGeometry::minimal(),
         ..DemoConfig::default()
     };
     let mut report = PointingReport {

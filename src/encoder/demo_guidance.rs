@@ -145,13 +145,7 @@ mod tests {
             write_png: false,
             fundus_px: 192,
             slo_px: 96,
-            oct: OctGeometry {
-                ascans: 32,
-                depth_px: 32,
-                bscans: 1,
-                scan_mm: 6.0,
-                depth_mm: 1.2,
-            },
+            oct: OctGeometry::minimal(),
             ..DemoConfig::default()
         };
         let grid = 12;

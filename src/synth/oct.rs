@@ -24,6 +24,19 @@ pub struct OctGeometry {
 }
 
 impl OctGeometry {
+    /// One 32 × 32 B-scan over the usual 6 × 1.2 mm: for callers that only need the
+    /// photographs of a synthetic eye (the pointing game, lesion-guidance tests) and want the
+    /// volume cheap.
+    pub fn minimal() -> Self {
+        OctGeometry {
+            ascans: 32,
+            depth_px: 32,
+            bscans: 1,
+            scan_mm: 6.0,
+            depth_mm: 1.2,
+        }
+    }
+
     /// Lateral pixel size, mm.
     pub fn lateral_spacing_mm(&self) -> f64 {
         self.scan_mm / f64::from(self.ascans)
