@@ -145,7 +145,7 @@ impl Default for DemoTrainConfig {
             validation_patients: 100,
             test_seed: 13,
             test_patients: 120,
-            steps: 2400,
+            steps: 1900,
             batch_patients: 8,
             learning_rate: 1e-3,
             prompt_scale: 10.0,
