@@ -12,7 +12,7 @@ use crate::encoder::embed::EmbedError;
 use crate::encoder::session::PatchGrid;
 use crate::synth::samples::render_patient;
 use crate::synth::truth::{AmdStage, LesionKind};
-use crate::synth::{DemoConfig, oct::OctGeometry};
+use crate::synth::{DemoConfig, LesionMask, oct::OctGeometry};
 
 /// How a heatmap is made.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize, clap::ValueEnum)]
@@ -311,10 +311,9 @@ pub fn pointing_game(
                 .iter()
                 .filter(|l| lesion_kinds(finding).contains(&l.kind))
                 .any(|l| {
-                    let (cx, cy) = view.to_px((l.x_mm, l.y_mm));
-                    let rx = l.rx_mm / view.spacing_mm + patch_w;
-                    let ry = l.ry_mm / view.spacing_mm + patch_h;
-                    ((x - cx) / rx).powi(2) + ((y - cy) / ry).powi(2) <= 1.0
+                    let mask = LesionMask::on(&view, l);
+                    let (rx, ry) = (mask.rx + patch_w, mask.ry + patch_h);
+                    ((x - mask.cx) / rx).powi(2) + ((y - mask.cy) / ry).powi(2) <= 1.0
                 });
             report.images += 1;
             report.hits += usize::from(hit);

@@ -13,12 +13,10 @@ use burn::prelude::*;
 
 use super::demo_train::{DEMO_FINDINGS, FUNDUS_CENTRE_FRACTION, VIEWS_PER_EYE};
 use super::preprocess::centre_crop_rect;
+use crate::synth::LesionMask;
 use crate::synth::anatomy::View;
 use crate::synth::samples::EyeSample;
 use crate::synth::truth::{EyeTruth, LesionKind};
-
-/// A lesion's outline in an image's pixels: centre column, centre row, half-width, half-height.
-type EllipsePx = (f64, f64, f64, f64);
 
 /// A rectangle of an image in pixels: left, top, width, height.
 type RegionPx = (f64, f64, f64, f64);
@@ -26,18 +24,18 @@ type RegionPx = (f64, f64, f64, f64);
 /// The patches of a `grid × grid` view of `region` (the part of the image the view was cut
 /// from, squashed to the model's square input) that overlap one of `lesions`: 1.0 or 0.0 per
 /// patch, row-major.
-pub fn lesion_patches(region: RegionPx, lesions: &[EllipsePx], grid: usize) -> Vec<f32> {
+pub fn lesion_patches(region: RegionPx, lesions: &[LesionMask], grid: usize) -> Vec<f32> {
     let (left, top, width, height) = region;
     let (patch_w, patch_h) = (width / grid as f64, height / grid as f64);
     (0..grid * grid)
         .map(|i| {
             let (c, r) = ((i % grid) as f64, (i / grid) as f64);
             let (x0, y0) = (left + c * patch_w, top + r * patch_h);
-            let overlaps = lesions.iter().any(|&(cx, cy, rx, ry)| {
+            let overlaps = lesions.iter().any(|l| {
                 // In the frame where the ellipse is the unit circle the patch is still an
                 // axis-aligned rectangle: its point nearest the centre decides.
-                let dx = (cx.clamp(x0, x0 + patch_w) - cx) / rx.max(1e-6);
-                let dy = (cy.clamp(y0, y0 + patch_h) - cy) / ry.max(1e-6);
+                let dx = (l.cx.clamp(x0, x0 + patch_w) - l.cx) / l.rx.max(1e-6);
+                let dy = (l.cy.clamp(y0, y0 + patch_h) - l.cy) / l.ry.max(1e-6);
                 dx * dx + dy * dy <= 1.0
             });
             f32::from(u8::from(overlaps))
@@ -54,17 +52,13 @@ pub fn guided_kinds(truth: &EyeTruth) -> Vec<LesionKind> {
         .collect()
 }
 
-/// The guided lesions of `truth` on an image with `view`, in its pixels.
-fn lesions_px(truth: &EyeTruth, view: &View) -> Vec<EllipsePx> {
-    let kinds = guided_kinds(truth);
+/// The lesions of `truth` of the `kinds`, on an image with `view`.
+fn lesions_on(truth: &EyeTruth, kinds: &[LesionKind], view: &View) -> Vec<LesionMask> {
     truth
         .lesions
         .iter()
         .filter(|l| kinds.contains(&l.kind))
-        .map(|l| {
-            let (cx, cy) = view.to_px((l.x_mm, l.y_mm));
-            (cx, cy, l.rx_mm / view.spacing_mm, l.ry_mm / view.spacing_mm)
-        })
+        .map(|l| LesionMask::on(view, l))
         .collect()
 }
 
@@ -73,13 +67,14 @@ fn lesions_px(truth: &EyeTruth, view: &View) -> Vec<EllipsePx> {
 /// where the eye has no guided lesion in view, and always for the B-scan (no outlines there).
 pub fn eye_lesion_patches(sample: &EyeSample, grid: usize) -> [Vec<f32>; VIEWS_PER_EYE] {
     let images = &sample.images;
-    let fundus = lesions_px(&sample.truth, &images.fundus_view);
+    let kinds = guided_kinds(&sample.truth);
+    let fundus = lesions_on(&sample.truth, &kinds, &images.fundus_view);
     let (width, height) = images.fundus.dimensions();
     let (x, y, w, h) = centre_crop_rect(width, height, FUNDUS_CENTRE_FRACTION);
     let whole = (0.0, 0.0, f64::from(width), f64::from(height));
     let centre = (f64::from(x), f64::from(y), f64::from(w), f64::from(h));
     let (slo_w, slo_h) = images.slo.dimensions();
-    let slo = lesions_px(&sample.truth, &images.slo_view);
+    let slo = lesions_on(&sample.truth, &kinds, &images.slo_view);
     [
         lesion_patches(whole, &fundus, grid),
         lesion_patches(centre, &fundus, grid),
@@ -114,15 +109,22 @@ mod tests {
     fn a_lesion_marks_the_patches_it_overlaps() {
         // 4 × 4 grid over a 64-px image: patches of 16 px. A round lesion at (24, 24), radius 4,
         // lies inside patch (1, 1) only; one at (32, 8), radius 2, touches patches (1, 0), (2, 0).
+        let round = |cx: f64, cy: f64, r: f64| LesionMask {
+            kind: LesionKind::Drusen,
+            cx,
+            cy,
+            rx: r,
+            ry: r,
+        };
         let mask = lesion_patches(
             (0.0, 0.0, 64.0, 64.0),
-            &[(24.0, 24.0, 4.0, 4.0), (32.0, 8.0, 2.0, 2.0)],
+            &[round(24.0, 24.0, 4.0), round(32.0, 8.0, 2.0)],
             4,
         );
         let marked: Vec<usize> = (0..16).filter(|&i| mask[i] == 1.0).collect();
         assert_eq!(marked, vec![1, 2, 5]);
         // The same lesions seen through the centre half (16..48): patch side 8 px.
-        let mask = lesion_patches((16.0, 16.0, 32.0, 32.0), &[(24.0, 24.0, 4.0, 4.0)], 4);
+        let mask = lesion_patches((16.0, 16.0, 32.0, 32.0), &[round(24.0, 24.0, 4.0)], 4);
         let marked: Vec<usize> = (0..16).filter(|&i| mask[i] == 1.0).collect();
         assert_eq!(marked, vec![0, 1, 4, 5]);
         assert!(

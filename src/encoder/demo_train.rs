@@ -421,11 +421,11 @@ pub fn train(
         let eyes: Vec<usize> = batch.iter().flat_map(|p| [2 * p, 2 * p + 1]).collect();
         let per_eye = VIEWS_PER_EYE * image_len;
         let patches = train.grid * train.grid;
+        let per_eye_masks = VIEWS_PER_EYE * patches;
         let mut pixels = Vec::with_capacity(eyes.len() * per_eye);
-        let mut masks = Vec::with_capacity(eyes.len() * VIEWS_PER_EYE * patches);
+        let mut masks = Vec::with_capacity(eyes.len() * per_eye_masks);
         for &e in &eyes {
             pixels.extend_from_slice(&train.pixels[e * per_eye..(e + 1) * per_eye]);
-            let per_eye_masks = VIEWS_PER_EYE * patches;
             masks.extend_from_slice(
                 &train.lesion_patches[e * per_eye_masks..(e + 1) * per_eye_masks],
             );

@@ -534,6 +534,20 @@ pub struct LesionMask {
     pub ry: f64,
 }
 
+impl LesionMask {
+    /// `lesion`'s outline on an image that shows the retina as `view` does.
+    pub fn on(view: &View, lesion: &truth::Lesion) -> Self {
+        let (cx, cy) = view.to_px((lesion.x_mm, lesion.y_mm));
+        LesionMask {
+            kind: lesion.kind,
+            cx,
+            cy,
+            rx: lesion.rx_mm / view.spacing_mm,
+            ry: lesion.ry_mm / view.spacing_mm,
+        }
+    }
+}
+
 fn write_sidecar(
     ctx: &EyeContext<'_>,
     png: &Path,
@@ -548,16 +562,7 @@ fn write_sidecar(
             truth
                 .lesions
                 .iter()
-                .map(|l| {
-                    let (cx, cy) = v.to_px((l.x_mm, l.y_mm));
-                    LesionMask {
-                        kind: l.kind,
-                        cx,
-                        cy,
-                        rx: l.rx_mm / v.spacing_mm,
-                        ry: l.ry_mm / v.spacing_mm,
-                    }
-                })
+                .map(|l| LesionMask::on(&v, l))
                 .collect()
         })
         .unwrap_or_default();
