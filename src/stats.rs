@@ -87,8 +87,12 @@ pub fn fit_temperature(logits: &[f64], labels: &[bool]) -> f64 {
     ((a + b) / 2.0).exp()
 }
 
-/// The highest threshold whose sensitivity on (`probabilities`, `labels`) is at least
-/// `sensitivity` — a screening operating point. 0.5 when there are no positives.
+/// A screening operating point on (`probabilities`, `labels`): of the thresholds whose
+/// sensitivity is at least `sensitivity`, those with the highest specificity; of those, the
+/// lowest — halfway between the highest negative under them and the next positive — so that
+/// a gap between the classes is cut in its middle, not at the edge of the positives (which
+/// would miss positives that score a little lower on new data for no gain in specificity).
+/// 0.5 when there are no positives.
 pub fn threshold_for_sensitivity(probabilities: &[f64], labels: &[bool], sensitivity: f64) -> f64 {
     let mut positives: Vec<f64> = probabilities
         .iter()
@@ -101,7 +105,26 @@ pub fn threshold_for_sensitivity(probabilities: &[f64], labels: &[bool], sensiti
     }
     positives.sort_by(|a, b| b.total_cmp(a));
     let needed = ((sensitivity * positives.len() as f64).ceil() as usize).clamp(1, positives.len());
-    positives[needed - 1]
+    let highest = positives[needed - 1];
+    // Negatives under `highest` are the true negatives; a threshold keeps them all as long as
+    // it stays above the highest of them.
+    let negative_below = probabilities
+        .iter()
+        .zip(labels)
+        .filter(|(p, y)| !**y && **p < highest)
+        .map(|(p, _)| *p)
+        .reduce(f64::max);
+    let lowest_positive_above = |floor: f64| {
+        positives
+            .iter()
+            .copied()
+            .filter(|p| *p > floor)
+            .fold(highest, f64::min)
+    };
+    match negative_below {
+        Some(negative) => (negative + lowest_positive_above(negative)) / 2.0,
+        None => lowest_positive_above(f64::NEG_INFINITY),
+    }
 }
 
 /// Sensitivity and specificity of `probability >= threshold`.
@@ -185,7 +208,25 @@ mod tests {
         let t = threshold_for_sensitivity(&probabilities, &labels, 0.75);
         let (sensitivity, specificity) = sensitivity_specificity(&probabilities, &labels, t);
         assert!(sensitivity >= 0.75);
-        assert_eq!(t, 0.6);
-        assert_eq!(specificity, 0.75);
+        // 0.6 is the highest threshold with sensitivity 0.75; from there down to 0.3 (the
+        // highest negative under it) specificity stays 0.75, so the point is lowered to
+        // halfway between 0.3 and the positive at 0.4, catching that positive too.
+        assert!((t - 0.35).abs() < 1e-12, "t = {t}");
+        assert_eq!((sensitivity, specificity), (1.0, 0.75));
+    }
+
+    #[test]
+    fn operating_point_cuts_a_gap_between_the_classes_in_its_middle() {
+        let probabilities = [0.99, 0.98, 0.95, 0.9, 0.6, 0.2, 0.1, 0.05];
+        let labels = [true, true, true, true, true, false, false, false];
+        let t = threshold_for_sensitivity(&probabilities, &labels, 0.8);
+        assert!((t - 0.4).abs() < 1e-12, "t = {t}");
+        assert_eq!(
+            sensitivity_specificity(&probabilities, &labels, t),
+            (1.0, 1.0)
+        );
+        // No negative under the positives asked for: the lowest positive is the point.
+        let t = threshold_for_sensitivity(&[0.9, 0.95, 0.7], &[true, false, true], 0.5);
+        assert_eq!(t, 0.7);
     }
 }

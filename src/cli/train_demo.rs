@@ -1,13 +1,23 @@
 //! `fovea train-demo`: trains the demo model on synthetic patients, calibrates it, evaluates it
-//! on held-out synthetic patients and writes the pack with its model card.
+//! on held-out synthetic patients and writes the pack with its model card. With
+//! `--recalibrate <pack>` it skips training: the pack's weights are kept and only the
+//! temperatures and operating points are refitted (on a validation split of the given size)
+//! and the test split re-scored.
 
 use std::io::Write;
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 use std::time::Instant;
 
-use crate::encoder::demo_eval::{evaluate, score_split, write_demo_pack};
+use anyhow::Context;
+
+use crate::encoder::clip_tripartite::ClipTripartite;
+use crate::encoder::demo_eval::{
+    DemoEvaluation, evaluate, read_evaluation, score_split, write_demo_pack,
+    write_recalibrated_demo_pack,
+};
 use crate::encoder::demo_train::{DemoTrainConfig, TrainStep, render_split, train};
+use crate::encoder::pack::{PackModel, load_pack, refuse_existing};
 
 /// Options of `fovea train-demo`.
 #[derive(Debug, clap::Args)]
@@ -16,24 +26,73 @@ pub struct TrainDemoArgs {
     #[arg(long)]
     pub out: PathBuf,
     /// Optimiser steps.
-    #[arg(long)]
+    #[arg(long, conflicts_with = "recalibrate")]
     pub steps: Option<usize>,
     /// Training patients.
-    #[arg(long)]
+    #[arg(long, conflicts_with = "recalibrate")]
     pub train_patients: Option<usize>,
-    /// Validation patients.
+    /// Validation patients (temperatures and operating points).
     #[arg(long)]
     pub validation_patients: Option<usize>,
     /// Held-out test patients.
     #[arg(long)]
     pub test_patients: Option<usize>,
     /// Seed of the training patients (validation and test use the next two).
-    #[arg(long)]
+    #[arg(long, conflicts_with = "recalibrate")]
     pub seed: Option<u64>,
+    /// Do not train: copy this demo pack's weights and refit its temperatures and operating
+    /// points (a few minutes instead of half an hour).
+    #[arg(long, value_name = "PACK")]
+    pub recalibrate: Option<PathBuf>,
 }
 
 /// Runs the command.
 pub fn run(args: &TrainDemoArgs) -> anyhow::Result<ExitCode> {
+    // Before half an hour of training, not after it.
+    refuse_existing(&args.out)?;
+    let evaluation = match &args.recalibrate {
+        Some(source) => recalibrate(args, source)?,
+        None => train_and_write(args)?,
+    };
+    let mut stdout = std::io::stdout().lock();
+    writeln!(stdout, "pack written: {}", args.out.display())?;
+    for (id, levels) in &evaluation.findings {
+        for (level, m) in levels {
+            writeln!(
+                stdout,
+                "{id}\t{level}\tAUROC {}\tECE {:.3} (raw {:.3})",
+                m.auroc
+                    .map_or_else(|| "—".to_string(), |a| format!("{a:.3}")),
+                m.ece_calibrated,
+                m.ece_raw
+            )?;
+        }
+    }
+    Ok(ExitCode::SUCCESS)
+}
+
+/// Renders the validation and test splits of `config`, scores them with `model`, calibrates
+/// on validation and evaluates on test.
+fn calibrate_and_evaluate(
+    config: &DemoTrainConfig,
+    model: &ClipTripartite,
+    training_seconds: f64,
+) -> DemoEvaluation {
+    let validation = render_split(config, config.validation_seed, config.validation_patients);
+    let test = render_split(config, config.test_seed, config.test_patients);
+    let device = burn::prelude::Device::flex();
+    let validation_scores = score_split(model, config, &validation, &device);
+    let test_scores = score_split(model, config, &test, &device);
+    evaluate(
+        config,
+        (&validation, &validation_scores),
+        (&test, &test_scores),
+        training_seconds,
+    )
+}
+
+/// Trains, calibrates, evaluates and writes a new pack.
+fn train_and_write(args: &TrainDemoArgs) -> anyhow::Result<DemoEvaluation> {
     let defaults = DemoTrainConfig::default();
     let seed = args.seed.unwrap_or(defaults.seed);
     let config = DemoTrainConfig {
@@ -48,8 +107,6 @@ pub fn run(args: &TrainDemoArgs) -> anyhow::Result<ExitCode> {
         test_patients: args.test_patients.unwrap_or(defaults.test_patients),
         ..defaults
     };
-    // Before half an hour of training, not after it.
-    crate::encoder::pack::refuse_existing(&args.out)?;
     let mut stderr = std::io::stderr().lock();
     let started = Instant::now();
     writeln!(
@@ -58,9 +115,6 @@ pub fn run(args: &TrainDemoArgs) -> anyhow::Result<ExitCode> {
         config.train_patients, config.seed
     )?;
     let train_split = render_split(&config, config.seed, config.train_patients);
-    writeln!(stderr, "rendering validation and test patients…")?;
-    let validation = render_split(&config, config.validation_seed, config.validation_patients);
-    let test = render_split(&config, config.test_seed, config.test_patients);
     writeln!(
         stderr,
         "rendered in {:.0} s; training…",
@@ -89,34 +143,51 @@ pub fn run(args: &TrainDemoArgs) -> anyhow::Result<ExitCode> {
         },
     );
     let training_seconds = training_started.elapsed().as_secs_f64();
-    let device = burn::prelude::Device::flex();
-    let validation_scores = score_split(&model, &config, &validation, &device);
-    let test_scores = score_split(&model, &config, &test, &device);
-    let evaluation = evaluate(
-        &config,
-        (&validation, &validation_scores),
-        (&test, &test_scores),
-        training_seconds,
-    );
-    let manifest = write_demo_pack(&args.out, model, &config, &evaluation)?;
-    let mut stdout = std::io::stdout().lock();
+    drop(train_split);
     writeln!(
-        stdout,
-        "pack written: {} ({} bytes of weights)",
-        args.out.display(),
-        manifest.weights.bytes
+        stderr,
+        "trained in {training_seconds:.0} s; rendering {} validation and {} test patients, calibrating, evaluating…",
+        config.validation_patients, config.test_patients
     )?;
-    for (id, levels) in &evaluation.findings {
-        for (level, m) in levels {
-            writeln!(
-                stdout,
-                "{id}\t{level}\tAUROC {}\tECE {:.3} (raw {:.3})",
-                m.auroc
-                    .map_or_else(|| "—".to_string(), |a| format!("{a:.3}")),
-                m.ece_calibrated,
-                m.ece_raw
-            )?;
-        }
-    }
-    Ok(ExitCode::SUCCESS)
+    let evaluation = calibrate_and_evaluate(&config, &model, training_seconds);
+    write_demo_pack(&args.out, model, &config, &evaluation)?;
+    Ok(evaluation)
+}
+
+/// Refits the temperatures and operating points of the demo pack `source` and writes the
+/// result, with `source`'s weights unchanged, at `args.out`.
+fn recalibrate(args: &TrainDemoArgs, source: &Path) -> anyhow::Result<DemoEvaluation> {
+    let trained = read_evaluation(source).with_context(|| {
+        format!(
+            "{} has no readable evaluation.json: only a pack written by `fovea train-demo` can be recalibrated",
+            source.display()
+        )
+    })?;
+    let config = DemoTrainConfig {
+        validation_patients: args
+            .validation_patients
+            .unwrap_or(trained.config.validation_patients),
+        test_patients: args.test_patients.unwrap_or(trained.config.test_patients),
+        ..trained.config
+    };
+    let pack = load_pack(source, &burn::prelude::Device::flex())?;
+    let PackModel::ClipTripartite(model) = pack.model else {
+        anyhow::bail!(
+            "{}: not a demo pack (architecture {}); only packs written by `fovea train-demo` can be recalibrated",
+            source.display(),
+            pack.manifest.architecture.describe()
+        );
+    };
+    let mut stderr = std::io::stderr().lock();
+    writeln!(
+        stderr,
+        "rendering {} validation (seed {}) and {} test patients (seed {}), calibrating, evaluating…",
+        config.validation_patients, config.validation_seed, config.test_patients, config.test_seed
+    )?;
+    let evaluation = DemoEvaluation {
+        recalibrated: true,
+        ..calibrate_and_evaluate(&config, &model, trained.training_seconds)
+    };
+    write_recalibrated_demo_pack(source, &args.out, &evaluation)?;
+    Ok(evaluation)
 }

@@ -108,7 +108,7 @@ pub const DEMO_FINDINGS: [DemoFinding; 3] = [
 const PATCH_PX: usize = 16;
 
 /// Everything that decides the trained weights.
-#[derive(Debug, Clone, serde::Serialize)]
+#[derive(Debug, Clone, serde::Serialize, serde::Deserialize)]
 pub struct DemoTrainConfig {
     /// Seed of the training patients (and of initialisation and batching).
     pub seed: u64,
@@ -142,9 +142,9 @@ impl Default for DemoTrainConfig {
             seed: 11,
             train_patients: 800,
             validation_seed: 12,
-            validation_patients: 100,
+            validation_patients: 400,
             test_seed: 13,
-            test_patients: 120,
+            test_patients: 400,
             steps: 1900,
             batch_patients: 8,
             learning_rate: 1e-3,

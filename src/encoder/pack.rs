@@ -458,8 +458,64 @@ pub fn import_checkpoint(
 /// failure leaves nothing half-written.
 pub fn write_pack(
     out: &Path,
-    mut manifest: PackManifest,
+    manifest: PackManifest,
     model: &PackModel,
+) -> Result<PackManifest, PackError> {
+    write_staged(out, manifest, |weights_path| {
+        let mut store = SafetensorsStore::from_file(weights_path);
+        let saved = match model {
+            PackModel::OpenaiClip(m) => m.save_into(&mut store),
+            PackModel::RetClip(m) => m.save_into(&mut store),
+            PackModel::TimmVit(m) => m.save_into(&mut store),
+            PackModel::ClipTripartite(m) => m.save_into(&mut store),
+        };
+        saved.map_err(|e| PackError::Write {
+            path: weights_path.to_path_buf(),
+            message: e.to_string(),
+        })
+    })
+}
+
+/// Writes a pack folder `out` with the weights file of the pack `source` (copied byte for byte,
+/// so its checksum — and every library built with it — stays valid) and a new `manifest`: how
+/// a pack's calibration is changed without touching its weights. The copy must match the
+/// checksum `source`'s manifest names.
+pub fn write_pack_with_weights_of(
+    source: &Path,
+    out: &Path,
+    manifest: PackManifest,
+) -> Result<PackManifest, PackError> {
+    let source_manifest = read_manifest(source)?;
+    let source_weights = source.join(&source_manifest.weights.file);
+    let written = write_staged(out, manifest, |weights_path| {
+        std::fs::copy(&source_weights, weights_path)
+            .map(|_| ())
+            .map_err(|source| PackError::Io {
+                path: source_weights.clone(),
+                source,
+            })
+    })?;
+    if written.weights.sha256 != source_manifest.weights.sha256 {
+        std::fs::remove_dir_all(out).map_err(|source| PackError::Io {
+            path: out.to_path_buf(),
+            source,
+        })?;
+        return Err(PackError::Checksum {
+            path: source_weights,
+            expected: source_manifest.weights.sha256,
+            actual: written.weights.sha256,
+        });
+    }
+    Ok(written)
+}
+
+/// Creates `out` through a staging sibling: `write_weights` fills the weights file, the
+/// manifest's `weights` entry is set from it, the manifest is written, and the folder renamed
+/// into place.
+fn write_staged(
+    out: &Path,
+    mut manifest: PackManifest,
+    write_weights: impl FnOnce(&Path) -> Result<(), PackError>,
 ) -> Result<PackManifest, PackError> {
     refuse_existing(out)?;
     let staging = out.with_extension("importing");
@@ -472,17 +528,7 @@ pub fn write_pack(
     }
     std::fs::create_dir_all(&staging).map_err(io(&staging))?;
     let weights_path = staging.join(WEIGHTS_FILE);
-    let mut store = SafetensorsStore::from_file(&weights_path);
-    let saved = match model {
-        PackModel::OpenaiClip(m) => m.save_into(&mut store),
-        PackModel::RetClip(m) => m.save_into(&mut store),
-        PackModel::TimmVit(m) => m.save_into(&mut store),
-        PackModel::ClipTripartite(m) => m.save_into(&mut store),
-    };
-    saved.map_err(|e| PackError::Write {
-        path: weights_path.clone(),
-        message: e.to_string(),
-    })?;
+    write_weights(&weights_path)?;
     manifest.weights = WeightsEntry {
         file: WEIGHTS_FILE.to_string(),
         sha256: sha256_file(&weights_path)?,

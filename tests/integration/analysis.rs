@@ -389,7 +389,8 @@ fn degenerate_text_towers_are_caught_and_the_demo_tower_is_not() {
 
 /// `fovea train-demo` end to end at toy size: renders patients, trains with autodiff, fits
 /// temperatures, evaluates on another seed and writes a pack that loads, with a model card
-/// that says the data were synthetic and holds the measured numbers.
+/// that says the data were synthetic and holds the measured numbers; `--recalibrate` refits
+/// that pack's calibration and keeps its weights.
 #[test]
 fn train_demo_writes_a_loadable_pack_with_its_model_card() {
     let dir = tempfile::tempdir().expect("tmp");
@@ -433,6 +434,64 @@ fn train_demo_writes_a_loadable_pack_with_its_model_card() {
     assert_eq!(evaluation["config"]["steps"], 6);
     assert_eq!(evaluation["config"]["guidance_weight"], 0.5);
     assert!(evaluation["findings"]["amd"]["eye"]["auroc"].is_number());
+    assert_eq!(evaluation["recalibrated"], false);
+
+    // Recalibration: the same weights, temperatures and operating points refitted on another
+    // validation size, the card saying so.
+    let recalibrated = dir.path().join("recalibrated");
+    let output = Command::new(env!("CARGO_BIN_EXE_fovea"))
+        .args(["train-demo", "--validation-patients", "10", "--recalibrate"])
+        .arg(&out)
+        .arg("--out")
+        .arg(&recalibrated)
+        .output()
+        .expect("run");
+    crate::support::assert_succeeded(&output);
+    let again = fovea::encoder::pack::load_pack(&recalibrated, &burn::prelude::Device::flex())
+        .expect("loads");
+    assert_eq!(again.manifest.weights.sha256, pack.manifest.weights.sha256);
+    let evaluation: serde_json::Value = serde_json::from_str(
+        &std::fs::read_to_string(recalibrated.join("evaluation.json")).expect("json"),
+    )
+    .expect("json");
+    assert_eq!(evaluation["recalibrated"], true);
+    assert_eq!(evaluation["config"]["validation_patients"], 10);
+    assert_eq!(evaluation["config"]["test_patients"], 8);
+    assert_eq!(evaluation["config"]["steps"], 6);
+    for finding in &again.manifest.findings {
+        for (level, temperature) in &finding.temperature {
+            let recorded = evaluation["findings"][&finding.id][level]["temperature"]
+                .as_f64()
+                .expect("temperature");
+            assert!((f64::from(*temperature) - recorded).abs() < 1e-5);
+        }
+    }
+    let card = std::fs::read_to_string(recalibrated.join("MODEL_CARD.md")).expect("card");
+    assert!(card.contains("--recalibrate") && card.contains("10 validation patients"));
+    assert!(card.contains(&pack.manifest.weights.sha256));
+
+    // Training options do not go with --recalibrate; an existing output is refused.
+    let output = Command::new(env!("CARGO_BIN_EXE_fovea"))
+        .args(["train-demo", "--steps", "3", "--recalibrate"])
+        .arg(&out)
+        .arg("--out")
+        .arg(dir.path().join("other"))
+        .output()
+        .expect("run");
+    assert!(!output.status.success());
+    let output = Command::new(env!("CARGO_BIN_EXE_fovea"))
+        .args(["train-demo", "--recalibrate"])
+        .arg(&out)
+        .arg("--out")
+        .arg(&recalibrated)
+        .output()
+        .expect("run");
+    assert!(!output.status.success());
+    assert!(
+        String::from_utf8_lossy(&output.stderr).contains("already exists"),
+        "{}",
+        String::from_utf8_lossy(&output.stderr)
+    );
 }
 
 /// `fovea model info` on the demo pack says, before anything else a reader might quote, that it
