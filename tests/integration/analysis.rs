@@ -494,6 +494,34 @@ fn train_demo_writes_a_loadable_pack_with_its_model_card() {
     );
 }
 
+/// A recalibrated pack copies its source's weights only when they are the ones the source's
+/// manifest names: a changed weights file is refused and nothing is left at the output.
+#[test]
+fn a_pack_whose_weights_changed_is_not_copied() {
+    let dir = tempfile::tempdir().expect("tmp");
+    let source = dir.path().join("source");
+    std::fs::create_dir(&source).expect("mkdir");
+    let demo = Path::new(env!("CARGO_MANIFEST_DIR")).join("models/demo");
+    for file in ["manifest.json", "weights.safetensors"] {
+        std::fs::copy(demo.join(file), source.join(file)).expect("copy");
+    }
+    let manifest = fovea::encoder::pack::read_manifest(&source).expect("manifest");
+    let out = dir.path().join("copy");
+    let copied = fovea::encoder::pack::write_pack_with_weights_of(&source, &out, manifest.clone())
+        .expect("an intact pack is copied");
+    assert_eq!(copied.weights.sha256, manifest.weights.sha256);
+
+    let mut weights = std::fs::read(source.join("weights.safetensors")).expect("read");
+    let last = weights.len() - 1;
+    weights[last] ^= 1;
+    std::fs::write(source.join("weights.safetensors"), weights).expect("write");
+    let refused = dir.path().join("refused");
+    let error = fovea::encoder::pack::write_pack_with_weights_of(&source, &refused, manifest)
+        .expect_err("changed weights");
+    assert!(error.to_string().contains("checksum mismatch"), "{error}");
+    assert!(!refused.exists());
+}
+
 /// `fovea model info` on the demo pack says, before anything else a reader might quote, that it
 /// was trained on synthetic data, and lists its findings.
 #[test]
