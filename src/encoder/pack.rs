@@ -478,35 +478,22 @@ pub fn write_pack(
 
 /// Writes a pack folder `out` with the weights file of the pack `source` (copied byte for byte,
 /// so its checksum — and every library built with it — stays valid) and a new `manifest`: how
-/// a pack's calibration is changed without touching its weights. The copy must match the
-/// checksum `source`'s manifest names.
+/// a pack's calibration is changed without touching its weights. `source`'s weights must have
+/// the checksum its manifest names; that is checked before anything is written.
 pub fn write_pack_with_weights_of(
     source: &Path,
     out: &Path,
     manifest: PackManifest,
 ) -> Result<PackManifest, PackError> {
-    let source_manifest = read_manifest(source)?;
-    let source_weights = source.join(&source_manifest.weights.file);
-    let written = write_staged(out, manifest, |weights_path| {
+    let source_weights = checked_weights(source, &read_manifest(source)?)?;
+    write_staged(out, manifest, |weights_path| {
         std::fs::copy(&source_weights, weights_path)
             .map(|_| ())
             .map_err(|source| PackError::Io {
                 path: source_weights.clone(),
                 source,
             })
-    })?;
-    if written.weights.sha256 != source_manifest.weights.sha256 {
-        std::fs::remove_dir_all(out).map_err(|source| PackError::Io {
-            path: out.to_path_buf(),
-            source,
-        })?;
-        return Err(PackError::Checksum {
-            path: source_weights,
-            expected: source_manifest.weights.sha256,
-            actual: written.weights.sha256,
-        });
-    }
-    Ok(written)
+    })
 }
 
 /// Creates `out` through a staging sibling: `write_weights` fills the weights file, the
@@ -578,9 +565,8 @@ pub struct LoadedPack {
     pub model: PackModel,
 }
 
-/// Opens a pack: manifest, checksum of the weights, then the weights onto `device`.
-pub fn load_pack(pack: &Path, device: &Device) -> Result<LoadedPack, PackError> {
-    let manifest = read_manifest(pack)?;
+/// The weights file of the pack folder `pack`, once its SHA-256 is the one `manifest` names.
+fn checked_weights(pack: &Path, manifest: &PackManifest) -> Result<PathBuf, PackError> {
     let weights_path = pack.join(&manifest.weights.file);
     let actual = sha256_file(&weights_path)?;
     if actual != manifest.weights.sha256 {
@@ -590,6 +576,13 @@ pub fn load_pack(pack: &Path, device: &Device) -> Result<LoadedPack, PackError> 
             actual,
         });
     }
+    Ok(weights_path)
+}
+
+/// Opens a pack: manifest, checksum of the weights, then the weights onto `device`.
+pub fn load_pack(pack: &Path, device: &Device) -> Result<LoadedPack, PackError> {
+    let manifest = read_manifest(pack)?;
+    let weights_path = checked_weights(pack, &manifest)?;
     let mut model = manifest.architecture.init(device);
     let mut store = SafetensorsStore::from_file(&weights_path);
     let result = match &mut model {
