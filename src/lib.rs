@@ -1,18 +1,29 @@
 //! Fovea: an offline desktop viewer for ophthalmology.
 //!
-//! The crate is organised in rooms whose dependencies point one way (see `ARCHITECTURE.md`):
+//! The crate is organised in rooms whose dependencies point one way (see `ARCHITECTURE.md`;
+//! `tests/integration/rooms.rs` enforces it), from the top:
+//! - [`ui`]: the egui/eframe viewer (the only room that knows egui);
+//! - [`cli`]: the headless commands of the `fovea` binary;
+//! - [`demo`]: training, calibration and evaluation of the demo model, the pointing game;
+//! - [`analysis`]: gradeability, findings per image/eye/patient, zero-shot text, heatmaps;
+//! - [`library`]: the case library of reference cases and similar-case retrieval;
+//! - [`encoder`]: the models (EyeCLIP, RET-CLIP, RETFound's timm ViT), checkpoints, packs,
+//!   devices and the burn-free `EncoderSession` (inference and import only);
 //! - [`study`]: files → patients → studies → eyes → images (DICOM, DICOMDIR, plain images),
-//!   metadata scan and lazy pixel decoding;
-//! - [`synth`]: seeded procedural synthetic patients (fundus, SLO, OCT) written as real DICOM
-//!   and PNG with ground-truth labels — the demo data and test material;
-//! - [`encoder`]: the CLIP-family models (so far: the CLIP tokenizer);
-//! - [`cli`]: the headless commands of the `fovea` binary.
+//!   metadata scan, pixel decoding and clinical grades;
+//! - [`synth`]: seeded synthetic patients written as real DICOM and PNG with ground truth —
+//!   the demo data and test material.
+//!
+//! Shared pieces any room may use: [`worker`] (the one background worker type) and
+//! [`path_io`] (an I/O error with its path).
 
 pub mod analysis;
 pub mod cli;
+pub mod demo;
 pub mod encoder;
 pub mod library;
-pub mod stats;
+pub mod path_io;
+pub mod worker;
 pub mod study;
 pub mod synth;
 pub mod ui;

@@ -10,6 +10,11 @@ use serde::Serialize;
 use crate::encoder::pack::{FindingSpec, PackManifest};
 use crate::encoder::session::TextVectors;
 
+/// The logistic function.
+pub fn sigmoid(x: f64) -> f64 {
+    1.0 / (1.0 + (-x).exp())
+}
+
 /// Which model produced a result: shown beside every probability.
 #[derive(Debug, Clone, PartialEq, Serialize)]
 pub struct ModelStamp {
@@ -143,7 +148,7 @@ pub fn score_findings(
             let temperature = f64::from(spec.temperature.get(key).copied().unwrap_or(1.0));
             let operating_point = spec.operating_point.get(key).copied().map(f64::from);
             let logit = pair_logit(vector, pair, f64::from(spec.scale), level);
-            let probability = crate::stats::sigmoid(logit / temperature.max(1e-6));
+            let probability = sigmoid(logit / temperature.max(1e-6));
             FindingProbability {
                 id: spec.id.clone(),
                 name: spec.name.clone(),

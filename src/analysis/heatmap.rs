@@ -1,18 +1,14 @@
 //! Heatmaps over images, as data the viewer overlays: attention rollout (no gradients) and
 //! Grad-CAM on the last block for a finding's prompt pair (burn's autodiff, inside the
-//! encoder), at patch resolution, with bilinear upsampling to the image; and the pointing game
-//! that checks them on synthetic images with planted lesions.
+//! encoder), at patch resolution, with bilinear upsampling to the image. The pointing game that checks
+//! them on synthetic lesions is in [`crate::demo::pointing_game`].
 
 use serde::{Deserialize, Serialize};
 
 use super::engine::Analyzer;
 use super::findings::ModelStamp;
-use crate::encoder::demo_train::DEMO_FINDINGS;
 use crate::encoder::embed::EmbedError;
 use crate::encoder::session::PatchGrid;
-use crate::synth::samples::render_patient;
-use crate::synth::truth::{AmdStage, LesionKind};
-use crate::synth::{DemoConfig, LesionMask, oct::OctGeometry};
 
 /// How a heatmap is made.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize, clap::ValueEnum)]
@@ -235,91 +231,6 @@ fn without_rim(inside: &[bool], columns: usize, rows: usize) -> Vec<bool> {
     } else {
         inside.to_vec()
     }
-}
-
-/// The lesions a finding's heatmap should point at on a fundus photograph.
-fn lesion_kinds(finding: &str) -> &'static [LesionKind] {
-    DEMO_FINDINGS
-        .iter()
-        .find(|f| f.id == finding)
-        .map_or(&[], |f| f.lesions)
-}
-
-/// The pointing game's outcome.
-#[derive(Debug, Clone, Serialize)]
-pub struct PointingReport {
-    /// Method.
-    pub method: HeatmapMethod,
-    /// Lesion-positive fundus photographs tried.
-    pub images: usize,
-    /// Of which the heatmap's peak fell inside a lesion (dilated by one patch).
-    pub hits: usize,
-}
-
-impl PointingReport {
-    /// `hits / images`.
-    pub fn rate(&self) -> f64 {
-        self.hits as f64 / self.images.max(1) as f64
-    }
-}
-
-/// The pointing game on the fundus photographs of `patients` synthetic patients drawn with
-/// `seed`: for every eye with referable DR or AMD, the heatmap for that finding (Grad-CAM) or
-/// the rollout must peak inside one of its lesions, each lesion's ellipse grown by one patch.
-/// Fundus photographs are rendered at `fundus_px`.
-pub fn pointing_game(
-    analyzer: &Analyzer,
-    method: HeatmapMethod,
-    seed: u64,
-    patients: usize,
-    fundus_px: u32,
-) -> Result<PointingReport, HeatmapError> {
-    let config = DemoConfig {
-        patients,
-        seed,
-        write_png: false,
-        fundus_px,
-        slo_px: 64,
-        oct: OctGeometry::minimal(),
-        ..DemoConfig::default()
-    };
-    let mut report = PointingReport {
-        method,
-        images: 0,
-        hits: 0,
-    };
-    for index in 0..patients {
-        let sample = render_patient(&config, index);
-        for eye in &sample.eyes {
-            let finding = if eye.truth.dr_grade.is_referable() {
-                "referable_dr"
-            } else if eye.truth.amd != AmdStage::None {
-                "amd"
-            } else {
-                continue;
-            };
-            let image = &eye.images.fundus;
-            let map = heatmap(analyzer, image, method, Some(finding))?;
-            let (col, row) = map.peak();
-            let patch_w = f64::from(image.width()) / map.columns as f64;
-            let patch_h = f64::from(image.height()) / map.rows as f64;
-            let (x, y) = ((col as f64 + 0.5) * patch_w, (row as f64 + 0.5) * patch_h);
-            let view = eye.images.fundus_view;
-            let hit = eye
-                .truth
-                .lesions
-                .iter()
-                .filter(|l| lesion_kinds(finding).contains(&l.kind))
-                .any(|l| {
-                    let mask = LesionMask::on(&view, l);
-                    let (rx, ry) = (mask.rx + patch_w, mask.ry + patch_h);
-                    ((x - mask.cx) / rx).powi(2) + ((y - mask.cy) / ry).powi(2) <= 1.0
-                });
-            report.images += 1;
-            report.hits += usize::from(hit);
-        }
-    }
-    Ok(report)
 }
 
 #[cfg(test)]

@@ -129,6 +129,6 @@ impl ZeroShot {
         let neutral = cosine(vector, level.text(&self.neutral));
         let vectors = self.vectors(session, text)?;
         let logit = scale * (cosine(vector, level.text(vectors)) - neutral);
-        Ok(crate::stats::sigmoid(logit))
+        Ok(super::findings::sigmoid(logit))
     }
 }

@@ -224,7 +224,7 @@ fn open_with_pack(dir: &Path, pack: &PackArgs) -> anyhow::Result<(Library, Analy
     Ok((library, analyzer))
 }
 
-#[allow(clippy::print_stderr, clippy::print_stdout)]
+#[allow(clippy::print_stderr)]
 fn add(
     library: &mut Library,
     analyzer: &Analyzer,
@@ -261,7 +261,6 @@ fn add(
     })
 }
 
-#[allow(clippy::print_stdout)]
 fn info(dir: &Path) -> anyhow::Result<ExitCode> {
     let library = Library::open_read_only(dir)?;
     let searcher = Searcher::open(&library)?;
@@ -352,7 +351,6 @@ fn analyse_one(analyzer: &Analyzer, folder: &Path, image: &Path) -> anyhow::Resu
     Ok(analyzer.analyze_patient(patient)?)
 }
 
-#[allow(clippy::print_stdout)]
 fn search(
     dir: &Path,
     query: &Query<'_>,
@@ -501,7 +499,6 @@ fn image_rows(hits: &[crate::library::Hit<crate::library::CaseImage>]) -> Vec<Hi
     hit_rows(hits, |r| (&r.case_id, r.eye, vec![r.modality], &r.findings))
 }
 
-#[allow(clippy::print_stdout)]
 fn print_search(output: &SearchOutput) {
     println!("query: {} ({}-level)", output.query, output.level);
     println!("model: {}", output.model);
@@ -560,7 +557,6 @@ fn relevant(main: &str, findings: &[String]) -> bool {
     }
 }
 
-#[allow(clippy::print_stdout)]
 fn evaluate(
     dir: &Path,
     studies: &[PathBuf],

@@ -2,6 +2,7 @@
 //! their causes, and turned into an exit status.
 
 mod analyze;
+mod analyze_csv;
 mod demo_data;
 mod library;
 mod model;
@@ -83,28 +84,45 @@ fn default_library() -> Option<PathBuf> {
     [local, bundled].into_iter().find(|p| p.is_dir())
 }
 
-/// Opens the viewer; reports a window that cannot open once.
-fn viewer(cli: Cli) -> ExitCode {
-    let paths = if cli.paths.is_empty() {
-        vec![default_studies()]
-    } else {
-        cli.paths
-    };
-    let config = crate::ui::ViewerConfig {
-        paths,
-        pack: cli.pack.unwrap_or_else(analyze::default_pack),
-        library: if cli.no_library {
-            None
-        } else {
-            cli.library.or_else(default_library)
-        },
-        model_on: if cli.cpu_model {
-            crate::ui::ModelPlacement::Cpu
-        } else {
-            crate::ui::ModelPlacement::GpuIfReal
-        },
-    };
-    match crate::ui::run(config) {
+/// What the viewer is asked to open, as the command line gave it (defaults filled in). The
+/// binary turns it into the viewer's configuration: `cli` knows no GUI.
+#[derive(Debug, Clone)]
+pub struct ViewerRequest {
+    /// Folders, files or DICOMDIRs (default: the bundled demo patients).
+    pub paths: Vec<PathBuf>,
+    /// The model pack (default: the bundled demo model).
+    pub pack: PathBuf,
+    /// The case library (default: the bundled one; none with `--no-library`).
+    pub library: Option<PathBuf>,
+    /// Keep the model on the CPU even when the window has a real GPU.
+    pub cpu_model: bool,
+}
+
+impl ViewerRequest {
+    fn from_cli(cli: Cli) -> Self {
+        ViewerRequest {
+            paths: if cli.paths.is_empty() {
+                vec![default_studies()]
+            } else {
+                cli.paths
+            },
+            pack: cli.pack.unwrap_or_else(analyze::default_pack),
+            library: if cli.no_library {
+                None
+            } else {
+                cli.library.or_else(default_library)
+            },
+            cpu_model: cli.cpu_model,
+        }
+    }
+}
+
+/// Opens the viewer with `open_viewer`; reports a window that cannot open once.
+fn viewer<E: std::fmt::Display>(
+    request: ViewerRequest,
+    open_viewer: impl FnOnce(ViewerRequest) -> Result<(), E>,
+) -> ExitCode {
+    match open_viewer(request) {
         Ok(()) => ExitCode::SUCCESS,
         Err(error) => {
             #[allow(clippy::print_stderr)] // the one place errors reach the user
@@ -118,12 +136,14 @@ fn viewer(cli: Cli) -> ExitCode {
     }
 }
 
-/// Parses arguments, runs the command, reports any error once.
-pub fn main() -> ExitCode {
+/// Parses arguments, runs the command (or, without one, `open_viewer`), reports any error once.
+pub fn main<E: std::fmt::Display>(
+    open_viewer: impl FnOnce(ViewerRequest) -> Result<(), E>,
+) -> ExitCode {
     env_logger::Builder::from_env(env_logger::Env::default().default_filter_or("warn")).init();
     let mut cli = Cli::parse();
     let Some(command) = cli.command.take() else {
-        return viewer(cli);
+        return viewer(ViewerRequest::from_cli(cli), open_viewer);
     };
     let result = match command {
         Command::Studies { paths, json } => studies::run(&paths, json),

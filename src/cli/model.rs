@@ -5,12 +5,11 @@ use std::path::PathBuf;
 use std::process::ExitCode;
 
 use anyhow::{Context, bail};
-use burn::prelude::Device;
 
 use crate::encoder::clip::ClipConfig;
 use crate::encoder::clip_text::ClipTextConfig;
 use crate::encoder::clip_vision::ClipVisionConfig;
-use crate::encoder::device::{DeviceChoice, open_device, with_cpu_fallback};
+use crate::encoder::device::{DeviceChoice, cpu_device, open_device, with_cpu_fallback};
 use crate::encoder::embed::{embed_image, text_vectors};
 use crate::encoder::pack::{Architecture, ImportOptions, import_checkpoint, load_pack};
 use crate::encoder::ret_clip::RetClipConfig;
@@ -111,7 +110,7 @@ pub fn run(command: &ModelCommand) -> anyhow::Result<ExitCode> {
             Ok(ExitCode::SUCCESS)
         }
         ModelCommand::Info { pack } => {
-            let loaded = load_pack(pack, &Device::flex())?;
+            let loaded = load_pack(pack, &cpu_device())?;
             let m = &loaded.manifest;
             let mut stdout = std::io::stdout().lock();
             writeln!(stdout, "{} version {}", m.name, m.version)?;

@@ -11,12 +11,12 @@ use std::time::Instant;
 
 use anyhow::Context;
 
-use crate::encoder::clip_tripartite::ClipTripartite;
-use crate::encoder::demo_eval::{
-    DemoEvaluation, evaluate, read_evaluation, score_split, write_demo_pack,
+use crate::demo::eval::{
+    DemoEvaluation, calibrate_and_evaluate, read_evaluation, write_demo_pack,
     write_recalibrated_demo_pack,
 };
-use crate::encoder::demo_train::{DemoTrainConfig, TrainStep, render_split, train};
+use crate::demo::train::{DemoTrainConfig, TrainStep, render_split, train};
+use crate::encoder::device::cpu_device;
 use crate::encoder::pack::{PackModel, load_pack, refuse_existing};
 
 /// Options of `fovea train-demo`.
@@ -71,26 +71,6 @@ pub fn run(args: &TrainDemoArgs) -> anyhow::Result<ExitCode> {
     Ok(ExitCode::SUCCESS)
 }
 
-/// Renders the validation and test splits of `config`, scores them with `model`, calibrates
-/// on validation and evaluates on test.
-fn calibrate_and_evaluate(
-    config: &DemoTrainConfig,
-    model: &ClipTripartite,
-    training_seconds: f64,
-) -> DemoEvaluation {
-    let validation = render_split(config, config.validation_seed, config.validation_patients);
-    let test = render_split(config, config.test_seed, config.test_patients);
-    let device = burn::prelude::Device::flex();
-    let validation_scores = score_split(model, config, &validation, &device);
-    let test_scores = score_split(model, config, &test, &device);
-    evaluate(
-        config,
-        (&validation, &validation_scores),
-        (&test, &test_scores),
-        training_seconds,
-    )
-}
-
 /// Trains, calibrates, evaluates and writes a new pack.
 fn train_and_write(args: &TrainDemoArgs) -> anyhow::Result<DemoEvaluation> {
     let defaults = DemoTrainConfig::default();
@@ -114,7 +94,7 @@ fn train_and_write(args: &TrainDemoArgs) -> anyhow::Result<DemoEvaluation> {
         "rendering {} training patients (seed {})…",
         config.train_patients, config.seed
     )?;
-    let train_split = render_split(&config, config.seed, config.train_patients);
+    let train_split = render_split(&config, config.seed, config.train_patients)?;
     writeln!(
         stderr,
         "rendered in {:.0} s; training…",
@@ -149,7 +129,7 @@ fn train_and_write(args: &TrainDemoArgs) -> anyhow::Result<DemoEvaluation> {
         "trained in {training_seconds:.0} s; rendering {} validation and {} test patients, calibrating, evaluating…",
         config.validation_patients, config.test_patients
     )?;
-    let evaluation = calibrate_and_evaluate(&config, &model, training_seconds);
+    let evaluation = calibrate_and_evaluate(&config, &model, training_seconds)?;
     write_demo_pack(&args.out, model, &config, &evaluation)?;
     Ok(evaluation)
 }
@@ -170,7 +150,7 @@ fn recalibrate(args: &TrainDemoArgs, source: &Path) -> anyhow::Result<DemoEvalua
         test_patients: args.test_patients.unwrap_or(trained.config.test_patients),
         ..trained.config
     };
-    let pack = load_pack(source, &burn::prelude::Device::flex())?;
+    let pack = load_pack(source, &cpu_device())?;
     let PackModel::ClipTripartite(model) = pack.model else {
         anyhow::bail!(
             "{}: not a demo pack (architecture {}); only packs written by `fovea train-demo` can be recalibrated",
@@ -186,7 +166,7 @@ fn recalibrate(args: &TrainDemoArgs, source: &Path) -> anyhow::Result<DemoEvalua
     )?;
     let evaluation = DemoEvaluation {
         recalibrated: true,
-        ..calibrate_and_evaluate(&config, &model, trained.training_seconds)
+        ..calibrate_and_evaluate(&config, &model, trained.training_seconds)?
     };
     write_recalibrated_demo_pack(source, &args.out, &evaluation)?;
     Ok(evaluation)

@@ -10,6 +10,8 @@
 use burn::backend::wgpu::wgpu;
 use burn::prelude::*;
 
+use crate::worker::panic_message;
+
 /// What the user asked for (`--device`).
 #[derive(
     Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum, serde::Serialize, serde::Deserialize,
@@ -124,14 +126,6 @@ fn first_line(text: &str) -> &str {
         .unwrap_or(text)
 }
 
-fn panic_message(panic: &(dyn std::any::Any + Send)) -> String {
-    panic
-        .downcast_ref::<String>()
-        .cloned()
-        .or_else(|| panic.downcast_ref::<&str>().map(|s| (*s).to_string()))
-        .unwrap_or_else(|| "no reason given".to_string())
-}
-
 /// Why the GPU could not be used.
 #[derive(Debug, thiserror::Error)]
 #[error(
@@ -139,10 +133,16 @@ fn panic_message(panic: &(dyn std::any::Any + Send)) -> String {
 )]
 pub struct GpuUnavailable(pub String);
 
+/// burn's CPU backend (`flex`, with rayon and SIMD): where commands that never use the GPU
+/// (checksums, training, recalibration) load their packs.
+pub fn cpu_device() -> Device {
+    Device::flex()
+}
+
 /// Opens the device for `choice`, checking the GPU with one small computation.
 pub fn open_device(choice: DeviceChoice) -> Result<OpenedDevice, GpuUnavailable> {
     let cpu = || OpenedDevice {
-        device: Device::flex(),
+        device: cpu_device(),
         kind: "cpu",
         fallback_notice: None,
         adapter_name: None,

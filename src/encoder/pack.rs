@@ -3,6 +3,7 @@
 //! needs no key rules. The SHA-256 of the weights is checked before they are read; a pack whose
 //! checksum, keys or shapes do not match is refused with a message naming what is wrong.
 
+use crate::path_io::AtPath;
 use std::io::Read;
 use std::path::{Path, PathBuf};
 
@@ -342,17 +343,15 @@ pub enum PackError {
     },
 }
 
+crate::path_io::from_path_io!(PackError);
+
 /// SHA-256 of a file, lower-case hex.
 pub fn sha256_file(path: &Path) -> Result<String, PackError> {
-    let io = |source| PackError::Io {
-        path: path.to_path_buf(),
-        source,
-    };
-    let mut file = std::fs::File::open(path).map_err(io)?;
+    let mut file = std::fs::File::open(path).at_path(path)?;
     let mut hasher = Sha256::new();
     let mut buffer = vec![0_u8; 1 << 20];
     loop {
-        let n = file.read(&mut buffer).map_err(io)?;
+        let n = file.read(&mut buffer).at_path(path)?;
         if n == 0 {
             break;
         }
@@ -489,10 +488,8 @@ pub fn write_pack_with_weights_of(
     write_staged(out, manifest, |weights_path| {
         std::fs::copy(&source_weights, weights_path)
             .map(|_| ())
-            .map_err(|source| PackError::Io {
-                path: source_weights.clone(),
-                source,
-            })
+            .at_path(&source_weights)
+            .map_err(PackError::from)
     })
 }
 
@@ -506,43 +503,34 @@ fn write_staged(
 ) -> Result<PackManifest, PackError> {
     refuse_existing(out)?;
     let staging = out.with_extension("importing");
-    let io = |path: &Path| {
-        let path = path.to_path_buf();
-        move |source| PackError::Io { path, source }
-    };
     if staging.exists() {
-        std::fs::remove_dir_all(&staging).map_err(io(&staging))?;
+        std::fs::remove_dir_all(&staging).at_path(&staging)?;
     }
-    std::fs::create_dir_all(&staging).map_err(io(&staging))?;
+    std::fs::create_dir_all(&staging).at_path(&staging)?;
     let weights_path = staging.join(WEIGHTS_FILE);
     write_weights(&weights_path)?;
     manifest.weights = WeightsEntry {
         file: WEIGHTS_FILE.to_string(),
         sha256: sha256_file(&weights_path)?,
-        bytes: std::fs::metadata(&weights_path)
-            .map_err(io(&weights_path))?
-            .len(),
+        bytes: std::fs::metadata(&weights_path).at_path(&weights_path)?.len(),
     };
     let manifest_path = staging.join(MANIFEST_FILE);
     let json = serde_json::to_vec_pretty(&manifest).map_err(|source| PackError::Manifest {
         path: manifest_path.clone(),
         source,
     })?;
-    std::fs::write(&manifest_path, json).map_err(io(&manifest_path))?;
+    std::fs::write(&manifest_path, json).at_path(&manifest_path)?;
     if out.exists() {
-        std::fs::remove_dir(out).map_err(io(out))?; // empty, checked above
+        std::fs::remove_dir(out).at_path(out)?; // empty, checked above
     }
-    std::fs::rename(&staging, out).map_err(io(out))?;
+    std::fs::rename(&staging, out).at_path(out)?;
     Ok(manifest)
 }
 
 /// Reads and checks a pack's manifest (not the weights).
 pub fn read_manifest(pack: &Path) -> Result<PackManifest, PackError> {
     let path = pack.join(MANIFEST_FILE);
-    let bytes = std::fs::read(&path).map_err(|source| PackError::Io {
-        path: path.clone(),
-        source,
-    })?;
+    let bytes = std::fs::read(&path).at_path(&path)?;
     let manifest: PackManifest =
         serde_json::from_slice(&bytes).map_err(|source| PackError::Manifest {
             path: path.clone(),

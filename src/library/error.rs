@@ -42,16 +42,24 @@ pub enum LibraryError {
         got: usize,
     },
     /// The store failed (disk full, permissions, a damaged file).
-    #[error("case library store {path}: {message}")]
+    #[error("case library store {path}: {source}")]
     Store {
         /// The library folder.
         path: PathBuf,
-        /// redb's message.
-        message: String,
+        /// redb's error.
+        #[source]
+        source: Box<redb::Error>,
     },
-    /// The vector index failed.
-    #[error("vector index: {0}")]
-    Index(String),
+    /// The vector index failed (USearch's C++ exception, a thread that could not start, a
+    /// stamp that could not be written).
+    #[error("vector index{}: {source}", at.as_ref().map(|p| format!(" {}", p.display())).unwrap_or_default())]
+    Index {
+        /// The index file, when one was being read or written.
+        at: Option<PathBuf>,
+        /// What failed.
+        #[source]
+        source: Box<dyn std::error::Error + Send + Sync>,
+    },
     /// A labels file could not be read.
     #[error("labels {path}: {message}")]
     Labels {
@@ -69,10 +77,29 @@ pub enum LibraryError {
         #[source]
         source: std::io::Error,
     },
-    /// A record in the store is not what this version of Fovea wrote.
-    #[error("case library record {0} cannot be read: {1}")]
-    Record(String, String),
+    /// A record in the store is not what this version of Fovea wrote (or could not be
+    /// encoded).
+    #[error("case library record {key} cannot be read: {source}")]
+    Record {
+        /// The record's key.
+        key: String,
+        /// serde's error.
+        #[source]
+        source: serde_json::Error,
+    },
+    /// The library was written in a format this version does not read.
+    #[error("case library record {key} cannot be read: format version {found} (this Fovea reads {reads})")]
+    RecordVersion {
+        /// The record's key.
+        key: String,
+        /// The version found.
+        found: u32,
+        /// The version this build reads.
+        reads: u32,
+    },
     /// The model failed while embedding.
     #[error(transparent)]
     Analysis(#[from] crate::analysis::engine::AnalysisError),
 }
+
+crate::path_io::from_path_io!(LibraryError);

@@ -9,6 +9,7 @@
 use std::path::Path;
 
 use super::error::LibraryError;
+use crate::path_io::AtPath;
 use crate::encoder::session::normalized;
 
 /// Up to this many vectors, search is exact (a scan of ≤ 20 000 × 512 values takes a few
@@ -67,8 +68,21 @@ pub struct HnswIndex {
     index: usearch::Index,
 }
 
-fn index_error(e: impl std::fmt::Display) -> LibraryError {
-    LibraryError::Index(e.to_string())
+/// A boxed cause of an index failure.
+type IndexCause = Box<dyn std::error::Error + Send + Sync>;
+
+fn index_error(e: impl Into<IndexCause>) -> LibraryError {
+    LibraryError::Index {
+        at: None,
+        source: e.into(),
+    }
+}
+
+fn index_file_error<E: Into<IndexCause>>(path: &Path) -> impl FnOnce(E) -> LibraryError {
+    move |e| LibraryError::Index {
+        at: Some(path.to_path_buf()),
+        source: e.into(),
+    }
 }
 
 impl ExactIndex {
@@ -128,7 +142,7 @@ impl HnswIndex {
         index
             .reserve_capacity_and_threads(keys.len(), threads)
             .map_err(index_error)?;
-        let failure: std::sync::Mutex<Option<String>> = std::sync::Mutex::new(None);
+        let failure: std::sync::Mutex<Option<IndexCause>> = std::sync::Mutex::new(None);
         std::thread::scope(|scope| {
             for t in 0..threads {
                 let (index, failure) = (&index, &failure);
@@ -139,7 +153,7 @@ impl HnswIndex {
                             let row = &vectors[i * dim..(i + 1) * dim];
                             if let Err(e) = index.add(keys[i], row) {
                                 if let Ok(mut slot) = failure.lock() {
-                                    slot.get_or_insert(e.to_string());
+                                    slot.get_or_insert(e.into());
                                 }
                                 return;
                             }
@@ -148,12 +162,12 @@ impl HnswIndex {
                 if let Err(e) = spawned
                     && let Ok(mut slot) = failure.lock()
                 {
-                    slot.get_or_insert(e.to_string());
+                    slot.get_or_insert(e.into());
                 }
             }
         });
-        if let Some(message) = failure.into_inner().ok().flatten() {
-            return Err(LibraryError::Index(message));
+        if let Some(cause) = failure.into_inner().ok().flatten() {
+            return Err(index_error(cause));
         }
         Ok(HnswIndex { index })
     }
@@ -163,7 +177,7 @@ impl HnswIndex {
         let index = usearch::Index::new(&Self::options(dim, params)).map_err(index_error)?;
         index
             .load(&path.to_string_lossy())
-            .map_err(|e| LibraryError::Index(format!("{}: {e}", path.display())))?;
+            .map_err(index_file_error(path))?;
         if index.dimensions() != dim {
             return Err(LibraryError::Dimension {
                 expected: dim,
@@ -179,11 +193,8 @@ impl HnswIndex {
         let staging = path.with_extension("usearch.partial");
         self.index
             .save(&staging.to_string_lossy())
-            .map_err(|e| LibraryError::Index(format!("{}: {e}", staging.display())))?;
-        std::fs::rename(&staging, path).map_err(|source| LibraryError::Io {
-            path: path.to_path_buf(),
-            source,
-        })
+            .map_err(index_file_error(&staging))?;
+        Ok(std::fs::rename(&staging, path).at_path(path)?)
     }
 
     /// Vectors in the graph.

@@ -12,8 +12,9 @@ use std::path::{Path, PathBuf};
 use serde::Deserialize;
 
 use super::error::LibraryError;
+use crate::path_io::AtPath;
 use crate::study::Eye;
-use crate::synth::truth::EyeTruth;
+use crate::study::grading::{EyeGrading, GRADED_FINDINGS};
 
 /// Findings per (patient id, eye).
 #[derive(Debug, Clone, Default)]
@@ -36,9 +37,10 @@ struct TruthPatient {
     eyes: Vec<TruthEye>,
 }
 
+/// An eye's `truth` object: only its grades are read (lesions and the rest are ignored).
 #[derive(Deserialize)]
 struct TruthEye {
-    truth: EyeTruth,
+    truth: EyeGrading,
 }
 
 impl Labels {
@@ -80,17 +82,12 @@ impl Labels {
     }
 
     fn read_truth(path: &Path) -> Result<Self, LibraryError> {
-        let bytes = std::fs::read(path).map_err(|source| LibraryError::Io {
-            path: path.to_path_buf(),
-            source,
-        })?;
+        let bytes = std::fs::read(path).at_path(path)?;
         let truth: TruthFile =
             serde_json::from_slice(&bytes).map_err(|e| Self::error(path, e.to_string()))?;
         let mut labels = Labels {
             source: path.to_path_buf(),
-            finding_ids: ["referable_dr", "glaucoma", "amd"]
-                .map(String::from)
-                .to_vec(),
+            finding_ids: GRADED_FINDINGS.iter().map(|f| f.id.to_string()).collect(),
             ..Labels::default()
         };
         for patient in truth.patients {

@@ -12,6 +12,7 @@ use super::error::LibraryError;
 use super::index::{EXACT_SEARCH_MAX, HnswIndex, HnswParams, VectorIndex};
 use super::record::{CaseEye, CaseImage, LibraryMeta};
 use super::store::{self, Library};
+use crate::path_io::AtPath;
 use crate::encoder::session::normalized;
 use crate::study::{Eye, Modality};
 
@@ -193,11 +194,11 @@ fn collection_index(
     if let VectorIndex::Hnsw(index) = &built {
         let saved = index.save(&index_path).and_then(|()| {
             let json =
-                serde_json::to_vec(&current).map_err(|e| LibraryError::Index(e.to_string()))?;
-            std::fs::write(&stamp_path, json).map_err(|source| LibraryError::Io {
-                path: stamp_path.clone(),
-                source,
-            })
+                serde_json::to_vec(&current).map_err(|e| LibraryError::Index {
+                    at: Some(stamp_path.clone()),
+                    source: e.into(),
+                })?;
+            Ok(std::fs::write(&stamp_path, json).at_path(&stamp_path)?)
         });
         if let Err(e) = saved {
             log::warn!("the {name} index was not saved and will be rebuilt next time: {e}");

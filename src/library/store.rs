@@ -2,6 +2,7 @@
 //! write transaction (redb commits are atomic and crash-safe), and bumps the library's
 //! generation so indexes saved beside it can tell whether they are current.
 
+use crate::path_io::AtPath;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
@@ -133,10 +134,7 @@ impl Library {
         if occupied {
             return Err(LibraryError::Occupied(dir.to_path_buf()));
         }
-        std::fs::create_dir_all(dir).map_err(|source| LibraryError::Io {
-            path: dir.to_path_buf(),
-            source,
-        })?;
+        std::fs::create_dir_all(dir).at_path(dir)?;
         let store_error = |e: redb::Error| store_error(dir, e);
         let db = Database::create(dir.join(STORE_FILE)).map_err(|e| store_error(e.into()))?;
         let meta = LibraryMeta {
@@ -443,13 +441,18 @@ impl<E: Into<redb::Error>> From<E> for StepError {
 
 fn to_json<T: serde::Serialize>(value: &T) -> Result<String, StepError> {
     serde_json::to_string(value)
-        .map_err(|e| StepError::Library(LibraryError::Record("new".into(), e.to_string())))
+        .map_err(|source| {
+            StepError::Library(LibraryError::Record {
+                key: "new".into(),
+                source,
+            })
+        })
 }
 
 pub(crate) fn store_error(dir: &Path, e: redb::Error) -> LibraryError {
     LibraryError::Store {
         path: dir.to_path_buf(),
-        message: e.to_string(),
+        source: Box::new(e),
     }
 }
 
@@ -463,15 +466,16 @@ fn read_meta(dir: &Path, db: &Store) -> Result<LibraryMeta, LibraryError> {
         .map_err(|e| store_error(dir, e))?
         .ok_or_else(|| LibraryError::NotALibrary(dir.to_path_buf()))?;
     let meta: LibraryMeta = serde_json::from_str(&json)
-        .map_err(|e| LibraryError::Record(META_KEY.into(), e.to_string()))?;
+        .map_err(|source| LibraryError::Record {
+            key: META_KEY.into(),
+            source,
+        })?;
     if meta.format_version != FORMAT_VERSION {
-        return Err(LibraryError::Record(
-            META_KEY.into(),
-            format!(
-                "format version {} (this Fovea reads {FORMAT_VERSION})",
-                meta.format_version
-            ),
-        ));
+        return Err(LibraryError::RecordVersion {
+            key: META_KEY.into(),
+            found: meta.format_version,
+            reads: FORMAT_VERSION,
+        });
     }
     Ok(meta)
 }
@@ -517,7 +521,10 @@ pub(crate) fn load_collection<R: serde::de::DeserializeOwned>(
         .zip(stored.records)
         .map(|(key, json)| {
             serde_json::from_str(&json)
-                .map_err(|e| LibraryError::Record(format!("{key}"), e.to_string()))
+                .map_err(|source| LibraryError::Record {
+                    key: key.to_string(),
+                    source,
+                })
         })
         .collect::<Result<Vec<R>, _>>()?;
     Ok(Stored {

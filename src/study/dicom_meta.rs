@@ -3,6 +3,7 @@
 //! Produces the patient, study and image facts of an image file, the referenced files of a
 //! DICOMDIR, or says the file is DICOM but not an image (SR, presentation state, …).
 
+use crate::path_io::{AtPath, PathIo};
 use std::path::{Path, PathBuf};
 
 use dicom_dictionary_std::tags;
@@ -47,18 +48,16 @@ pub enum DicomFileKind {
 /// Whether a file starts with the DICOM Part 10 preamble and `DICM` magic.
 pub fn has_dicom_magic(path: &Path) -> Result<bool, StudyError> {
     use std::io::Read;
-    let mut file = std::fs::File::open(path).map_err(|source| StudyError::Io {
-        path: path.to_path_buf(),
-        source,
-    })?;
+    let mut file = std::fs::File::open(path).at_path(path)?;
     let mut header = [0_u8; 132];
     match file.read_exact(&mut header) {
         Ok(()) => Ok(&header[128..132] == b"DICM"),
         Err(e) if e.kind() == std::io::ErrorKind::UnexpectedEof => Ok(false),
-        Err(source) => Err(StudyError::Io {
+        Err(source) => Err(PathIo {
             path: path.to_path_buf(),
             source,
-        }),
+        }
+        .into()),
     }
 }
 

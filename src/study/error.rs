@@ -83,6 +83,8 @@ pub enum StudyError {
     },
 }
 
+crate::path_io::from_path_io!(StudyError);
+
 /// Formats an error with its whole `source()` chain, for messages shown to users.
 pub fn error_chain(error: &dyn std::error::Error) -> String {
     let mut text = error.to_string();

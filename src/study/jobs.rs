@@ -1,19 +1,18 @@
 //! Background jobs of the study layer, for a UI that must never wait: a folder scan and a
-//! lazy pixel decoder, each on a named thread, talking over bounded channels.
+//! lazy pixel decoder, each a [`Worker`] (named thread, bounded channels).
 //!
-//! Progress events are sent with `try_send` (a slow reader loses progress ticks, never
-//! blocks the worker); results are always delivered.
+//! Progress events are dropped when the event queue is full (a slow reader loses progress
+//! ticks, never blocks the worker); results are always delivered.
 
 use std::path::PathBuf;
 use std::sync::Arc;
-use std::sync::atomic::{AtomicBool, Ordering};
-use std::sync::mpsc::{Receiver, SyncSender, TrySendError, sync_channel};
-use std::thread::JoinHandle;
+use std::sync::atomic::{AtomicU64, Ordering};
 
 use super::error::error_chain;
 use super::model::{Catalog, ImageRecord};
 use super::pixels::{DecodedImage, decode_image};
 use super::scan::{ScanProgress, scan_paths_with};
+use crate::worker::{Worker, WorkerSpec};
 
 /// Events of a [`ScanJob`].
 #[derive(Debug)]
@@ -24,65 +23,25 @@ pub enum ScanEvent {
     Finished(Box<Catalog>),
 }
 
-/// A metadata scan running on the `fovea-scan` thread.
-pub struct ScanJob {
-    events: Receiver<ScanEvent>,
-    cancel: Arc<AtomicBool>,
-    handle: Option<JoinHandle<()>>,
-}
+/// A metadata scan running on the `fovea-scan` thread; it takes no requests. `cancel` stops
+/// it after the files in flight, keeping what was found.
+pub type ScanJob = Worker<(), ScanEvent>;
 
 impl ScanJob {
     /// Starts scanning `paths` in the background.
-    pub fn spawn(paths: Vec<PathBuf>) -> std::io::Result<ScanJob> {
-        let (sender, events) = sync_channel(64);
-        let cancel = Arc::new(AtomicBool::new(false));
-        let cancel_flag = Arc::clone(&cancel);
-        let handle = std::thread::Builder::new()
-            .name("fovea-scan".into())
-            .spawn(move || {
-                let progress_sender = sender.clone();
-                let catalog = scan_paths_with(
-                    &paths,
-                    &move |p| {
-                        let _ = progress_sender.try_send(ScanEvent::Progress(p));
-                    },
-                    &cancel_flag,
-                );
-                // The receiver may be gone (job dropped); nothing is left to tell then.
-                let _ = sender.send(ScanEvent::Finished(Box::new(catalog)));
-            })?;
-        Ok(ScanJob {
-            events,
-            cancel,
-            handle: Some(handle),
+    pub fn start(paths: Vec<PathBuf>) -> std::io::Result<ScanJob> {
+        Worker::spawn(WorkerSpec::new("fovea-scan", 1, 64), move |link| {
+            let progress = link.event_sender();
+            let catalog = scan_paths_with(
+                &paths,
+                &move |p| {
+                    // A full queue loses a progress tick, never the result.
+                    let _ = progress.try_send(ScanEvent::Progress(p));
+                },
+                link.cancel_flag(),
+            );
+            link.send(ScanEvent::Finished(Box::new(catalog)));
         })
-    }
-
-    /// Asks the scan to stop after the files in flight.
-    pub fn cancel(&self) {
-        self.cancel.store(true, Ordering::Relaxed);
-    }
-
-    /// The next event, if one is waiting.
-    pub fn try_next(&self) -> Option<ScanEvent> {
-        self.events.try_recv().ok()
-    }
-
-    /// Waits for the next event; `None` once the job has ended and every event was read.
-    pub fn next_blocking(&self) -> Option<ScanEvent> {
-        self.events.recv().ok()
-    }
-}
-
-impl Drop for ScanJob {
-    fn drop(&mut self) {
-        self.cancel();
-        // Drain so the worker is never stuck on a full channel, then wait for it.
-        while self.events.try_recv().is_ok() {}
-        if let Some(handle) = self.handle.take() {
-            drop(std::mem::replace(&mut self.events, sync_channel(1).1));
-            let _ = handle.join();
-        }
     }
 }
 
@@ -121,85 +80,55 @@ pub enum DecodeEvent {
 
 /// Decodes pixels lazily on the `fovea-decode` thread, one request at a time, in order.
 pub struct DecodeWorker {
-    requests: Option<SyncSender<DecodeRequest>>,
-    events: Receiver<DecodeEvent>,
-    queued: Arc<std::sync::atomic::AtomicU64>,
-    handle: Option<JoinHandle<()>>,
+    worker: Worker<DecodeRequest, DecodeEvent>,
+    queued: Arc<AtomicU64>,
 }
 
 impl DecodeWorker {
     /// Starts the worker; at most `capacity` requests wait at once.
     pub fn spawn(capacity: usize) -> std::io::Result<DecodeWorker> {
-        let (request_sender, requests) = sync_channel::<DecodeRequest>(capacity.max(1));
-        let (event_sender, events) = sync_channel(capacity.max(1) * 3 + 3);
-        let queued = Arc::new(std::sync::atomic::AtomicU64::new(0));
+        let queued = Arc::new(AtomicU64::new(0));
         let queued_in_worker = Arc::clone(&queued);
-        let handle = std::thread::Builder::new()
-            .name("fovea-decode".into())
-            .spawn(move || {
-                for (index, request) in requests.into_iter().enumerate() {
-                    let done = index as u64 + 1;
-                    queued_in_worker.fetch_sub(1, Ordering::Relaxed);
-                    let _ = event_sender.try_send(DecodeEvent::Started { id: request.id });
-                    let result = decode_image(&request.record)
-                        .map(Arc::new)
-                        .map_err(|e| error_chain(&e));
-                    if event_sender
-                        .send(DecodeEvent::Finished {
-                            id: request.id,
-                            result,
-                        })
-                        .is_err()
-                    {
-                        break;
-                    }
-                    let _ = event_sender.try_send(DecodeEvent::Progress {
-                        done,
-                        queued: queued_in_worker.load(Ordering::Relaxed),
-                    });
+        let spec = WorkerSpec::new("fovea-decode", capacity, capacity.max(1) * 3 + 3);
+        let worker = Worker::spawn(spec, move |link| {
+            let mut done = 0;
+            while let Some(request) = link.recv() {
+                done += 1;
+                queued_in_worker.fetch_sub(1, Ordering::Relaxed);
+                link.send_progress(DecodeEvent::Started { id: request.id });
+                let result = decode_image(&request.record)
+                    .map(Arc::new)
+                    .map_err(|e| error_chain(&e));
+                if !link.send(DecodeEvent::Finished {
+                    id: request.id,
+                    result,
+                }) {
+                    break;
                 }
-            })?;
-        Ok(DecodeWorker {
-            requests: Some(request_sender),
-            events,
-            queued,
-            handle: Some(handle),
-        })
+                link.send_progress(DecodeEvent::Progress {
+                    done,
+                    queued: queued_in_worker.load(Ordering::Relaxed),
+                });
+            }
+        })?;
+        Ok(DecodeWorker { worker, queued })
     }
 
     /// Queues a request without waiting; gives it back when the queue is full.
     pub fn try_request(&self, request: DecodeRequest) -> Result<(), DecodeRequest> {
-        let Some(sender) = &self.requests else {
-            return Err(request);
-        };
         self.queued.fetch_add(1, Ordering::Relaxed);
-        match sender.try_send(request) {
-            Ok(()) => Ok(()),
-            Err(TrySendError::Full(r) | TrySendError::Disconnected(r)) => {
-                self.queued.fetch_sub(1, Ordering::Relaxed);
-                Err(r)
-            }
-        }
+        self.worker.try_send(request).inspect_err(|_| {
+            self.queued.fetch_sub(1, Ordering::Relaxed);
+        })
     }
 
     /// The next event, if one is waiting.
     pub fn try_next(&self) -> Option<DecodeEvent> {
-        self.events.try_recv().ok()
+        self.worker.try_next()
     }
 
     /// Waits for the next event; `None` when the worker has stopped.
     pub fn next_blocking(&self) -> Option<DecodeEvent> {
-        self.events.recv().ok()
-    }
-}
-
-impl Drop for DecodeWorker {
-    fn drop(&mut self) {
-        self.requests = None; // closes the queue: the worker ends after the request in hand
-        while self.events.try_recv().is_ok() {}
-        if let Some(handle) = self.handle.take() {
-            drop(std::mem::replace(&mut self.events, sync_channel(1).1));
-            let _ = handle.join();
-        }
+        self.worker.next_blocking()
     }
 }

@@ -9,14 +9,14 @@
 //! frames are decoded here with the transform switched off. Streams whose own markers say
 //! how they were coded (JFIF → YCbCr, Adobe APP14) are left to the generic path.
 
-use dicom_dictionary_std::tags;
+use dicom_dictionary_std::{tags, uids};
 use dicom_object::InMemDicomObject;
 
 /// JPEG baseline (process 1) and extended (processes 2 & 4): the DCT-based syntaxes.
 pub fn is_dct_jpeg(transfer_syntax: &str) -> bool {
     matches!(
         transfer_syntax,
-        "1.2.840.10008.1.2.4.50" | "1.2.840.10008.1.2.4.51"
+        uids::JPEG_BASELINE8_BIT | uids::JPEG_EXTENDED12_BIT
     )
 }
 
@@ -24,12 +24,12 @@ pub fn is_dct_jpeg(transfer_syntax: &str) -> bool {
 pub fn is_jpeg_family(transfer_syntax: &str) -> bool {
     matches!(
         transfer_syntax,
-        "1.2.840.10008.1.2.4.50"
-            | "1.2.840.10008.1.2.4.51"
-            | "1.2.840.10008.1.2.4.57"
-            | "1.2.840.10008.1.2.4.70"
-            | "1.2.840.10008.1.2.4.80"
-            | "1.2.840.10008.1.2.4.81"
+        uids::JPEG_BASELINE8_BIT
+            | uids::JPEG_EXTENDED12_BIT
+            | uids::JPEG_LOSSLESS
+            | uids::JPEG_LOSSLESS_SV1
+            | uids::JPEGLS_LOSSLESS
+            | uids::JPEGLS_NEAR_LOSSLESS
     )
 }
 

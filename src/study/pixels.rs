@@ -4,9 +4,10 @@
 //! YBR colour is converted to RGB (as every viewer and pydicom do); MONOCHROME1 and palette
 //! colour are kept as stored and applied by [`DecodedImage::frame_to_rgb8`] for display.
 
+use crate::path_io::AtPath;
 use std::path::Path;
 
-use dicom_dictionary_std::tags;
+use dicom_dictionary_std::{tags, uids};
 use dicom_object::{InMemDicomObject, OpenFileOptions};
 use dicom_pixeldata::{PixelDecoder, PixelRepresentation, PlanarConfiguration};
 
@@ -338,16 +339,16 @@ pub fn decode_dicom_file(path: &Path) -> Result<DecodedImage, StudyError> {
 }
 
 fn is_rle(ts: &str) -> bool {
-    ts == "1.2.840.10008.1.2.5"
+    ts == uids::RLE_LOSSLESS
 }
 
 fn is_encapsulated(ts: &str) -> bool {
     !matches!(
         ts,
-        "1.2.840.10008.1.2"
-            | "1.2.840.10008.1.2.1"
-            | "1.2.840.10008.1.2.2"
-            | "1.2.840.10008.1.2.1.99"
+        uids::IMPLICIT_VR_LITTLE_ENDIAN
+            | uids::EXPLICIT_VR_LITTLE_ENDIAN
+            | uids::EXPLICIT_VR_BIG_ENDIAN
+            | uids::DEFLATED_EXPLICIT_VR_LITTLE_ENDIAN
     )
 }
 
@@ -440,15 +441,9 @@ fn palette(obj: &InMemDicomObject) -> Result<PaletteLut, String> {
 /// Decodes a plain image: grey stays grey (8 or 16 bit), everything else becomes RGB.
 pub fn decode_plain_file(path: &Path) -> Result<DecodedImage, StudyError> {
     let img = image::ImageReader::open(path)
-        .map_err(|source| StudyError::Io {
-            path: path.to_path_buf(),
-            source,
-        })?
+        .at_path(path)?
         .with_guessed_format()
-        .map_err(|source| StudyError::Io {
-            path: path.to_path_buf(),
-            source,
-        })?
+        .at_path(path)?
         .decode()
         .map_err(|source| StudyError::PlainImage {
             path: path.to_path_buf(),

@@ -11,6 +11,7 @@
 //! - Eye from the file name: a word `OD`, `R`, `RE`, `right` → right eye; `OS`, `L`, `LE`,
 //!   `left` → left eye (words are split at any non-letter/digit). Both or neither → unknown.
 
+use crate::path_io::{AtPath, PathIo};
 use std::path::{Path, PathBuf};
 
 use serde::Deserialize;
@@ -67,10 +68,11 @@ fn read_sidecar(path: &Path) -> Result<Option<Sidecar>, StudyError> {
                 })
         }
         Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(None),
-        Err(source) => Err(StudyError::Io {
+        Err(source) => Err(PathIo {
             path: path.to_path_buf(),
             source,
-        }),
+        }
+        .into()),
     }
 }
 
@@ -82,15 +84,9 @@ pub fn sidecar_path(image: &Path) -> PathBuf {
 /// Reads a plain image's header and its sidecars into a [`ScannedImage`].
 pub fn read_plain_image(path: &Path) -> Result<ScannedImage, StudyError> {
     let reader = image::ImageReader::open(path)
-        .map_err(|source| StudyError::Io {
-            path: path.to_path_buf(),
-            source,
-        })?
+        .at_path(path)?
         .with_guessed_format()
-        .map_err(|source| StudyError::Io {
-            path: path.to_path_buf(),
-            source,
-        })?;
+        .at_path(path)?;
     if reader.format().is_none() {
         return Err(StudyError::UnknownFormat {
             path: path.to_path_buf(),

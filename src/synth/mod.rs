@@ -23,6 +23,7 @@ use rand::{Rng, SeedableRng};
 use rand_chacha::ChaCha8Rng;
 use serde::Serialize;
 
+use crate::path_io::AtPath;
 use crate::study::{Eye, Modality};
 use anatomy::{View, disc_centre_mm, grow_vessels, rasterise};
 use dicom_writer::{ImageAttributes, LocalizerLink, PixelEncoding, StudyAttributes};
@@ -55,6 +56,8 @@ pub enum SynthError {
     #[error("invalid synthetic data: {0}")]
     Empty(&'static str),
 }
+
+crate::path_io::from_path_io!(SynthError);
 
 /// What to generate.
 #[derive(Debug, Clone)]
@@ -167,10 +170,7 @@ pub fn synthetic_uid(seed: u64, parts: &[&str]) -> String {
 }
 
 fn create_dir(path: &Path) -> Result<(), SynthError> {
-    std::fs::create_dir_all(path).map_err(|source| SynthError::Io {
-        path: path.to_path_buf(),
-        source,
-    })
+    Ok(std::fs::create_dir_all(path).at_path(path)?)
 }
 
 /// Generates `config.patients` patients under `out`.
@@ -198,7 +198,7 @@ pub fn generate_with_progress(
     };
     let path = out.join("ground_truth.json");
     let json = serde_json::to_vec_pretty(&truth).map_err(|e| SynthError::Dicom(e.to_string()))?;
-    std::fs::write(&path, json).map_err(|source| SynthError::Io { path, source })?;
+    std::fs::write(&path, json).at_path(&path)?;
     Ok(truth)
 }
 
@@ -581,11 +581,11 @@ fn write_sidecar(
         "oct_frame_index": oct_frame,
         "labels": {
             "dr_grade": truth.dr_grade,
-            "referable_dr": truth.dr_grade.is_referable(),
+            "referable_dr": truth.grading().has("referable_dr"),
             "glaucoma": truth.glaucoma,
             "cup_to_disc_ratio": truth.cup_to_disc_ratio,
             "amd": truth.amd,
-            "normal": truth.is_normal(),
+            "normal": truth.grading().is_normal(),
             "report": truth.report(),
         },
         "lesion_masks_px": masks,
@@ -593,7 +593,7 @@ fn write_sidecar(
     });
     let path = png.with_extension("json");
     let json = serde_json::to_vec_pretty(&sidecar).map_err(|e| SynthError::Dicom(e.to_string()))?;
-    std::fs::write(&path, json).map_err(|source| SynthError::Io { path, source })
+    Ok(std::fs::write(&path, json).at_path(&path)?)
 }
 
 #[cfg(test)]

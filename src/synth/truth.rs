@@ -4,42 +4,9 @@
 use rand::Rng;
 use serde::{Deserialize, Serialize};
 
+pub use crate::study::grading::{AmdStage, DrGrade};
 use crate::study::Eye;
-
-/// Diabetic retinopathy grade (international clinical scale).
-#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Serialize, Deserialize)]
-#[serde(rename_all = "snake_case")]
-pub enum DrGrade {
-    /// No apparent retinopathy.
-    None,
-    /// Microaneurysms only.
-    Mild,
-    /// More than microaneurysms, less than severe.
-    Moderate,
-    /// Many haemorrhages in all quadrants, venous beading, cotton-wool spots.
-    Severe,
-    /// Neovascularisation.
-    Proliferative,
-}
-
-impl DrGrade {
-    /// Referable DR: moderate or worse.
-    pub fn is_referable(self) -> bool {
-        self >= DrGrade::Moderate
-    }
-}
-
-/// Age-related macular degeneration stage.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Serialize, Deserialize)]
-#[serde(rename_all = "snake_case")]
-pub enum AmdStage {
-    /// No AMD.
-    None,
-    /// Drusen near the macula.
-    Drusen,
-    /// Geographic atrophy (late dry AMD), with drusen.
-    GeographicAtrophy,
-}
+use crate::study::grading::EyeGrading;
 
 /// What a lesion is.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
@@ -118,25 +85,14 @@ pub struct EyeTruth {
 }
 
 impl EyeTruth {
-    /// Whether the eye has no finding at all.
-    pub fn is_normal(&self) -> bool {
-        self.dr_grade == DrGrade::None && !self.glaucoma && self.amd == AmdStage::None
-    }
-
-    /// The finding ids this eye has, in the vocabulary of the demo model and the case
-    /// library: `referable_dr` (moderate non-proliferative DR or worse), `glaucoma`, `amd`.
-    pub fn finding_ids(&self) -> Vec<&'static str> {
-        let mut ids = Vec::new();
-        if self.dr_grade.is_referable() {
-            ids.push("referable_dr");
+    /// The eye's grades (what labels and the demo model's findings are defined on).
+    pub fn grading(&self) -> EyeGrading {
+        EyeGrading {
+            eye: self.eye,
+            dr_grade: self.dr_grade,
+            glaucoma: self.glaucoma,
+            amd: self.amd,
         }
-        if self.glaucoma {
-            ids.push("glaucoma");
-        }
-        if self.amd != AmdStage::None {
-            ids.push("amd");
-        }
-        ids
     }
 
     /// One line a report would hold, e.g. "moderate non-proliferative diabetic retinopathy".

@@ -1,13 +1,11 @@
-//! The model on its own thread (`fovea-analyse`): opens the pack once, then works through
-//! what it is sent over a bounded channel — heatmaps and free-text prompts first (someone is
+//! The model on its own thread (`fovea-analyze`, a [`Worker`]): opens the pack once, then works
+//! through what it is sent over a bounded channel — heatmaps and free-text prompts first (someone is
 //! waiting for them), then queued patients in order. Queued patients of an earlier opening are
 //! dropped (cancelled), the patient being analysed finishes. The UI polls for events.
 
 use std::collections::VecDeque;
 use std::path::PathBuf;
 use std::sync::Arc;
-use std::sync::atomic::{AtomicU64, Ordering};
-use std::sync::mpsc::{Receiver, SyncSender, TrySendError, sync_channel};
 use std::time::{Duration, Instant};
 
 use crate::analysis::engine::{Analyzer, PatientResult, add_zero_shot};
@@ -17,6 +15,7 @@ use crate::analysis::zero_shot::ZeroShot;
 use crate::encoder::device::OpenedDevice;
 use crate::encoder::session::EncoderSession;
 use crate::study::model::Patient;
+use crate::worker::{Link, Worker, WorkerSpec};
 
 /// Which picture a heatmap is of: a frame of a study image, or a library case's thumbnail.
 #[derive(Debug, Clone, PartialEq, Eq, Hash)]
@@ -126,12 +125,9 @@ pub enum AnalysisEvent {
     },
 }
 
-/// Handle of the analysis thread.
-pub struct AnalysisJob {
-    requests: SyncSender<AnalysisRequest>,
-    events: Receiver<AnalysisEvent>,
-    cancel_below: Arc<AtomicU64>,
-}
+/// Handle of the analysis thread: `try_send` requests, `try_next` events, `cancel_before`
+/// an opening's generation to drop its queued patients.
+pub type AnalysisJob = Worker<AnalysisRequest, AnalysisEvent>;
 
 /// Where the pack should run.
 pub enum ModelDevice {
@@ -142,15 +138,15 @@ pub enum ModelDevice {
 }
 
 /// The thread's state once the pack is open.
-struct Worker {
+struct ModelWorker {
     analyzer: Analyzer,
     zero_shot: Result<ZeroShot, String>,
-    cancel_below: Arc<AtomicU64>,
 }
 
-impl Worker {
-    /// Does one request, reporting through `send`; false when the UI has gone.
-    fn handle(&mut self, request: AnalysisRequest, send: &dyn Fn(AnalysisEvent) -> bool) -> bool {
+impl ModelWorker {
+    /// Does one request, reporting through `link`; false when the UI has gone.
+    fn handle(&mut self, request: AnalysisRequest, link: &Link<AnalysisRequest, AnalysisEvent>) -> bool {
+        let send = |event| link.send(event);
         let event = match request {
             AnalysisRequest::Patient {
                 generation,
@@ -162,7 +158,7 @@ impl Worker {
                     patient_id: patient_id.clone(),
                     outcome,
                 };
-                if generation < self.cancel_below.load(Ordering::Relaxed) {
+                if link.is_stale(generation) {
                     return send(news(PatientOutcome::Cancelled));
                 }
                 if !send(news(PatientOutcome::Started)) {
@@ -209,118 +205,93 @@ impl Worker {
 
 impl AnalysisJob {
     /// Starts the thread; `repaint` is called after each event so the UI wakes up.
-    pub fn spawn(
+    pub fn start(
         pack: PathBuf,
         device: ModelDevice,
         repaint: impl Fn() + Send + 'static,
     ) -> std::io::Result<AnalysisJob> {
-        let (requests, inbox) = sync_channel::<AnalysisRequest>(64);
-        let (outbox, events) = sync_channel::<AnalysisEvent>(64);
-        let cancel_below = Arc::new(AtomicU64::new(0));
-        let cancel = cancel_below.clone();
-        std::thread::Builder::new()
-            .name("fovea-analyse".into())
-            .spawn(move || {
-                let send = |event| {
-                    let sent = outbox.send(event).is_ok();
-                    repaint();
-                    sent
-                };
-                let session = match device {
-                    ModelDevice::Cpu => {
-                        EncoderSession::open(&pack, crate::encoder::device::DeviceChoice::Cpu)
+        let spec = WorkerSpec::new("fovea-analyze", 64, 64).waking(repaint);
+        Worker::spawn(spec, move |link| {
+            let Some(mut worker) = open_model(&pack, device, &link) else {
+                return;
+            };
+            let mut interactive: VecDeque<AnalysisRequest> = VecDeque::new();
+            let mut patients: VecDeque<AnalysisRequest> = VecDeque::new();
+            let queue = |request: AnalysisRequest,
+                         interactive: &mut VecDeque<AnalysisRequest>,
+                         patients: &mut VecDeque<AnalysisRequest>| {
+                match request {
+                    AnalysisRequest::Patient { .. } => patients.push_back(request),
+                    AnalysisRequest::Prompt { .. } => {
+                        // Only the latest text matters while the user types.
+                        interactive.retain(|r| !matches!(r, AnalysisRequest::Prompt { .. }));
+                        interactive.push_back(request);
                     }
-                    ModelDevice::Opened(opened) => EncoderSession::on(&pack, opened),
-                };
-                let analyzer = match session
-                    .map_err(|e| e.to_string())
-                    .and_then(|s| Analyzer::new(s).map_err(|e| e.to_string()))
-                {
-                    Ok(analyzer) => analyzer,
-                    Err(reason) => {
-                        send(AnalysisEvent::PackFailed(format!(
-                            "model pack {}: {reason}",
-                            pack.display()
-                        )));
-                        return;
+                    AnalysisRequest::Heatmap { .. } => interactive.push_back(request),
+                }
+            };
+            loop {
+                if interactive.is_empty() && patients.is_empty() {
+                    match link.recv() {
+                        Some(request) => queue(request, &mut interactive, &mut patients),
+                        None => return,
                     }
+                }
+                while let Some(request) = link.try_recv() {
+                    queue(request, &mut interactive, &mut patients);
+                }
+                let Some(request) = interactive.pop_front().or_else(|| patients.pop_front())
+                else {
+                    continue;
                 };
-                let zero_shot = ZeroShot::new(analyzer.session()).map_err(|e| e.to_string());
-                let manifest = analyzer.session().manifest();
-                let info = ModelInfo {
-                    stamp: analyzer.stamp().clone(),
-                    device: analyzer.session().device_description(),
-                    intended_use: manifest.intended_use.clone(),
-                    findings: manifest
-                        .findings
-                        .iter()
-                        .map(|f| (f.id.clone(), f.name.clone()))
-                        .collect(),
-                    zero_shot_disabled: zero_shot.as_ref().err().cloned(),
-                };
-                if !send(AnalysisEvent::Ready(Box::new(info))) {
+                if !worker.handle(request, &link) {
                     return;
                 }
-                let mut worker = Worker {
-                    analyzer,
-                    zero_shot,
-                    cancel_below: cancel,
-                };
-                let mut interactive: VecDeque<AnalysisRequest> = VecDeque::new();
-                let mut patients: VecDeque<AnalysisRequest> = VecDeque::new();
-                let queue = |request: AnalysisRequest,
-                             interactive: &mut VecDeque<AnalysisRequest>,
-                             patients: &mut VecDeque<AnalysisRequest>| {
-                    match request {
-                        AnalysisRequest::Patient { .. } => patients.push_back(request),
-                        AnalysisRequest::Prompt { .. } => {
-                            // Only the latest text matters while the user types.
-                            interactive.retain(|r| !matches!(r, AnalysisRequest::Prompt { .. }));
-                            interactive.push_back(request);
-                        }
-                        AnalysisRequest::Heatmap { .. } => interactive.push_back(request),
-                    }
-                };
-                loop {
-                    if interactive.is_empty() && patients.is_empty() {
-                        match inbox.recv() {
-                            Ok(request) => queue(request, &mut interactive, &mut patients),
-                            Err(_) => return,
-                        }
-                    }
-                    while let Ok(request) = inbox.try_recv() {
-                        queue(request, &mut interactive, &mut patients);
-                    }
-                    let Some(request) = interactive.pop_front().or_else(|| patients.pop_front())
-                    else {
-                        continue;
-                    };
-                    if !worker.handle(request, &send) {
-                        return;
-                    }
-                }
-            })?;
-        Ok(AnalysisJob {
-            requests,
-            events,
-            cancel_below,
+            }
         })
     }
+}
 
-    /// Sends a request; gives it back when the queue is full.
-    pub fn try_send(&self, request: AnalysisRequest) -> Result<(), AnalysisRequest> {
-        self.requests.try_send(request).map_err(|e| match e {
-            TrySendError::Full(r) | TrySendError::Disconnected(r) => r,
+/// Opens the pack and announces it (`Ready`), or says why not (`PackFailed`); `None` when
+/// there is nothing more to do.
+fn open_model(
+    pack: &std::path::Path,
+    device: ModelDevice,
+    link: &Link<AnalysisRequest, AnalysisEvent>,
+) -> Option<ModelWorker> {
+    let session = match device {
+        ModelDevice::Cpu => EncoderSession::open(pack, crate::encoder::device::DeviceChoice::Cpu),
+        ModelDevice::Opened(opened) => EncoderSession::on(pack, opened),
+    };
+    let analyzer = match session
+        .map_err(|e| e.to_string())
+        .and_then(|s| Analyzer::new(s).map_err(|e| e.to_string()))
+    {
+        Ok(analyzer) => analyzer,
+        Err(reason) => {
+            link.send(AnalysisEvent::PackFailed(format!(
+                "model pack {}: {reason}",
+                pack.display()
+            )));
+            return None;
+        }
+    };
+    let zero_shot = ZeroShot::new(analyzer.session()).map_err(|e| e.to_string());
+    let manifest = analyzer.session().manifest();
+    let info = ModelInfo {
+        stamp: analyzer.stamp().clone(),
+        device: analyzer.session().device_description(),
+        intended_use: manifest.intended_use.clone(),
+        findings: manifest
+            .findings
+            .iter()
+            .map(|f| (f.id.clone(), f.name.clone()))
+            .collect(),
+        zero_shot_disabled: zero_shot.as_ref().err().cloned(),
+    };
+    link.send(AnalysisEvent::Ready(Box::new(info)))
+        .then_some(ModelWorker {
+            analyzer,
+            zero_shot,
         })
-    }
-
-    /// Drops every queued patient of an opening before `generation`.
-    pub fn cancel_before(&self, generation: u64) {
-        self.cancel_below.fetch_max(generation, Ordering::Relaxed);
-    }
-
-    /// The next event, if one is waiting.
-    pub fn try_next(&self) -> Option<AnalysisEvent> {
-        self.events.try_recv().ok()
-    }
 }

@@ -246,7 +246,7 @@ impl FoveaApp {
             .map_err(|e| job_errors.push(format!("cannot start decoding: {e}")))
             .ok();
         let repaint_ctx = cc.egui_ctx.clone();
-        let analysis = AnalysisJob::spawn(config.pack.clone(), device, move || {
+        let analysis = AnalysisJob::start(config.pack.clone(), device, move || {
             repaint_ctx.request_repaint()
         })
         .map_err(|e| job_errors.push(format!("cannot start the model: {e}")))

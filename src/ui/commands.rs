@@ -42,7 +42,7 @@ impl FoveaApp {
                 Command::Open(paths) => self.open(paths),
                 Command::OpenDialog(kind) => {
                     if self.dialog.is_none() {
-                        match DialogJob::spawn(kind, self.settings.last_folder.clone()) {
+                        match DialogJob::start(kind, self.settings.last_folder.clone()) {
                             Ok(job) => self.dialog = Some(job),
                             Err(e) => self.job_errors.push(format!("cannot open a dialog: {e}")),
                         }

@@ -1,8 +1,9 @@
-//! Native open dialogs (`rfd`) on a `fovea-dialog` thread, so the frame loop keeps drawing
-//! while the dialog is open; the answer comes back over a channel.
+//! Native open dialogs (`rfd`) on a `fovea-dialog` thread (a [`Worker`] with one answer), so
+//! the frame loop keeps drawing while the dialog is open.
 
 use std::path::PathBuf;
-use std::sync::mpsc::{Receiver, sync_channel};
+
+use crate::worker::{Worker, WorkerSpec};
 
 /// What to open.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -15,18 +16,14 @@ pub enum OpenKind {
     Dicomdir,
 }
 
-/// An open dialog in flight.
-pub struct DialogJob {
-    answer: Receiver<Vec<PathBuf>>,
-}
+/// An open dialog in flight: its one event is the chosen paths (empty: cancelled, or no
+/// dialog available).
+pub type DialogJob = Worker<(), Vec<PathBuf>>;
 
 impl DialogJob {
     /// Shows the dialog, starting in `folder` when given.
-    pub fn spawn(kind: OpenKind, folder: Option<PathBuf>) -> std::io::Result<DialogJob> {
-        let (tx, answer) = sync_channel(1);
-        std::thread::Builder::new()
-            .name("fovea-dialog".into())
-            .spawn(move || {
+    pub fn start(kind: OpenKind, folder: Option<PathBuf>) -> std::io::Result<DialogJob> {
+        Worker::spawn(WorkerSpec::new("fovea-dialog", 1, 1), move |link| {
                 let mut dialog = rfd::FileDialog::new();
                 if let Some(folder) = folder {
                     dialog = dialog.set_directory(folder);
@@ -53,13 +50,7 @@ impl DialogJob {
                         .collect(),
                 };
                 // The UI may have gone; nothing to do then.
-                let _ = tx.send(picked);
-            })?;
-        Ok(DialogJob { answer })
-    }
-
-    /// The chosen paths once the dialog closed (empty: cancelled, or no dialog available).
-    pub fn try_answer(&self) -> Option<Vec<PathBuf>> {
-        self.answer.try_recv().ok()
+                link.send(picked);
+            })
     }
 }

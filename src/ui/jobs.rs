@@ -56,7 +56,7 @@ impl FoveaApp {
         self.scan_note = "scanning…".into();
         self.scan_progress = Some(0.0);
         self.scan_cancelled = false;
-        self.scan = ScanJob::spawn(paths)
+        self.scan = ScanJob::start(paths)
             .map_err(|e| self.job_errors.push(format!("cannot start the scan: {e}")))
             .ok();
     }
@@ -67,7 +67,7 @@ impl FoveaApp {
         self.poll_analysis();
         self.poll_decode();
         self.poll_library();
-        if let Some(answer) = self.dialog.as_ref().and_then(DialogJob::try_answer) {
+        if let Some(answer) = self.dialog.as_ref().and_then(DialogJob::try_next) {
             self.dialog = None;
             if answer.is_empty() {
                 self.scan_note = "nothing chosen (if no dialog appeared: drop files on the window or run `fovea <folder>`)".into();
@@ -226,7 +226,7 @@ impl FoveaApp {
             return;
         };
         let ctx = self.ctx.clone();
-        match LibraryJob::spawn(dir, pack_name, pack_sha256, move || ctx.request_repaint()) {
+        match LibraryJob::start(dir, pack_name, pack_sha256, move || ctx.request_repaint()) {
             Ok(job) => self.library = Some(job),
             Err(e) => {
                 self.library_status =
@@ -507,11 +507,14 @@ impl FoveaApp {
             return;
         };
         let serial = self.similar.serial + 1;
-        if library.try_query(SimilarRequest {
-            serial,
-            query,
-            k: 10,
-        }) {
+        if library
+            .try_send(SimilarRequest {
+                serial,
+                query,
+                k: 10,
+            })
+            .is_ok()
+        {
             self.similar.serial = serial;
             self.similar.asked_for = Some(wanted);
             self.similar.answer = None;

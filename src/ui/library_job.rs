@@ -1,14 +1,15 @@
-//! The case library on its own thread (`fovea-library`): opens it read-only (shared with other
+//! The case library on its own thread (`fovea-library`, a [`Worker`] where the newest query
+//! wins): opens it read-only (shared with other
 //! readers, never written by the viewer), refuses a library built with another model, then
 //! answers "similar eyes / images" queries with hits, decoded thumbnails and aggregates.
 
 use std::path::PathBuf;
 use std::sync::Arc;
-use std::sync::mpsc::{Receiver, SyncSender, sync_channel};
 
 use crate::library::search::{Filter, Searcher, aggregate};
 use crate::library::store::Library;
 use crate::study::{Eye, Modality};
+use crate::worker::{Worker, WorkerSpec};
 
 /// What to find cases similar to.
 #[derive(Debug, Clone)]
@@ -54,6 +55,8 @@ pub struct SimilarCase {
     pub similarity: f32,
     /// The thumbnail, when it could be read.
     pub thumbnail: Option<Arc<image::RgbImage>>,
+    /// Why the library's thumbnail could not be shown (a damaged record or JPEG).
+    pub thumbnail_problem: Option<String>,
 }
 
 /// The answer to a [`SimilarRequest`].
@@ -89,10 +92,7 @@ pub enum LibraryEvent {
 }
 
 /// Handle of the library thread.
-pub struct LibraryJob {
-    requests: SyncSender<SimilarRequest>,
-    events: Receiver<LibraryEvent>,
-}
+pub type LibraryJob = Worker<SimilarRequest, LibraryEvent>;
 
 fn answer(searcher: &Searcher, request: &SimilarRequest) -> Result<SimilarAnswer, String> {
     let finding_ids = searcher.meta().finding_ids.clone();
@@ -111,6 +111,7 @@ fn answer(searcher: &Searcher, request: &SimilarRequest) -> Result<SimilarAnswer
                     findings: h.record.findings,
                     similarity: h.similarity,
                     thumbnail: None,
+                    thumbnail_problem: None,
                 })
                 .collect();
             ("eyes", cases)
@@ -133,6 +134,7 @@ fn answer(searcher: &Searcher, request: &SimilarRequest) -> Result<SimilarAnswer
                     findings: h.record.findings,
                     similarity: h.similarity,
                     thumbnail: None,
+                    thumbnail_problem: None,
                 })
                 .collect();
             ("images", cases)
@@ -141,12 +143,10 @@ fn answer(searcher: &Searcher, request: &SimilarRequest) -> Result<SimilarAnswer
     let cases: Vec<SimilarCase> = found
         .into_iter()
         .map(|mut case| {
-            case.thumbnail = searcher
-                .thumbnail(case.image_id)
-                .ok()
-                .flatten()
-                .and_then(|jpeg| image::load_from_memory(&jpeg).ok())
-                .map(|decoded| Arc::new(decoded.to_rgb8()));
+            match thumbnail(searcher, case.image_id) {
+                Ok(rgb) => case.thumbnail = rgb,
+                Err(problem) => case.thumbnail_problem = Some(problem),
+            }
             case
         })
         .collect();
@@ -163,66 +163,59 @@ fn answer(searcher: &Searcher, request: &SimilarRequest) -> Result<SimilarAnswer
     })
 }
 
+/// A reference image's thumbnail: none when the library keeps none, an error when it cannot
+/// be read or decoded.
+fn thumbnail(searcher: &Searcher, image_id: u64) -> Result<Option<Arc<image::RgbImage>>, String> {
+    let Some(jpeg) = searcher
+        .thumbnail(image_id)
+        .map_err(|e| format!("thumbnail of reference image {image_id}: {e}"))?
+    else {
+        return Ok(None);
+    };
+    let decoded = image::load_from_memory(&jpeg)
+        .map_err(|e| format!("thumbnail of reference image {image_id} cannot be decoded: {e}"))?;
+    Ok(Some(Arc::new(decoded.to_rgb8())))
+}
+
 impl LibraryJob {
     /// Opens the library at `dir` for the model whose weights have `pack_sha256`.
-    pub fn spawn(
+    pub fn start(
         dir: PathBuf,
         pack_name: String,
         pack_sha256: String,
         repaint: impl Fn() + Send + 'static,
     ) -> std::io::Result<LibraryJob> {
-        let (requests, inbox) = sync_channel::<SimilarRequest>(8);
-        let (outbox, events) = sync_channel::<LibraryEvent>(8);
-        std::thread::Builder::new()
-            .name("fovea-library".into())
-            .spawn(move || {
-                let send = |event| {
-                    let sent = outbox.send(event).is_ok();
-                    repaint();
-                    sent
-                };
-                let opened = Library::open_read_only(&dir).and_then(|library| {
-                    library.check_pack(&pack_name, &pack_sha256)?;
-                    Searcher::open(&library)
-                });
-                let searcher = match opened {
-                    Ok(searcher) => searcher,
-                    Err(e) => {
-                        send(LibraryEvent::Unavailable(format!(
-                            "case library {}: {e}",
-                            dir.display()
-                        )));
-                        return;
-                    }
-                };
-                let info = LibraryInfo {
-                    dir: dir.clone(),
-                    counts: searcher.counts(),
-                    synthetic: searcher.meta().synthetic_pack,
-                };
-                if !send(LibraryEvent::Ready(info)) {
+        let spec = WorkerSpec::new("fovea-library", 8, 8)
+            .newest_request_wins()
+            .waking(repaint);
+        Worker::spawn(spec, move |link| {
+            let opened = Library::open_read_only(&dir).and_then(|library| {
+                library.check_pack(&pack_name, &pack_sha256)?;
+                Searcher::open(&library)
+            });
+            let searcher = match opened {
+                Ok(searcher) => searcher,
+                Err(e) => {
+                    link.send(LibraryEvent::Unavailable(format!(
+                        "case library {}: {e}",
+                        dir.display()
+                    )));
                     return;
                 }
-                while let Ok(mut request) = inbox.recv() {
-                    // Only the newest query matters when several are waiting.
-                    while let Ok(newer) = inbox.try_recv() {
-                        request = newer;
-                    }
-                    if !send(LibraryEvent::Answer(answer(&searcher, &request))) {
-                        return;
-                    }
+            };
+            let info = LibraryInfo {
+                dir: dir.clone(),
+                counts: searcher.counts(),
+                synthetic: searcher.meta().synthetic_pack,
+            };
+            if !link.send(LibraryEvent::Ready(info)) {
+                return;
+            }
+            while let Some(request) = link.recv() {
+                if !link.send(LibraryEvent::Answer(answer(&searcher, &request))) {
+                    return;
                 }
-            })?;
-        Ok(LibraryJob { requests, events })
-    }
-
-    /// Sends a query; false when the queue is full (try again next frame).
-    pub fn try_query(&self, request: SimilarRequest) -> bool {
-        self.requests.try_send(request).is_ok()
-    }
-
-    /// The next event, if one is waiting.
-    pub fn try_next(&self) -> Option<LibraryEvent> {
-        self.events.try_recv().ok()
+            }
+        })
     }
 }

@@ -284,7 +284,8 @@ fn demo_analyzer() -> fovea::analysis::engine::Analyzer {
 #[test]
 #[allow(clippy::print_stderr)] // prints the figures the model card records
 fn grad_cam_points_at_planted_lesions() {
-    use fovea::analysis::heatmap::{HeatmapMethod, pointing_game};
+    use fovea::analysis::heatmap::HeatmapMethod;
+    use fovea::demo::pointing_game::pointing_game;
     let analyzer = demo_analyzer();
     let grad_cam = pointing_game(&analyzer, HeatmapMethod::GradCam, 13, 48, 768).expect("runs");
     let rollout =

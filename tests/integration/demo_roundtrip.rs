@@ -144,7 +144,7 @@ fn findings_are_drawn_where_the_truth_says() {
         for e in &p.eyes {
             if e.truth.glaucoma {
                 glaucoma_cdr.push(e.truth.cup_to_disc_ratio);
-            } else if e.truth.is_normal() {
+            } else if e.truth.grading().is_normal() {
                 normal_cdr.push(e.truth.cup_to_disc_ratio);
             }
             // Every lesion's centre is inside the fundus field: the mask is on the image.

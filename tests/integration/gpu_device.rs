@@ -16,29 +16,16 @@ use crate::support::{assert_close, import_pack, reference_on, reference_path};
 fn renderer_device() -> SharedWgpu {
     let instance = wgpu::Instance::new(wgpu::InstanceDescriptor::new_without_display_handle());
     let adapter =
-        pollster_block_on(instance.request_adapter(&wgpu::RequestAdapterOptions::default()))
+        pollster::block_on(instance.request_adapter(&wgpu::RequestAdapterOptions::default()))
             .expect("an adapter (lavapipe on machines without a GPU)");
     let (device, queue) =
-        pollster_block_on(adapter.request_device(&compute_device_descriptor(&adapter)))
+        pollster::block_on(adapter.request_device(&compute_device_descriptor(&adapter)))
             .expect("a device");
     SharedWgpu {
         instance,
         adapter,
         device,
         queue,
-    }
-}
-
-/// A minimal executor for wgpu's futures (they resolve without a runtime on native).
-fn pollster_block_on<F: std::future::Future>(future: F) -> F::Output {
-    use std::task::{Context, Poll, Waker};
-    let mut future = Box::pin(future);
-    let mut context = Context::from_waker(Waker::noop());
-    loop {
-        if let Poll::Ready(value) = future.as_mut().poll(&mut context) {
-            return value;
-        }
-        std::thread::yield_now();
     }
 }
 

@@ -21,6 +21,7 @@ mod plain_images;
 mod published_keys;
 mod pydicom_files;
 mod retclip;
+mod rooms;
 mod support;
 mod timm_vit;
 mod viewer;

@@ -1,6 +1,6 @@
 //! Small, dependency-free statistics for evaluating classifiers: AUROC, expected calibration
-//! error, temperature scaling and operating points. Used by the demo model's training and by
-//! the evaluation command; no room-specific types.
+//! error, temperature scaling and operating points. Used by the demo model's calibration and
+//! evaluation; no room-specific types.
 
 /// Area under the ROC curve (probability a random positive scores above a random negative,
 /// ties counting half). `None` when either class is absent.
@@ -48,10 +48,8 @@ pub fn expected_calibration_error(probabilities: &[f64], labels: &[bool], bins: 
         .sum()
 }
 
-/// The logistic function.
-pub fn sigmoid(x: f64) -> f64 {
-    1.0 / (1.0 + (-x).exp())
-}
+/// The logistic function (one definition, the one the findings use).
+pub use crate::analysis::findings::sigmoid;
 
 /// Mean negative log-likelihood of `labels` under probabilities `sigmoid(logit / t)`.
 pub fn nll_at_temperature(logits: &[f64], labels: &[bool], t: f64) -> f64 {

@@ -8,22 +8,44 @@ use std::path::Path;
 use burn::prelude::*;
 use serde::{Deserialize, Serialize};
 
-use super::clip_tokenizer::ClipTokenizer;
-use super::clip_tripartite::ClipTripartite;
-use super::demo_train::{
-    DEMO_FINDINGS, DemoSplit, DemoTrainConfig, FUNDUS_CENTRE_FRACTION, MODALITIES, VIEWS_PER_EYE,
-    image_features_of_views, normalize, pair_logits, prompt_texts, tokens,
+use crate::path_io::AtPath;
+use crate::encoder::clip_tokenizer::ClipTokenizer;
+use crate::encoder::clip_tripartite::ClipTripartite;
+use super::findings::{DEMO_FINDINGS, FUNDUS_CENTRE_FRACTION, MODALITIES, VIEWS_PER_EYE};
+use super::train::{
+    DemoSplit, DemoTrainConfig, RenderError, render_split, image_features_of_views, normalize, pair_logits, prompt_texts,
+    tokens,
 };
-use super::embed::to_rows;
-use super::pack::{
+use crate::encoder::embed::to_rows;
+use crate::encoder::pack::{
     Architecture, FORMAT_VERSION, FindingSpec, PackError, PackManifest, PackModel, Provenance,
     WeightsEntry, write_pack,
 };
-use super::ret_clip::Side;
-use crate::stats::{
+use crate::encoder::ret_clip::Side;
+use super::stats::{
     auroc, expected_calibration_error, fit_temperature, sensitivity_specificity, sigmoid,
     threshold_for_sensitivity,
 };
+
+/// Renders the validation and test splits of `config`, scores them with `model`, calibrates
+/// on validation and evaluates on test.
+pub fn calibrate_and_evaluate(
+    config: &DemoTrainConfig,
+    model: &ClipTripartite,
+    training_seconds: f64,
+) -> Result<DemoEvaluation, RenderError> {
+    let validation = render_split(config, config.validation_seed, config.validation_patients)?;
+    let test = render_split(config, config.test_seed, config.test_patients)?;
+    let device = crate::encoder::device::cpu_device();
+    let validation_scores = score_split(model, config, &validation, &device);
+    let test_scores = score_split(model, config, &test, &device);
+    Ok(evaluate(
+        config,
+        (&validation, &validation_scores),
+        (&test, &test_scores),
+        training_seconds,
+    ))
+}
 
 /// Raw prompt-pair logits of a split (before temperature).
 pub struct SplitScores {
@@ -305,10 +327,7 @@ pub fn write_demo_pack(
 /// What `fovea train-demo` recorded about the demo pack at `pack` (its `evaluation.json`).
 pub fn read_evaluation(pack: &Path) -> Result<DemoEvaluation, PackError> {
     let path = pack.join(EVALUATION_FILE);
-    let bytes = std::fs::read(&path).map_err(|source| PackError::Io {
-        path: path.clone(),
-        source,
-    })?;
+    let bytes = std::fs::read(&path).at_path(&path)?;
     serde_json::from_slice(&bytes).map_err(|source| PackError::Manifest { path, source })
 }
 
@@ -323,9 +342,9 @@ pub fn write_recalibrated_demo_pack(
 ) -> Result<PackManifest, PackError> {
     let manifest = PackManifest {
         findings: finding_specs(evaluation),
-        ..super::pack::read_manifest(source)?
+        ..crate::encoder::pack::read_manifest(source)?
     };
-    let manifest = super::pack::write_pack_with_weights_of(source, out, manifest)?;
+    let manifest = crate::encoder::pack::write_pack_with_weights_of(source, out, manifest)?;
     write_card_and_evaluation(out, &manifest, evaluation)?;
     Ok(manifest)
 }
@@ -336,15 +355,14 @@ fn write_card_and_evaluation(
     manifest: &PackManifest,
     evaluation: &DemoEvaluation,
 ) -> Result<(), PackError> {
-    let io = |path: std::path::PathBuf| move |source| PackError::Io { path, source };
     let json_path = out.join(EVALUATION_FILE);
     let json = serde_json::to_vec_pretty(evaluation).map_err(|source| PackError::Manifest {
         path: json_path.clone(),
         source,
     })?;
-    std::fs::write(&json_path, json).map_err(io(json_path.clone()))?;
+    std::fs::write(&json_path, json).at_path(&json_path)?;
     let card_path = out.join("MODEL_CARD.md");
-    std::fs::write(&card_path, model_card(manifest, evaluation)).map_err(io(card_path.clone()))
+    Ok(std::fs::write(&card_path, model_card(manifest, evaluation)).at_path(&card_path)?)
 }
 
 fn fmt(value: Option<f64>) -> String {

@@ -15,7 +15,7 @@
 //!   reports count as positives), so free-text prompts mean something;
 //! - **lesion guidance**: in views of an eye with referable DR or AMD, the class token's
 //!   last-block attention should fall on the generator's lesions of that finding
-//!   ([`super::demo_guidance`]), so the model scores lesions rather than landmarks and its
+//!   ([`super::guidance`]), so the model scores lesions rather than landmarks and its
 //!   heatmaps can show them.
 //!
 //! After training, temperatures are fitted per finding and level on a validation split, the
@@ -26,86 +26,33 @@ use burn::optim::{AdamWConfig, GradientsParams};
 use burn::prelude::*;
 use burn::tensor::activation::{log_sigmoid, log_softmax};
 
-use super::clip::ClipConfig;
-use super::clip_text::ClipTextConfig;
-use super::clip_tokenizer::ClipTokenizer;
-use super::clip_tripartite::{ClipTripartite, init_clip_tripartite_for_training};
-use super::clip_vision::ClipVisionConfig;
-use super::demo_guidance::{attention_guidance_loss, eye_lesion_patches};
-use super::preprocess::{Preprocess, centre_crop};
-use super::ret_clip::Side;
+use crate::encoder::clip::ClipConfig;
+use crate::encoder::clip_text::ClipTextConfig;
+use crate::encoder::clip_tokenizer::ClipTokenizer;
+use crate::encoder::clip_tripartite::{ClipTripartite, init_clip_tripartite_for_training};
+use crate::encoder::clip_vision::ClipVisionConfig;
+use super::guidance::{attention_guidance_loss, eye_lesion_patches};
+use crate::encoder::preprocess::{Preprocess, centre_crop};
+use crate::encoder::ret_clip::Side;
 use crate::synth::samples::{PatientSample, render_patient};
-use crate::synth::truth::{AmdStage, EyeTruth, LesionKind};
+use super::findings::{DEMO_FINDINGS, FUNDUS_CENTRE_FRACTION, MODALITIES, VIEWS_PER_EYE};
+use crate::synth::truth::EyeTruth;
 use crate::synth::{DemoConfig, oct::OctGeometry};
-
-/// The modalities the demo model sees, in the order image results are stacked per eye.
-pub const MODALITIES: [&str; 3] = ["fundus", "slo", "oct"];
-
-/// Views rendered per eye: the whole fundus, its centre crop, the SLO and the central B-scan.
-/// The two fundus views become one image result (see [`image_features_of_views`]).
-pub const VIEWS_PER_EYE: usize = 4;
-
-/// The fraction of each side kept by the fundus centre view (the pack's `fundus_centre_view`).
-pub const FUNDUS_CENTRE_FRACTION: f32 = 0.5;
-
-/// A finding the demo model scores.
-#[derive(Debug, Clone, Copy)]
-pub struct DemoFinding {
-    /// Stable id.
-    pub id: &'static str,
-    /// Name shown to people.
-    pub name: &'static str,
-    /// Prompt for "present".
-    pub prompt: &'static str,
-    /// Prompt for "absent".
-    pub negative_prompt: &'static str,
-    /// Whether an eye has it.
-    pub label: fn(&EyeTruth) -> bool,
-    /// Modalities (indices into [`MODALITIES`]) whose images show it.
-    pub visible_in: &'static [usize],
-    /// The lesions that show it on a photograph (where its heatmap should point).
-    pub lesions: &'static [LesionKind],
-}
-
-/// The demo model's findings.
-pub const DEMO_FINDINGS: [DemoFinding; 3] = [
-    DemoFinding {
-        id: "referable_dr",
-        name: "Referable diabetic retinopathy (moderate NPDR or worse)",
-        prompt: "referable diabetic retinopathy",
-        negative_prompt: "no referable diabetic retinopathy",
-        label: |t| t.dr_grade.is_referable(),
-        visible_in: &[0, 1],
-        lesions: &[
-            LesionKind::Microaneurysm,
-            LesionKind::Haemorrhage,
-            LesionKind::HardExudate,
-            LesionKind::CottonWoolSpot,
-            LesionKind::Neovascularisation,
-        ],
-    },
-    DemoFinding {
-        id: "glaucoma",
-        name: "Glaucomatous optic disc cupping",
-        prompt: "glaucomatous optic disc cupping",
-        negative_prompt: "healthy optic disc",
-        label: |t| t.glaucoma,
-        visible_in: &[0],
-        lesions: &[],
-    },
-    DemoFinding {
-        id: "amd",
-        name: "Age-related macular degeneration",
-        prompt: "age-related macular degeneration",
-        negative_prompt: "no macular degeneration",
-        label: |t| t.amd != AmdStage::None,
-        visible_in: &[0, 1, 2],
-        lesions: &[LesionKind::Drusen, LesionKind::GeographicAtrophy],
-    },
-];
 
 /// The image tower's patch side, px.
 const PATCH_PX: usize = 16;
+
+/// Why a split could not be rendered: the split would miss patients, so nothing is trained or
+/// scored on it.
+#[derive(Debug, thiserror::Error)]
+pub enum RenderError {
+    /// A render thread could not start.
+    #[error("cannot start a render thread: {0}")]
+    Spawn(#[source] std::io::Error),
+    /// A render thread panicked.
+    #[error("a render thread panicked: {0}")]
+    Panicked(String),
+}
 
 /// Everything that decides the trained weights.
 #[derive(Debug, Clone, serde::Serialize, serde::Deserialize)]
@@ -200,7 +147,7 @@ pub struct DemoSplit {
     /// `[patients × 2 eyes × VIEWS_PER_EYE]` images of `3 × px × px` values, flattened.
     pub pixels: Vec<f32>,
     /// `[patients × 2 eyes × VIEWS_PER_EYE]` lesion masks of `grid × grid` patches (1.0 where a
-    /// guided lesion lies; see [`super::demo_guidance`]), flattened.
+    /// guided lesion lies; see [`super::guidance`]), flattened.
     pub lesion_patches: Vec<f32>,
     /// Patches per side of the masks.
     pub grid: usize,
@@ -222,7 +169,7 @@ impl DemoSplit {
 
     /// Finding labels of eye `e`.
     pub fn eye_labels(&self, e: usize) -> [bool; 3] {
-        DEMO_FINDINGS.map(|f| (f.label)(&self.eyes[e]))
+        DEMO_FINDINGS.map(|f| f.present_in(&self.eyes[e]))
     }
 }
 
@@ -251,44 +198,47 @@ type EyeViews = ([Vec<f32>; VIEWS_PER_EYE], [Vec<f32>; VIEWS_PER_EYE]);
 type RenderedPatient = (usize, PatientSample, Vec<EyeViews>);
 
 /// Renders `patients` patients of `seed` on two named threads and preprocesses them.
-pub fn render_split(config: &DemoTrainConfig, seed: u64, patients: usize) -> DemoSplit {
+pub fn render_split(
+    config: &DemoTrainConfig,
+    seed: u64,
+    patients: usize,
+) -> Result<DemoSplit, RenderError> {
     let render = config.render_config(seed, patients);
     let preprocess = config.preprocess();
     let grid = config.grid();
     let workers = 2;
     let mut parts: Vec<Vec<RenderedPatient>> = Vec::new();
-    std::thread::scope(|scope| {
-        let handles: Vec<_> = (0..workers)
-            .filter_map(|w| {
-                let render = &render;
-                let preprocess = &preprocess;
-                std::thread::Builder::new()
-                    .name(format!("fovea-render-{w}"))
-                    .spawn_scoped(scope, move || {
-                        (w..patients)
-                            .step_by(workers)
-                            .map(|i| {
-                                let sample = render_patient(render, i);
-                                let inputs = sample
-                                    .eyes
-                                    .iter()
-                                    .map(|e| {
-                                        (eye_inputs(e, preprocess), eye_lesion_patches(e, grid))
-                                    })
-                                    .collect();
-                                (i, sample, inputs)
-                            })
-                            .collect::<Vec<_>>()
-                    })
-                    .ok()
-            })
-            .collect();
-        for handle in handles {
-            if let Ok(part) = handle.join() {
-                parts.push(part);
-            }
+    std::thread::scope(|scope| -> Result<(), RenderError> {
+        let mut handles = Vec::new();
+        for w in 0..workers {
+            let render = &render;
+            let preprocess = &preprocess;
+            let handle = std::thread::Builder::new()
+                .name(format!("fovea-render-{w}"))
+                .spawn_scoped(scope, move || {
+                    (w..patients)
+                        .step_by(workers)
+                        .map(|i| {
+                            let sample = render_patient(render, i);
+                            let inputs = sample
+                                .eyes
+                                .iter()
+                                .map(|e| (eye_inputs(e, preprocess), eye_lesion_patches(e, grid)))
+                                .collect();
+                            (i, sample, inputs)
+                        })
+                        .collect::<Vec<_>>()
+                })
+                .map_err(RenderError::Spawn)?;
+            handles.push(handle);
         }
-    });
+        for handle in handles {
+            parts.push(handle.join().map_err(|panic| {
+                RenderError::Panicked(crate::worker::panic_message(panic.as_ref()))
+            })?);
+        }
+        Ok(())
+    })?;
     let mut all: Vec<_> = parts.into_iter().flatten().collect();
     all.sort_by_key(|(i, _, _)| *i);
     let mut split = DemoSplit {
@@ -312,7 +262,7 @@ pub fn render_split(config: &DemoTrainConfig, seed: u64, patients: usize) -> Dem
             split.eyes.push(eye.truth);
         }
     }
-    split
+    Ok(split)
 }
 
 /// `x / ‖x‖` along dimension 1.

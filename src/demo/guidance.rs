@@ -11,8 +11,8 @@
 
 use burn::prelude::*;
 
-use super::demo_train::{DEMO_FINDINGS, FUNDUS_CENTRE_FRACTION, VIEWS_PER_EYE};
-use super::preprocess::centre_crop_rect;
+use super::findings::{DEMO_FINDINGS, FUNDUS_CENTRE_FRACTION, VIEWS_PER_EYE};
+use crate::encoder::preprocess::centre_crop_rect;
 use crate::synth::LesionMask;
 use crate::synth::anatomy::View;
 use crate::synth::samples::EyeSample;
@@ -47,7 +47,7 @@ pub fn lesion_patches(region: RegionPx, lesions: &[LesionMask], grid: usize) -> 
 pub fn guided_kinds(truth: &EyeTruth) -> Vec<LesionKind> {
     DEMO_FINDINGS
         .iter()
-        .filter(|f| (f.label)(truth))
+        .filter(|f| f.present_in(truth))
         .flat_map(|f| f.lesions.iter().copied())
         .collect()
 }
@@ -63,7 +63,7 @@ fn lesions_on(truth: &EyeTruth, kinds: &[LesionKind], view: &View) -> Vec<Lesion
 }
 
 /// Per view of an eye (whole fundus, fundus centre, SLO, B-scan — the order of
-/// [`super::demo_train::eye_inputs`]): its lesion patches on a `grid × grid` input; all zero
+/// [`super::train::eye_inputs`]): its lesion patches on a `grid × grid` input; all zero
 /// where the eye has no guided lesion in view, and always for the B-scan (no outlines there).
 pub fn eye_lesion_patches(sample: &EyeSample, grid: usize) -> [Vec<f32>; VIEWS_PER_EYE] {
     let images = &sample.images;
