@@ -2,7 +2,7 @@
 //! screen — cold (a new viewer: model load, scan, decode, analysis) and warm (the same folder
 //! opened again in the running viewer: scan, decode, analysis) — with the model on burn's CPU
 //! backend and on wgpu (the window's own device, made as `fovea` makes it); and the time the
-//! UI takes to build a frame while the other patients are analysed in the background.
+//! UI takes to build a frame while the other patients are analyzed in the background.
 //!
 //! The viewer runs headless (egui_kittest): frames are built (layout, our UI code, job
 //! polling) but not rasterised, so frame times are the UI thread's work, not the GPU's.
@@ -71,17 +71,18 @@ fn main() {
                             pack: root().join("models/demo"),
                             library: Some(root().join("assets/library")),
                             model_on: placement,
+                            pixel_stable: false,
                         },
                     )
                 });
-            until(&mut harness, FoveaApp::selected_analysed);
+            until(&mut harness, FoveaApp::selected_analyzed);
             harness.step(); // the frame that shows them
             let cold = opened.elapsed();
-            // Frames while the other three patients are analysed.
+            // Frames while the other three patients are analyzed.
             let (_, mut frames) = until(&mut harness, FoveaApp::analysis_finished);
             let reopened = Instant::now();
             harness.state_mut().open_paths(vec![folder.clone()]);
-            until(&mut harness, FoveaApp::selected_analysed);
+            until(&mut harness, FoveaApp::selected_analyzed);
             harness.step();
             let warm = reopened.elapsed();
             frames.sort_unstable();

@@ -16,6 +16,7 @@ fn main() -> std::process::ExitCode {
             } else {
                 ModelPlacement::GpuIfReal
             },
+            pixel_stable: false,
         })
     })
 }

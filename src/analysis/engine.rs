@@ -35,7 +35,7 @@ pub struct ImageResult {
     pub modality: Modality,
     /// Eye.
     pub eye: Eye,
-    /// Frame analysed.
+    /// Frame analyzed.
     pub frame: u32,
     /// Gradeability (absent when the image could not be decoded).
     pub quality: Option<QualityVerdict>,
@@ -241,7 +241,7 @@ impl Analyzer {
         })
     }
 
-    /// Analyses every image of `patient`.
+    /// Analyzes every image of `patient`.
     pub fn analyze_patient(&self, patient: &Patient) -> Result<PatientResult, AnalysisError> {
         let findings = &self.session.manifest().findings;
         let records: Vec<&ImageRecord> = patient
@@ -371,7 +371,7 @@ fn exclusion_reason(result: &ImageResult) -> String {
         .quality
         .as_ref()
         .map(|q| format!("ungradable: {}", q.reasons.join("; ")))
-        .unwrap_or_else(|| "not analysed".to_string())
+        .unwrap_or_else(|| "not analyzed".to_string())
 }
 
 /// Adds free-text scores for `texts` to every gradable image and every eye with a result.

@@ -179,7 +179,7 @@ pub fn run(args: &AnalyzeArgs) -> anyhow::Result<ExitCode> {
     );
     eprintln_safe(&summary);
     eprintln_safe(&format!(
-        "time: model loaded in {load_seconds:.2} s on {device}; {total} patients scanned and analysed in {analysis_seconds:.2} s ({:.1} patients/min)",
+        "time: model loaded in {load_seconds:.2} s on {device}; {total} patients scanned and analyzed in {analysis_seconds:.2} s ({:.1} patients/min)",
         total as f64 * 60.0 / analysis_seconds.max(1e-9)
     ));
     Ok(
@@ -207,7 +207,7 @@ fn progress(terminal: bool, done: usize, total: usize, id: &str) {
             " ".repeat(width - filled)
         );
     } else {
-        eprintln!("analysed {done}/{total} patients ({id})");
+        eprintln!("analyzed {done}/{total} patients ({id})");
     }
 }
 
@@ -233,7 +233,7 @@ fn summary(
         .filter(|r| r.findings.iter().any(|f| f.refer))
         .count();
     format!(
-        "summary: {} patients analysed ({patients_failed} failed), {eyes} eyes with results, {referred} patients flagged for referral, {ungradable} images ungradable, {images_failed} images unreadable, {unreadable} files unreadable — model: {model}",
+        "summary: {} patients analyzed ({patients_failed} failed), {eyes} eyes with results, {referred} patients flagged for referral, {ungradable} images ungradable, {images_failed} images unreadable, {unreadable} files unreadable — model: {model}",
         results.len()
     )
 }

@@ -332,7 +332,7 @@ fn same_file(a: &Path, b: &Path) -> bool {
 
 /// The result of the patient that `image` belongs to, scanning `folder` (the image itself,
 /// or its folder when its eye's other images are wanted too).
-fn analyse_one(analyzer: &Analyzer, folder: &Path, image: &Path) -> anyhow::Result<PatientResult> {
+fn analyze_one(analyzer: &Analyzer, folder: &Path, image: &Path) -> anyhow::Result<PatientResult> {
     let catalog = scan_paths(&[folder.to_path_buf()]);
     if let Some(file) = catalog
         .unreadable
@@ -380,7 +380,7 @@ fn search(
             } else {
                 image
             };
-            let result = analyse_one(&analyzer, folder, image)?;
+            let result = analyze_one(&analyzer, folder, image)?;
             let Some(found) = result.images.iter().find(|i| same_file(&i.path, image)) else {
                 bail!("{}: not found among the scanned images", image.display());
             };

@@ -1,5 +1,5 @@
 //! Building and extending a library from studies with known findings: every patient is
-//! analysed with the library's pack (gradeability, image vectors, the eyes' fused vectors),
+//! analyzed with the library's pack (gradeability, image vectors, the eyes' fused vectors),
 //! its gradable images of a labelled eye are stored with a thumbnail, and the patient is
 //! committed in one transaction. Patients without labels are skipped and reported.
 //!
@@ -213,7 +213,7 @@ fn case_of(
     Ok(case)
 }
 
-/// A JPEG thumbnail of the analysed frame and the fingerprint of the source (bytes + frame).
+/// A JPEG thumbnail of the analyzed frame and the fingerprint of the source (bytes + frame).
 fn thumbnail_and_source(record: &ImageRecord, frame: u32) -> Result<(Vec<u8>, String), String> {
     let path = record.source.path();
     let bytes = std::fs::read(path).map_err(|e| e.to_string())?;

@@ -1,7 +1,7 @@
 //! The model on its own thread (`fovea-analyze`, a [`Worker`]): opens the pack once, then works
 //! through what it is sent over a bounded channel — heatmaps and free-text prompts first (someone is
 //! waiting for them), then queued patients in order. Queued patients of an earlier opening are
-//! dropped (cancelled), the patient being analysed finishes. The UI polls for events.
+//! dropped (cancelled), the patient being analyzed finishes. The UI polls for events.
 
 use std::collections::VecDeque;
 use std::path::PathBuf;
@@ -44,7 +44,7 @@ pub struct HeatKey {
 
 /// What the analysis thread is asked to do.
 pub enum AnalysisRequest {
-    /// Analyse a patient (of opening `generation`).
+    /// Analyze a patient (of opening `generation`).
     Patient {
         /// The opening it belongs to; older ones are dropped when cancelled.
         generation: u64,
@@ -90,7 +90,7 @@ pub enum PatientOutcome {
     Started,
     /// Its result, and how long it took.
     Done(Box<PatientResult>, Duration),
-    /// It could not be analysed: why.
+    /// It could not be analyzed: why.
     Failed(String),
     /// It was dropped from the queue.
     Cancelled,
@@ -100,7 +100,7 @@ pub enum PatientOutcome {
 pub enum AnalysisEvent {
     /// The pack is loaded.
     Ready(Box<ModelInfo>),
-    /// The pack could not be opened; nothing will be analysed.
+    /// The pack could not be opened; nothing will be analyzed.
     PackFailed(String),
     /// News of a patient of opening `generation`.
     Patient {

@@ -1,7 +1,8 @@
 //! The window's frame around the images: menu bar, patient list, status bar, keyboard
 //! shortcuts and their help overlay.
 
-use super::app::{FoveaApp, LibraryStatus, ModelStatus, PatientStatus};
+use super::app::FoveaApp;
+use super::status::{LibraryStatus, ModelStatus, PatientStatus};
 use super::commands::Command;
 use super::dialogs::OpenKind;
 use crate::study::Eye;
@@ -76,7 +77,7 @@ impl FoveaApp {
             }
             if pressed(egui::Key::Escape) {
                 c.push(Command::CloseCompare);
-                if self.show_help {
+                if self.view.show_help {
                     c.push(Command::ToggleHelp);
                 }
             }
@@ -98,15 +99,15 @@ impl FoveaApp {
                     self.commands.push(Command::OpenDialog(OpenKind::Dicomdir));
                 }
                 ui.menu_button("Recent", |ui| {
-                    if self.settings.recent.is_empty() {
+                    if self.view.settings.recent.is_empty() {
                         ui.label("nothing yet");
                     }
-                    for path in self.settings.recent.clone() {
+                    for path in self.view.settings.recent.clone() {
                         if ui.button(path.display().to_string()).clicked() {
                             self.commands.push(Command::Open(vec![path]));
                         }
                     }
-                    if !self.settings.recent.is_empty() {
+                    if !self.view.settings.recent.is_empty() {
                         ui.separator();
                         if ui
                             .button("Clear the list")
@@ -123,19 +124,19 @@ impl FoveaApp {
                 }
             });
             ui.menu_button("View", |ui| {
-                let mut dark = self.settings.dark;
+                let mut dark = self.view.settings.dark;
                 if ui.checkbox(&mut dark, "Dark theme").changed() {
                     self.commands.push(Command::SetDark(dark));
                 }
-                let mut list = self.settings.patient_list_open;
+                let mut list = self.view.settings.patient_list_open;
                 if ui.checkbox(&mut list, "Patient list").changed() {
                     self.commands.push(Command::TogglePatientList);
                 }
-                let mut linked = self.settings.linked;
+                let mut linked = self.view.settings.linked;
                 if ui.checkbox(&mut linked, "Link both eyes (L)").changed() {
                     self.commands.push(Command::ToggleLinked);
                 }
-                let mut overlay = self.settings.overlay_on;
+                let mut overlay = self.view.settings.overlay_on;
                 if ui.checkbox(&mut overlay, "Heatmap overlay (H)").changed() {
                     self.commands.push(Command::ToggleOverlay);
                 }
@@ -148,7 +149,7 @@ impl FoveaApp {
                     self.commands.push(Command::ToggleHelp);
                 }
             });
-            if !self.settings.patient_list_open && ui.button("Show patients").clicked() {
+            if !self.view.settings.patient_list_open && ui.button("Show patients").clicked() {
                 self.commands.push(Command::TogglePatientList);
             }
         });
@@ -166,14 +167,14 @@ impl FoveaApp {
             }
         });
         ui.add(
-            egui::TextEdit::singleline(&mut self.search)
+            egui::TextEdit::singleline(&mut self.view.search)
                 .hint_text("search name or id")
                 .desired_width(f32::INFINITY),
         );
         ui.separator();
-        let needle = self.search.to_lowercase();
+        let needle = self.view.search.to_lowercase();
         egui::ScrollArea::vertical().show(ui, |ui| {
-            for (index, patient) in self.catalog.patients.iter().enumerate() {
+            for (index, patient) in self.session.catalog.patients.iter().enumerate() {
                 let name = patient.info.name.clone().unwrap_or_default();
                 let matches = needle.is_empty()
                     || patient.info.id.to_lowercase().contains(&needle)
@@ -193,8 +194,8 @@ impl FoveaApp {
                     modality_summary(patient),
                     status
                 );
-                let response = ui.selectable_label(self.selected == Some(index), text);
-                let response = match self.statuses.get(&patient.info.id) {
+                let response = ui.selectable_label(self.session.selected == Some(index), text);
+                let response = match self.session.statuses.get(&patient.info.id) {
                     Some(PatientStatus::Failed(reason)) => response.on_hover_text(reason),
                     _ => response,
                 };
@@ -202,12 +203,12 @@ impl FoveaApp {
                     self.commands.push(Command::SelectPatient(index));
                 }
             }
-            if !self.catalog.unreadable.is_empty() {
+            if !self.session.catalog.unreadable.is_empty() {
                 ui.separator();
                 ui.collapsing(
-                    format!("{} unreadable files", self.catalog.unreadable.len()),
+                    format!("{} unreadable files", self.session.catalog.unreadable.len()),
                     |ui| {
-                        for file in &self.catalog.unreadable {
+                        for file in &self.session.catalog.unreadable {
                             ui.label(format!("{}: {}", file.path.display(), file.reason));
                         }
                     },
@@ -218,7 +219,7 @@ impl FoveaApp {
 
     pub(super) fn status_bar_ui(&mut self, ui: &mut egui::Ui) {
         ui.horizontal_wrapped(|ui| {
-            match &self.model {
+            match &self.jobs.model {
                 ModelStatus::Ready(info) => ui.label(format!("model on {}", info.device)),
                 ModelStatus::Loading => ui.label("model loading…"),
                 ModelStatus::Failed(_) => ui.label("no model"),
@@ -227,12 +228,12 @@ impl FoveaApp {
                 ui.label(format!("· display on {adapter}"));
             }
             ui.separator();
-            if let Some(progress) = self.scan_progress {
+            if let Some(progress) = self.session.scan_progress {
                 ui.add(egui::ProgressBar::new(progress).desired_width(120.0));
             }
-            ui.label(&self.scan_note);
-            if self.scan.is_some()
-                && !self.scan_cancelled
+            ui.label(&self.session.scan_note);
+            if self.jobs.scan.is_some()
+                && !self.session.scan_cancelled
                 && ui
                     .button("Stop scan")
                     .on_hover_text("keep the patients found so far")
@@ -241,14 +242,14 @@ impl FoveaApp {
                 self.commands.push(Command::CancelScan);
             }
             ui.separator();
-            let total = self.statuses.len();
-            let settled = self.statuses.values().filter(|s| !s.pending()).count();
+            let total = self.session.statuses.len();
+            let settled = self.session.statuses.values().filter(|s| !s.pending()).count();
             let done = self
                 .statuses
                 .values()
                 .filter(|s| matches!(s, PatientStatus::Done(_)))
                 .count();
-            ui.label(format!("analysed {done}/{total}"));
+            ui.label(format!("analyzed {done}/{total}"));
             if settled < total {
                 ui.add(
                     egui::ProgressBar::new(settled as f32 / total.max(1) as f32)
@@ -263,7 +264,7 @@ impl FoveaApp {
                     self.commands.push(Command::CancelAnalysis);
                 }
             }
-            if let Some((id, took, at)) = self.last_analysis.as_ref().filter(|_| self.show_timings)
+            if let Some((id, took, at)) = self.jobs.last_analysis.as_ref().filter(|_| self.view.show_timings)
             {
                 ui.label(format!(
                     "· last analysis: {id} in {:.1} s, {} s ago",
@@ -282,7 +283,7 @@ impl FoveaApp {
                 ui.label(format!("{heatmaps} heatmaps"));
             }
             ui.separator();
-            match &self.library_status {
+            match &self.jobs.library_status {
                 LibraryStatus::Ready(info) => ui.label(format!(
                     "library: {} images, {} eyes",
                     info.counts.0, info.counts.1
@@ -291,14 +292,14 @@ impl FoveaApp {
                 LibraryStatus::None(_) => ui.label("no library"),
                 LibraryStatus::Unavailable(_) => ui.label("library unavailable"),
             };
-            for error in &self.job_errors {
+            for error in &self.jobs.job_errors {
                 ui.colored_label(ui.visuals().error_fg_color, error);
             }
         });
     }
 
     pub(super) fn help_ui(&mut self, ctx: &egui::Context) {
-        if !self.show_help {
+        if !self.view.show_help {
             return;
         }
         let mut open = true;
@@ -324,7 +325,7 @@ impl FoveaApp {
     /// Remembers which eye column the pointer is over (arrow keys act there).
     pub(super) fn note_hover(&mut self, ui: &egui::Ui, eye: Eye) {
         if ui.rect_contains_pointer(ui.max_rect()) {
-            self.hovered_eye = Some(eye);
+            self.view.hovered_eye = Some(eye);
         }
     }
 }

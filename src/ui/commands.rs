@@ -3,7 +3,8 @@
 
 use std::path::PathBuf;
 
-use super::app::{FoveaApp, PatientStatus, Pixels};
+use super::app::FoveaApp;
+use super::status::{PatientStatus, Pixels};
 use super::dialogs::{DialogJob, OpenKind};
 use super::display::{ImageUpload, WindowLevel};
 use super::library_job::SimilarCase;
@@ -41,33 +42,33 @@ impl FoveaApp {
             match command {
                 Command::Open(paths) => self.open(paths),
                 Command::OpenDialog(kind) => {
-                    if self.dialog.is_none() {
-                        match DialogJob::start(kind, self.settings.last_folder.clone()) {
-                            Ok(job) => self.dialog = Some(job),
-                            Err(e) => self.job_errors.push(format!("cannot open a dialog: {e}")),
+                    if self.jobs.dialog.is_none() {
+                        match DialogJob::start(kind, self.view.settings.last_folder.clone()) {
+                            Ok(job) => self.jobs.dialog = Some(job),
+                            Err(e) => self.jobs.job_errors.push(format!("cannot open a dialog: {e}")),
                         }
                     }
                 }
                 Command::SelectPatient(index) => {
-                    if index < self.catalog.patients.len() {
-                        self.selected = Some(index);
+                    if index < self.session.catalog.patients.len() {
+                        self.session.selected = Some(index);
                     }
                 }
                 Command::StepPatient(delta) => {
-                    let count = self.catalog.patients.len();
+                    let count = self.session.catalog.patients.len();
                     if count > 0 {
-                        let current = self.selected.unwrap_or(0) as i64;
+                        let current = self.session.selected.unwrap_or(0) as i64;
                         let next = (current + i64::from(delta)).clamp(0, count as i64 - 1);
-                        self.selected = Some(next as usize);
+                        self.session.selected = Some(next as usize);
                     }
                 }
                 Command::ShowImage { eye, index } => {
-                    if let Some(patient) = self.selected {
-                        self.main_image.insert((patient, eye), index);
-                        self.active_eye = eye;
+                    if let Some(patient) = self.session.selected {
+                        self.session.main_image.insert((patient, eye), index);
+                        self.view.active_eye = eye;
                     }
                 }
-                Command::Activate(eye) => self.active_eye = eye,
+                Command::Activate(eye) => self.view.active_eye = eye,
                 Command::SetFrame { path, frame } => self.set_frame(&path, frame),
                 Command::StepFrame { eye, delta } => {
                     if let (Some(record), Some(shown)) =
@@ -80,9 +81,9 @@ impl FoveaApp {
                         self.set_frame(&path, frame);
                     }
                 }
-                Command::ToggleOverlay => self.settings.overlay_on = !self.settings.overlay_on,
+                Command::ToggleOverlay => self.view.settings.overlay_on = !self.view.settings.overlay_on,
                 Command::ZoomActive(factor) => {
-                    let eye = self.hovered_eye.unwrap_or(self.active_eye);
+                    let eye = self.view.hovered_eye.unwrap_or(self.view.active_eye);
                     if let Some(path) = self
                         .shown_record(eye)
                         .map(|r| r.source.path().to_path_buf())
@@ -93,55 +94,55 @@ impl FoveaApp {
                     }
                 }
                 Command::ResetViews => {
-                    self.views.clear();
-                    self.windows.clear();
-                    self.linked_view = ViewTransform::default();
-                    self.compare_view = ViewTransform::default();
-                    self.compare_window = WindowLevel::default();
+                    self.view.views.clear();
+                    self.view.windows.clear();
+                    self.view.linked_view = ViewTransform::default();
+                    self.view.compare_view = ViewTransform::default();
+                    self.view.compare_window = WindowLevel::default();
                 }
                 Command::ToggleLinked => {
-                    if !self.settings.linked {
+                    if !self.view.settings.linked {
                         // Start from what the active eye shows.
-                        self.linked_view = self.view_of(self.active_eye).unwrap_or_default();
+                        self.view.linked_view = self.view_of(self.view.active_eye).unwrap_or_default();
                     }
-                    self.settings.linked = !self.settings.linked;
+                    self.view.settings.linked = !self.view.settings.linked;
                 }
                 Command::SetDark(dark) => {
-                    self.settings.dark = dark;
-                    self.ctx.set_theme(self.settings.theme());
+                    self.view.settings.dark = dark;
+                    self.ctx.set_theme(self.view.settings.theme());
                 }
                 Command::CancelAnalysis => {
                     // Queued patients of this opening come back cancelled; the one being
-                    // analysed finishes. A later opening (generation + 1) is not affected.
-                    if let Some(analysis) = &self.analysis {
-                        analysis.cancel_before(self.generation + 1);
+                    // analyzed finishes. A later opening (generation + 1) is not affected.
+                    if let Some(analysis) = &self.jobs.analysis {
+                        analysis.cancel_before(self.session.generation + 1);
                     }
-                    for index in self.to_analyse.drain(..) {
-                        if let Some(p) = self.catalog.patients.get(index) {
-                            self.statuses
+                    for index in self.session.to_analyze.drain(..) {
+                        if let Some(p) = self.session.catalog.patients.get(index) {
+                            self.session.statuses
                                 .insert(p.info.id.clone(), PatientStatus::Cancelled);
                         }
                     }
                 }
                 Command::Compare(case) => {
-                    self.compare_view = ViewTransform::default();
-                    self.compare_upload = case.thumbnail.as_deref().map(ImageUpload::from_rgb);
-                    self.compare = Some(case);
+                    self.view.compare_view = ViewTransform::default();
+                    self.session.compare_upload = case.thumbnail.as_deref().map(ImageUpload::from_rgb);
+                    self.session.compare = Some(case);
                 }
-                Command::CloseCompare => self.compare = None,
-                Command::ToggleHelp => self.show_help = !self.show_help,
+                Command::CloseCompare => self.session.compare = None,
+                Command::ToggleHelp => self.view.show_help = !self.view.show_help,
                 Command::CancelScan => {
-                    if let Some(scan) = &self.scan {
+                    if let Some(scan) = &self.jobs.scan {
                         scan.cancel();
-                        self.scan_cancelled = true;
+                        self.session.scan_cancelled = true;
                     }
                 }
                 Command::ForgetRecent => {
-                    self.settings.recent.clear();
-                    self.settings.last_folder = None;
+                    self.view.settings.recent.clear();
+                    self.view.settings.last_folder = None;
                 }
                 Command::TogglePatientList => {
-                    self.settings.patient_list_open = !self.settings.patient_list_open;
+                    self.view.settings.patient_list_open = !self.view.settings.patient_list_open;
                 }
             }
         }
@@ -149,13 +150,13 @@ impl FoveaApp {
 
     /// Shows another frame of a decoded image.
     fn set_frame(&mut self, path: &std::path::Path, frame: u32) {
-        let Some(Pixels::Ready(shown)) = self.pixels.get(path) else {
+        let Some(Pixels::Ready(shown)) = self.session.pixels.get(path) else {
             return;
         };
         if shown.frame == frame || frame >= shown.decoded.frames {
             return;
         }
         let pixels = self.frame_pixels(path, shown.decoded.clone(), frame);
-        self.pixels.insert(path.to_path_buf(), pixels);
+        self.session.pixels.insert(path.to_path_buf(), pixels);
     }
 }

@@ -8,10 +8,10 @@ use super::image_view::{ViewInput, image_view_ui, view_key};
 
 impl FoveaApp {
     pub(super) fn compare_ui(&mut self, ctx: &egui::Context) {
-        let Some(case) = self.compare.clone() else {
+        let Some(case) = self.session.compare.clone() else {
             return;
         };
-        let eye = self.active_eye;
+        let eye = self.view.active_eye;
         let mut open = true;
         egui::Window::new("Compare with a similar case")
             .open(&mut open)
@@ -38,8 +38,8 @@ impl FoveaApp {
                     (ui.available_height() - 24.0).max(64.0),
                 );
                 ui.horizontal(|ui| {
-                    let mut view = self.compare_view;
-                    let mut window = self.compare_window;
+                    let mut view = self.view.compare_view;
+                    let mut window = self.view.compare_window;
                     ui.vertical(|ui| {
                         let record = self.shown_record(eye).cloned();
                         let heat_key = self.eye_heat_key(eye);
@@ -55,7 +55,7 @@ impl FoveaApp {
                                     image: &shown.upload,
                                     texture: shown.texture.as_ref().map(egui::TextureHandle::id),
                                     heat: self.heat_upload(heat_key.as_ref()),
-                                    opacity: self.settings.overlay_opacity,
+                                    opacity: self.view.settings.overlay_opacity,
                                     column_spacing_mm: record.pixel_spacing_mm.map(|s| s.column_mm),
                                     label: "this patient's image".into(),
                                     gpu: self.gpu,
@@ -72,14 +72,14 @@ impl FoveaApp {
                         ui.label(format!("Similar case {}", case.case_id));
                         let heat_key = self.heat_key(HeatSource::Case(case.image_id));
                         let texture = self.thumbnail_texture(ui.ctx(), &case);
-                        match (&self.compare_upload, texture) {
+                        match (&self.session.compare_upload, texture) {
                             (Some(upload), texture) => {
                                 let input = ViewInput {
                                     key: view_key("compare right", case.image_id),
                                     image: upload,
                                     texture: texture.as_ref().map(egui::TextureHandle::id),
                                     heat: self.heat_upload(Some(&heat_key)),
-                                    opacity: self.settings.overlay_opacity,
+                                    opacity: self.view.settings.overlay_opacity,
                                     column_spacing_mm: None,
                                     label: "similar case image".into(),
                                     gpu: self.gpu,
@@ -92,8 +92,8 @@ impl FoveaApp {
                             }
                         }
                     });
-                    self.compare_view = view;
-                    self.compare_window = window;
+                    self.view.compare_view = view;
+                    self.view.compare_window = window;
                 });
             });
         if !open {

@@ -2,7 +2,8 @@
 //! columns — modality tabs, the main view, and for an OCT volume the B-scan slider and the
 //! localizer with the current B-scan's line (click to jump).
 
-use super::app::{FoveaApp, HeatState, ModelStatus, Pixels};
+use super::app::FoveaApp;
+use super::status::{HeatState, ModelStatus, Pixels};
 use super::commands::Command;
 use super::display::{WindowLevel, turbo};
 use super::image_view::{ViewInput, image_view_ui, view_key};
@@ -19,16 +20,16 @@ impl FoveaApp {
     /// Heatmap, linking and reset controls above the two columns.
     pub(super) fn view_toolbar_ui(&mut self, ui: &mut egui::Ui) {
         ui.horizontal_wrapped(|ui| {
-            let mut overlay = self.settings.overlay_on;
+            let mut overlay = self.view.settings.overlay_on;
             if ui.checkbox(&mut overlay, "Heatmap (H)").changed() {
                 self.commands.push(Command::ToggleOverlay);
             }
             ui.add(
-                egui::Slider::new(&mut self.settings.overlay_opacity, 0.0..=1.0)
+                egui::Slider::new(&mut self.view.settings.overlay_opacity, 0.0..=1.0)
                     .text("opacity")
                     .fixed_decimals(2),
             );
-            let method = &mut self.settings.heatmap_method;
+            let method = &mut self.view.settings.heatmap_method;
             egui::ComboBox::new("heatmap method", "method")
                 .selected_text(method.label())
                 .show_ui(ui, |ui| {
@@ -40,8 +41,8 @@ impl FoveaApp {
                         ui.selectable_value(method, m, m.label());
                     }
                 });
-            if let ModelStatus::Ready(info) = &self.model
-                && self.settings.heatmap_method.needs_finding()
+            if let ModelStatus::Ready(info) = &self.jobs.model
+                && self.view.settings.heatmap_method.needs_finding()
             {
                 let current = self
                     .heat_finding
@@ -53,13 +54,13 @@ impl FoveaApp {
                     .width(200.0)
                     .show_ui(ui, |ui| {
                         for (id, name) in &info.findings {
-                            ui.selectable_value(&mut self.heat_finding, Some(id.clone()), name);
+                            ui.selectable_value(&mut self.view.heat_finding, Some(id.clone()), name);
                         }
                     });
             }
             colour_bar_ui(ui);
             ui.separator();
-            let mut linked = self.settings.linked;
+            let mut linked = self.view.settings.linked;
             if ui
                 .checkbox(&mut linked, "Link eyes (L)")
                 .on_hover_text("zoom and pan both eyes together")
@@ -71,7 +72,7 @@ impl FoveaApp {
                 self.commands.push(Command::ResetViews);
             }
         });
-        if self.settings.overlay_on {
+        if self.view.settings.overlay_on {
             let note = self.heat_note();
             ui.label(egui::RichText::new(note).small());
         }
@@ -79,13 +80,13 @@ impl FoveaApp {
 
     /// What the overlay shows, and by which model.
     fn heat_note(&self) -> String {
-        let model = match &self.model {
+        let model = match &self.jobs.model {
             ModelStatus::Ready(info) => info.stamp.label(),
             _ => "the model (loading)".to_string(),
         };
         let mut states = Vec::new();
         for eye in [Eye::Right, Eye::Left] {
-            let state = self.eye_heat_key(eye).and_then(|k| self.heatmaps.get(&k));
+            let state = self.eye_heat_key(eye).and_then(|k| self.session.heatmaps.get(&k));
             match state {
                 Some(HeatState::Pending) => states.push(format!("{}: computing…", eye.label())),
                 Some(HeatState::Failed(reason)) => {
@@ -103,7 +104,7 @@ impl FoveaApp {
     /// One eye's column.
     pub(super) fn eye_column_ui(&mut self, ui: &mut egui::Ui, index: usize, eye: Eye) {
         self.note_hover(ui, eye);
-        let active = self.active_eye == eye;
+        let active = self.view.active_eye == eye;
         let title = match eye {
             Eye::Right => "OD (right eye)",
             _ => "OS (left eye)",
@@ -115,7 +116,7 @@ impl FoveaApp {
                     .on_hover_text("similar cases and the +/- keys follow the selected eye");
             }
         });
-        let records: Vec<ImageRecord> = self.catalog.patients[index]
+        let records: Vec<ImageRecord> = self.session.catalog.patients[index]
             .images()
             .filter(|r| r.eye == eye)
             .cloned()
@@ -128,7 +129,7 @@ impl FoveaApp {
         ui.horizontal_wrapped(|ui| {
             for (i, record) in records.iter().enumerate() {
                 let path = record.source.path();
-                let tab = match self.tab_thumbnails.get(path) {
+                let tab = match self.session.tab_thumbnails.get(path) {
                     Some(thumbnail) => egui::Button::image_and_text(
                         egui::Image::new(thumbnail).max_size(egui::vec2(40.0, 40.0)),
                         record.modality.label(),
@@ -142,7 +143,7 @@ impl FoveaApp {
         });
         // Every image of the eye is decoded once for its tab's thumbnail.
         for record in &records {
-            if !self.tab_thumbnails.contains_key(record.source.path()) {
+            if !self.session.tab_thumbnails.contains_key(record.source.path()) {
                 self.request_pixels(record);
             }
         }
@@ -152,7 +153,7 @@ impl FoveaApp {
         if let Some(warning) = self.gradeability_warning(&path) {
             ui.colored_label(ui.visuals().warn_fg_color, warning);
         }
-        let (frames, frame) = match self.pixels.get(&path) {
+        let (frames, frame) = match self.session.pixels.get(&path) {
             Some(Pixels::Ready(shown)) => (shown.decoded.frames, shown.frame),
             Some(Pixels::Failed(reason)) => {
                 ui.colored_label(
@@ -176,7 +177,7 @@ impl FoveaApp {
                     frame: shown - 1,
                 });
             }
-            let localizer = localizer_of(record, self.catalog.patients[index].images()).cloned();
+            let localizer = localizer_of(record, self.session.catalog.patients[index].images()).cloned();
             if let Some(localizer) = localizer {
                 self.localizer_ui(ui, record, &localizer, frame);
             }
@@ -184,7 +185,7 @@ impl FoveaApp {
         self.main_view_ui(ui, record, eye);
     }
 
-    /// "Ungradable: blurred — not used for the OD result", for an analysed image the model
+    /// "Ungradable: blurred — not used for the OD result", for an analyzed image the model
     /// could not use.
     fn gradeability_warning(&self, path: &std::path::Path) -> Option<String> {
         let image = self
@@ -193,7 +194,7 @@ impl FoveaApp {
             .iter()
             .find(|i| i.path == path)?;
         if let Some(error) = &image.error {
-            return Some(format!("Not analysed: {error}"));
+            return Some(format!("Not analyzed: {error}"));
         }
         let quality = image.quality.as_ref()?;
         (!quality.gradable).then(|| {
@@ -208,7 +209,7 @@ impl FoveaApp {
     /// The large view of an eye's image.
     fn main_view_ui(&mut self, ui: &mut egui::Ui, record: &ImageRecord, eye: Eye) {
         let path = record.source.path().to_path_buf();
-        let Some(Pixels::Ready(shown)) = self.pixels.get(&path) else {
+        let Some(Pixels::Ready(shown)) = self.session.pixels.get(&path) else {
             return;
         };
         let heat_key = self.eye_heat_key(eye);
@@ -217,14 +218,14 @@ impl FoveaApp {
             image: &shown.upload,
             texture: shown.texture.as_ref().map(egui::TextureHandle::id),
             heat: self.heat_upload(heat_key.as_ref()),
-            opacity: self.settings.overlay_opacity,
+            opacity: self.view.settings.overlay_opacity,
             column_spacing_mm: record.pixel_spacing_mm.map(|s| s.column_mm),
             label: format!("{} {} view", eye.label(), record.modality.label()),
             gpu: self.gpu,
             interactive: true,
         };
         let mut view = self.view_for(&path);
-        let mut window = self.windows.get(&path).copied().unwrap_or_default();
+        let mut window = self.view.windows.get(&path).copied().unwrap_or_default();
         let size = ui.available_size() - egui::vec2(0.0, 4.0);
         let out = image_view_ui(
             ui,
@@ -237,8 +238,8 @@ impl FoveaApp {
             self.commands.push(Command::Activate(eye));
         }
         self.store_view(&path, view);
-        if window != WindowLevel::default() || self.windows.contains_key(&path) {
-            self.windows.insert(path, window);
+        if window != WindowLevel::default() || self.view.windows.contains_key(&path) {
+            self.view.windows.insert(path, window);
         }
     }
 
@@ -251,7 +252,7 @@ impl FoveaApp {
         frame: u32,
     ) {
         self.request_pixels(localizer);
-        let Some(Pixels::Ready(shown)) = self.pixels.get(localizer.source.path()) else {
+        let Some(Pixels::Ready(shown)) = self.session.pixels.get(localizer.source.path()) else {
             ui.spinner();
             return;
         };

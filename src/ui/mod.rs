@@ -4,9 +4,10 @@
 //! model's findings, a free-text prompt box and similar cases from the case library (right).
 //! The only room that knows egui.
 //!
-//! Threads: `fovea-scan` (study scan), `fovea-decode` (pixels), `fovea-analyse` (model:
+//! Threads: `fovea-scan` (study scan), `fovea-decode` (pixels), `fovea-analyze` (model:
 //! findings, heatmaps, prompts), `fovea-library` (similar cases), `fovea-dialog` (open
-//! dialogs); the frame loop only polls their bounded channels.
+//! dialogs), each a [`crate::worker::Worker`]; the frame loop only polls their bounded
+//! channels. The state is split by lifetime in [`state`].
 
 mod analysis_job;
 mod app;
@@ -21,8 +22,12 @@ mod image_view;
 mod jobs;
 mod library_job;
 mod localizer;
+mod queries;
+mod requests;
 mod settings;
 mod side_panel;
+mod state;
+mod status;
 pub mod view_transform;
 
 use std::sync::Arc;
@@ -69,6 +74,7 @@ pub fn run(config: ViewerConfig) -> Result<(), eframe::Error> {
         pack,
         library,
         model_on,
+        pixel_stable,
     } = config;
     let start = |model_on: ModelPlacement| {
         let config = ViewerConfig {
@@ -76,6 +82,7 @@ pub fn run(config: ViewerConfig) -> Result<(), eframe::Error> {
             pack: pack.clone(),
             library: library.clone(),
             model_on,
+            pixel_stable,
         };
         eframe::run_native(
             "Fovea",

@@ -4,7 +4,8 @@
 
 use std::time::Instant;
 
-use super::app::{FoveaApp, LibraryStatus, ModelStatus, PatientStatus, SimilarScope};
+use super::app::FoveaApp;
+use super::status::{LibraryStatus, ModelStatus, PatientStatus, SimilarScope};
 use super::commands::Command;
 use super::image_view::rgb_texture;
 use super::library_job::SimilarCase;
@@ -21,7 +22,7 @@ impl FoveaApp {
 
     /// The finding name of an id, from the pack.
     pub(super) fn finding_name(&self, id: &str) -> String {
-        match &self.model {
+        match &self.jobs.model {
             ModelStatus::Ready(info) => info
                 .findings
                 .iter()
@@ -33,7 +34,7 @@ impl FoveaApp {
 
     fn findings_ui(&self, ui: &mut egui::Ui) {
         ui.heading("Findings");
-        match &self.model {
+        match &self.jobs.model {
             ModelStatus::Loading => {
                 ui.label("Loading the model…");
             }
@@ -60,7 +61,7 @@ impl FoveaApp {
         let Some(id) = self.selected_patient() else {
             return;
         };
-        match self.statuses.get(id) {
+        match self.session.statuses.get(id) {
             Some(PatientStatus::Done(result)) => {
                 ui.strong("Patient");
                 if let Some(note) = &result.patient_note {
@@ -94,12 +95,12 @@ impl FoveaApp {
                 ui.colored_label(ui.visuals().error_fg_color, reason);
             }
             Some(PatientStatus::Cancelled) => {
-                ui.label("Analysis cancelled. Open the folder again to analyse it.");
+                ui.label("Analysis cancelled. Open the folder again to analyze it.");
             }
             _ => {
                 ui.horizontal(|ui| {
                     ui.spinner();
-                    ui.label("analysing…");
+                    ui.label("analyzing…");
                 });
             }
         }
@@ -107,7 +108,7 @@ impl FoveaApp {
 
     fn prompt_ui(&mut self, ui: &mut egui::Ui) {
         ui.strong("Free text (zero-shot)");
-        let disabled = match &self.model {
+        let disabled = match &self.jobs.model {
             ModelStatus::Ready(info) => info.zero_shot_disabled.clone(),
             _ => Some("the model is not loaded".to_string()),
         };
@@ -116,22 +117,22 @@ impl FoveaApp {
             return;
         }
         let edit = ui.add(
-            egui::TextEdit::singleline(&mut self.prompt.text)
+            egui::TextEdit::singleline(&mut self.view.prompt.text)
                 .hint_text("type a finding, e.g. macular hole")
                 .desired_width(f32::INFINITY),
         );
         if edit.changed() {
-            self.prompt.edited_at = Some(Instant::now());
+            self.view.prompt.edited_at = Some(Instant::now());
         }
-        if self.prompt.pending.is_some() || self.prompt.edited_at.is_some() {
+        if self.view.prompt.pending.is_some() || self.view.prompt.edited_at.is_some() {
             ui.horizontal(|ui| {
                 ui.spinner();
                 ui.label("scoring…");
             });
         }
-        match &self.prompt.answer {
+        match &self.session.prompt_answer {
             Some((text, Ok(rows))) => {
-                let model = match &self.model {
+                let model = match &self.jobs.model {
                     ModelStatus::Ready(info) => info.stamp.label(),
                     _ => String::new(),
                 };
@@ -159,7 +160,7 @@ impl FoveaApp {
     pub(super) fn similar_ui(&mut self, ui: &mut egui::Ui) {
         ui.horizontal_wrapped(|ui| {
             ui.strong("Similar cases");
-            match &self.library_status {
+            match &self.jobs.library_status {
                 LibraryStatus::None(reason) | LibraryStatus::Unavailable(reason) => {
                     ui.label(reason.clone());
                 }
@@ -168,10 +169,10 @@ impl FoveaApp {
                     ui.label("opening the case library…");
                 }
                 LibraryStatus::Ready(info) => {
-                    ui.label(format!("for the {} eye:", self.active_eye.label()));
-                    ui.selectable_value(&mut self.similar.scope, SimilarScope::Eye, "whole eye");
+                    ui.label(format!("for the {} eye:", self.view.active_eye.label()));
+                    ui.selectable_value(&mut self.view.similar_scope, SimilarScope::Eye, "whole eye");
                     ui.selectable_value(
-                        &mut self.similar.scope,
+                        &mut self.view.similar_scope,
                         SimilarScope::Image,
                         "shown image",
                     );
@@ -195,10 +196,10 @@ impl FoveaApp {
                 }
             }
         });
-        if !matches!(self.library_status, LibraryStatus::Ready(_)) {
+        if !matches!(self.jobs.library_status, LibraryStatus::Ready(_)) {
             return;
         }
-        let answer = match &self.similar.answer {
+        let answer = match &self.session.similar_answer {
             None => {
                 if self.selected_result().is_some() {
                     ui.spinner();
@@ -287,12 +288,12 @@ impl FoveaApp {
         ctx: &egui::Context,
         case: &SimilarCase,
     ) -> Option<egui::TextureHandle> {
-        if let Some(t) = self.thumbnails.get(&case.image_id) {
+        if let Some(t) = self.jobs.thumbnails.get(&case.image_id) {
             return Some(t.clone());
         }
         let rgb = case.thumbnail.as_ref()?;
         let texture = rgb_texture(ctx, format!("case thumbnail {}", case.image_id), rgb);
-        self.thumbnails.insert(case.image_id, texture.clone());
+        self.jobs.thumbnails.insert(case.image_id, texture.clone());
         Some(texture)
     }
 }

@@ -86,7 +86,7 @@ fn analyze_json_on_the_demo_patients_finds_their_diagnoses() {
         String::from_utf8_lossy(&output.stderr)
     );
     let stderr = String::from_utf8_lossy(&output.stderr);
-    assert!(stderr.contains("summary: 4 patients analysed"), "{stderr}");
+    assert!(stderr.contains("summary: 4 patients analyzed"), "{stderr}");
     let json: serde_json::Value = serde_json::from_slice(&output.stdout).expect("json");
     assert_eq!(json["model"]["synthetic_training_data"], true);
     let truth: serde_json::Value = serde_json::from_str(

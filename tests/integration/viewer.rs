@@ -74,9 +74,9 @@ fn viewer() -> Harness<'static, FoveaApp> {
                     pack: root().join("models/demo"),
                     library: Some(root().join("assets/library")),
                     model_on: ModelPlacement::Cpu,
+                    pixel_stable: true,
                 },
             );
-            app.hide_timings();
             app
         })
 }
@@ -91,7 +91,7 @@ fn the_viewer_shows_findings_heatmaps_prompts_and_similar_cases_of_the_demo_pati
     );
     assert_eq!(harness.query_all_by_label_contains("SYN0100").count(), 4);
     assert_eq!(harness.state().selected_patient(), Some("SYN010001"));
-    harness.get_by_label_contains("analysed 4/4");
+    harness.get_by_label_contains("analyzed 4/4");
     harness.get_by_label_contains("Fovea demo (synthetic) v1");
     harness.get_by_label_contains("Demo model trained on synthetic images only");
     harness.get_by_label("OD (right eye)");
@@ -403,6 +403,7 @@ fn a_dropped_folder_opens_and_settings_persist_without_patient_data() {
                 pack: root().join("models/demo"),
                 library: None,
                 model_on: ModelPlacement::Cpu,
+                pixel_stable: false,
             },
         )
     });
@@ -424,6 +425,7 @@ fn the_model_runs_on_the_window_s_own_wgpu_device() {
                     pack: root().join("models/demo"),
                     library: None,
                     model_on: ModelPlacement::WindowDevice,
+                    pixel_stable: false,
                 },
             )
         });
@@ -435,7 +437,7 @@ fn the_model_runs_on_the_window_s_own_wgpu_device() {
     harness.get_by_label_contains("model on wgpu");
     // Patient 1 has referable DR in both eyes: the same flags as on the CPU.
     assert!(harness.query_all_by_label_contains("REFER").count() >= 3);
-    harness.get_by_label_contains("analysed 1/1");
+    harness.get_by_label_contains("analyzed 1/1");
 }
 
 #[test]
@@ -456,14 +458,15 @@ fn a_broken_image_shows_its_reason_in_place_and_the_rest_of_the_patient_works() 
         pack: root().join("models/demo"),
         library: Some(dir.path().join("no-library")),
         model_on: ModelPlacement::Cpu,
+        pixel_stable: false,
     });
     step_until(&mut harness, "the analysis", FoveaApp::analysis_finished);
     harness.get_by_label_contains("Cannot show colour fundus");
-    harness.get_by_label_contains("Not analysed:");
+    harness.get_by_label_contains("Not analyzed:");
     // The other eye's photograph is shown, and the OD eye's result names what was left out.
     assert_eq!(harness.state().shown_frame(Eye::Left), Some(0));
     harness.get_by_label_contains("left out SYN010001_OD_fundus.dcm");
-    harness.get_by_label_contains("analysed 1/1");
+    harness.get_by_label_contains("analyzed 1/1");
     // A library that is not there is reported in the similar-cases strip.
     step_until(&mut harness, "the library's answer", |app| {
         app.library_unavailable().is_some()
@@ -479,6 +482,7 @@ fn a_missing_model_pack_and_library_are_reported_and_the_images_still_show() {
         pack: empty.path().join("no-pack"),
         library: Some(empty.path().join("no-library")),
         model_on: ModelPlacement::Cpu,
+        pixel_stable: false,
     });
     step_until(&mut harness, "the pixels", |app| {
         app.shown_frame(Eye::Right).is_some() && app.analysis_finished()
