@@ -6,9 +6,10 @@
 #   xvfb              headless X server for real-window checks
 #   dicom3tools       dciodvfy: validates the DICOM files the demo generator writes
 #   dcmtk             dcmdump etc., handy for inspecting files
+#   imagemagick       `import`: the screenshot of the real window under Xvfb (a test checks it)
 # Idempotent: skips apt entirely when every package is already installed.
 set -euo pipefail
-packages=(cmake g++ pkg-config mesa-vulkan-drivers xvfb dicom3tools dcmtk)
+packages=(cmake g++ pkg-config mesa-vulkan-drivers xvfb dicom3tools dcmtk imagemagick)
 missing=()
 for p in "${packages[@]}"; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")

@@ -136,7 +136,7 @@ pub fn run(command: &LibraryCommand) -> anyhow::Result<ExitCode> {
         } => {
             let labels = read_labels(labels.as_deref(), studies)?;
             let analyzer = open_analyzer(pack)?;
-            let mut library = create_library(out, &analyzer, &labels, *keep_identifiers)?;
+            let mut library = create_library(out, &analyzer, &labels, *keep_identifiers, None)?;
             add(&mut library, &analyzer, studies, &labels)
         }
         LibraryCommand::Add {

@@ -10,10 +10,12 @@
 //!   existing pack, `train-demo --recalibrate`), held-out evaluation, the pack and model card;
 //! - [`stats`]: AUROC, ECE, temperature scaling, operating points (pure functions);
 //! - [`pointing_game`]: do heatmaps peak on the generator's lesions?
+//! - [`seeded`]: a small untrained pack with seeded weights for pictures of the viewer.
 
 pub mod eval;
 pub mod findings;
 pub mod guidance;
 pub mod pointing_game;
+pub mod seeded;
 pub mod stats;
 pub mod train;

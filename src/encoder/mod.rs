@@ -1,10 +1,12 @@
-//! The encoder room: the CLIP-family models, their weights and preprocessing (issue 3).
+//! The encoder room: inference and import only — the models, their checkpoints, packs,
+//! preprocessing, devices, and the burn-free [`session::EncoderSession`] the rooms above use.
 //!
 //! Architectures: OpenAI-style CLIP (EyeCLIP) — [`clip`], [`clip_vision`], [`clip_text`];
 //! RET-CLIP — [`ret_clip`] (Chinese-CLIP image tower, [`bert`] text tower, tripartite heads);
 //! timm ViT (RETFound) — [`timm_vit`]. All are built from one block ([`transformer`]) whose
 //! attention returns its maps. Checkpoints load through [`checkpoint`] with per-architecture
-//! key rules, and become model [`pack`]s. Nothing outside this room knows burn's types.
+//! key rules, and become model [`pack`]s. Nothing outside this room knows burn's types, except
+//! the demo room, which trains the demo model ([`crate::demo`]).
 
 pub mod bert;
 pub mod checkpoint;

@@ -47,12 +47,14 @@ pub struct BuildReport {
     pub skipped: Vec<String>,
 }
 
-/// Creates an empty library in `dir` for `analyzer`'s pack and `labels`' findings.
+/// Creates an empty library in `dir` for `analyzer`'s pack and `labels`' findings; `salt`:
+/// see [`NewLibrary::salt`] (`None` for a fresh secret).
 pub fn create_library(
     dir: &std::path::Path,
     analyzer: &Analyzer,
     labels: &Labels,
     keep_identifiers: bool,
+    salt: Option<String>,
 ) -> Result<Library, LibraryError> {
     let stamp = analyzer.stamp();
     let pack_findings: Vec<String> = analyzer
@@ -79,6 +81,7 @@ pub fn create_library(
             eye_dim: 0,
             keep_identifiers,
             finding_ids,
+            salt,
         },
     )
 }

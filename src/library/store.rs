@@ -114,6 +114,10 @@ pub struct NewLibrary {
     pub keep_identifiers: bool,
     /// Finding ids, in display order.
     pub finding_ids: Vec<String>,
+    /// The secret case ids are derived with. `None` (what `fovea library build` uses): a
+    /// fresh one. Give one only to derive the same case ids again (a reproducible test
+    /// fixture): whoever holds it can check case ids against a list of patient ids.
+    pub salt: Option<String>,
 }
 
 pub(crate) fn to_bytes(v: &[f32]) -> Vec<u8> {
@@ -145,7 +149,7 @@ impl Library {
             synthetic_pack: new.synthetic_pack,
             image_dim: new.image_dim,
             eye_dim: new.eye_dim,
-            salt: deid::new_salt(dir),
+            salt: new.salt.unwrap_or_else(|| deid::new_salt(dir)),
             keep_identifiers: new.keep_identifiers,
             generation: 0,
             next_image_id: 1,

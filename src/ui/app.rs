@@ -3,7 +3,6 @@
 //! applies the commands (`FoveaApp::apply`). Every slow step (scan, decode, model, heatmaps,
 //! retrieval, dialogs) is a background worker. The state itself is in [`super::state`].
 
-use std::collections::HashMap;
 use std::path::PathBuf;
 use std::time::Duration;
 
@@ -132,7 +131,6 @@ impl FoveaApp {
                 model: ModelStatus::Loading,
                 library_status,
                 last_analysis: None,
-                thumbnails: HashMap::new(),
             },
             session: Session::opening(0),
             view: View::new(settings, show_timings),

@@ -288,12 +288,12 @@ impl FoveaApp {
         ctx: &egui::Context,
         case: &SimilarCase,
     ) -> Option<egui::TextureHandle> {
-        if let Some(t) = self.jobs.thumbnails.get(&case.image_id) {
+        if let Some(t) = self.view.thumbnails.get(&case.image_id) {
             return Some(t.clone());
         }
         let rgb = case.thumbnail.as_ref()?;
         let texture = rgb_texture(ctx, format!("case thumbnail {}", case.image_id), rgb);
-        self.jobs.thumbnails.insert(case.image_id, texture.clone());
+        self.view.thumbnails.insert(case.image_id, texture.clone());
         Some(texture)
     }
 }

@@ -107,8 +107,6 @@ pub(super) struct Jobs {
     pub library_status: LibraryStatus,
     /// The last patient analyzed: id, how long it took, when.
     pub last_analysis: Option<(String, Duration, Instant)>,
-    /// Library thumbnails made into textures, by reference image id.
-    pub thumbnails: HashMap<u64, egui::TextureHandle>,
 }
 
 /// How things are shown; survives openings.
@@ -133,6 +131,8 @@ pub(super) struct View {
     pub similar_scope: SimilarScope,
     pub compare_view: ViewTransform,
     pub compare_window: WindowLevel,
+    /// Library thumbnails made into textures while drawing, by reference image id.
+    pub thumbnails: HashMap<u64, egui::TextureHandle>,
 }
 
 impl View {
@@ -153,6 +153,7 @@ impl View {
             similar_scope: SimilarScope::Eye,
             compare_view: ViewTransform::default(),
             compare_window: WindowLevel::default(),
+            thumbnails: HashMap::new(),
         }
     }
 }

@@ -40,7 +40,7 @@ fn a_library_of_the_demo_patients_finds_each_image_and_eye_first_and_keeps_no_id
     let dir = tempfile::tempdir().expect("tempdir");
     let path = dir.path().join("library");
     let catalog = scan_paths(&[root().join("assets/demo/dicom")]);
-    let mut library = create_library(&path, &analyzer, &labels, false).expect("create");
+    let mut library = create_library(&path, &analyzer, &labels, false, None).expect("create");
     let report =
         add_catalog(&mut library, &analyzer, &catalog, &labels, &mut |_| {}).expect("build");
     assert_eq!(report.patients, 4, "{:?}", report.skipped);
@@ -151,7 +151,7 @@ fn a_library_of_the_demo_patients_finds_each_image_and_eye_first_and_keeps_no_id
         .expect_err("another pack");
     assert!(matches!(error, LibraryError::OtherPack { .. }));
     assert!(error.to_string().contains("cannot be mixed"), "{error}");
-    let occupied = create_library(&path, &analyzer, &labels, false);
+    let occupied = create_library(&path, &analyzer, &labels, false, None);
     assert!(matches!(occupied, Err(LibraryError::Occupied(_))));
 
     // One writer at a time, readers shared; a reader cannot write.

@@ -3,7 +3,9 @@
 //! bundled case library: the patient list and the background analysis reaching the findings
 //! panel, similar cases, the heatmap overlay, zoom / linked views / window-level, the
 //! free-text prompt, the compare view, the help overlay, OCT B-scans with the localizer, the
-//! theme, search. Snapshot PNGs of the main screens are in `tests/snapshots/`.
+//! theme, search — asserted on the app's state. The pictures of the main screens
+//! (`tests/snapshots/`) are drawn with a seeded, untrained pack and a library built with it
+//! ([`fovea::demo::seeded`]), one test per screen, so they move only when the UI does.
 
 use std::path::PathBuf;
 use std::time::{Duration, Instant};
@@ -60,25 +62,155 @@ fn headless(config: ViewerConfig) -> Harness<'static, FoveaApp> {
         .build_eframe(|cc| FoveaApp::new(cc, config))
 }
 
-fn viewer() -> Harness<'static, FoveaApp> {
+/// The viewer on `config`, rendered with wgpu (lavapipe on machines without a GPU).
+fn rendered(config: ViewerConfig) -> Harness<'static, FoveaApp> {
     Harness::builder()
         .with_size(egui::vec2(1400.0, 900.0))
         // Where the pointer was left depends on the layout of earlier frames.
         .with_render_cursor(false)
         .wgpu()
-        .build_eframe(|cc| {
-            let mut app = FoveaApp::new(
-                cc,
-                ViewerConfig {
-                    paths: vec![root().join("assets/demo/dicom")],
-                    pack: root().join("models/demo"),
-                    library: Some(root().join("assets/library")),
-                    model_on: ModelPlacement::Cpu,
-                    pixel_stable: true,
-                },
-            );
-            app
-        })
+        .build_eframe(|cc| FoveaApp::new(cc, config))
+}
+
+/// The demo patients with the bundled demo model and library (asserted on state, not pixels).
+fn viewer() -> Harness<'static, FoveaApp> {
+    rendered(ViewerConfig {
+        paths: vec![root().join("assets/demo/dicom")],
+        pack: root().join("models/demo"),
+        library: Some(root().join("assets/library")),
+        model_on: ModelPlacement::Cpu,
+        pixel_stable: false,
+    })
+}
+
+/// A seeded pack and a case library built with it, made once per test run.
+struct SeededFixture {
+    _dir: tempfile::TempDir,
+    pack: PathBuf,
+    library: PathBuf,
+}
+
+fn seeded_fixture() -> &'static SeededFixture {
+    static FIXTURE: std::sync::OnceLock<SeededFixture> = std::sync::OnceLock::new();
+    FIXTURE.get_or_init(|| {
+        let dir = tempfile::tempdir().expect("temp dir");
+        let pack = dir.path().join("pack");
+        fovea::demo::seeded::write_seeded_pack(&pack, 7).expect("seeded pack");
+        // Reference cases: 8 small synthetic patients of a seed the demo patients do not use.
+        let cases = dir.path().join("cases");
+        fovea::synth::generate(
+            &cases,
+            &crate::support::small_config(
+                21,
+                8,
+                fovea::synth::dicom_writer::PixelEncoding::ExplicitLe,
+            ),
+        )
+        .expect("reference cases");
+        // A fixed salt, so the case ids (and so the pictures) are the same every run.
+        let library = dir.path().join("library");
+        let session = fovea::encoder::session::EncoderSession::open(
+            &pack,
+            fovea::encoder::device::DeviceChoice::Cpu,
+        )
+        .expect("seeded pack opens");
+        let analyzer = fovea::analysis::engine::Analyzer::new(session).expect("prompts embed");
+        let labels = fovea::library::labels::Labels::read(&cases.join("ground_truth.json"))
+            .expect("ground truth");
+        let catalog = fovea::study::scan_paths(&[cases.join("dicom")]);
+        let mut built = fovea::library::build::create_library(
+            &library,
+            &analyzer,
+            &labels,
+            false,
+            Some("fovea viewer snapshots".to_string()),
+        )
+        .expect("library");
+        fovea::library::build::add_catalog(&mut built, &analyzer, &catalog, &labels, &mut |_| {})
+            .expect("cases added");
+        SeededFixture {
+            _dir: dir,
+            pack,
+            library,
+        }
+    })
+}
+
+/// The demo patients with the seeded pack and its library, drawn the same way every time.
+fn snapshot_viewer() -> Harness<'static, FoveaApp> {
+    let fixture = seeded_fixture();
+    rendered(ViewerConfig {
+        paths: vec![root().join("assets/demo/dicom")],
+        pack: fixture.pack.clone(),
+        library: Some(fixture.library.clone()),
+        model_on: ModelPlacement::Cpu,
+        pixel_stable: true,
+    })
+}
+
+/// Waits until every patient is analysed and the first similar cases are in.
+fn settled(harness: &mut Harness<'_, FoveaApp>) {
+    step_until(
+        harness,
+        "the analysis and the first similar cases",
+        |app| app.analysis_finished() && !app.similar_case_ids().is_empty(),
+    );
+}
+
+#[test]
+fn screen_findings_of_the_first_patient() {
+    let mut harness = snapshot_viewer();
+    settled(&mut harness);
+    harness.get_by_label_contains("Fovea seeded test pack");
+    harness.get_by_label("OD (right eye)");
+    harness.get_by_label("OS (left eye)");
+    assert_eq!(harness.state().similar_case_ids().len(), 10);
+    harness.snapshot("viewer_findings");
+}
+
+#[test]
+fn screen_heatmap_overlay() {
+    let mut harness = snapshot_viewer();
+    settled(&mut harness);
+    harness.key_press(egui::Key::H);
+    step_until(&mut harness, "the heatmaps", |app| {
+        app.shown_heatmap(Eye::Right).is_some() && app.shown_heatmap(Eye::Left).is_some()
+    });
+    harness.get_by_label_contains("Heatmap by Fovea seeded test pack");
+    harness.snapshot("viewer_heatmap");
+}
+
+#[test]
+fn screen_compare_with_a_similar_case() {
+    let mut harness = snapshot_viewer();
+    settled(&mut harness);
+    let first = harness.state().similar_case_ids()[0].to_string();
+    harness
+        .query_all_by_label_contains(&first)
+        .last()
+        .expect("the first similar case")
+        .click();
+    harness.run_steps(3);
+    assert_eq!(harness.state().compared_case(), Some(first.as_str()));
+    harness.snapshot("viewer_compare");
+}
+
+#[test]
+fn screen_oct_b_scan_with_its_localizer() {
+    let mut harness = snapshot_viewer();
+    settled(&mut harness);
+    harness.get_by_label_contains("SYN010004").click();
+    harness.run_steps(2);
+    harness
+        .get_all_by_label("OCT")
+        .next()
+        .expect("an OCT tab in the OD column")
+        .click();
+    step_until(&mut harness, "the OCT volume", |app| {
+        app.shown_modality(Eye::Right) == Some(Modality::Oct) && app.shown_frame(Eye::Right).is_some()
+    });
+    step_until(&mut harness, "the analysis", FoveaApp::analysis_finished);
+    harness.snapshot("viewer_oct_localizer");
 }
 
 #[test]
@@ -115,7 +247,6 @@ fn the_viewer_shows_findings_heatmaps_prompts_and_similar_cases_of_the_demo_pati
             >= 1
     );
     harness.get_by_label_contains("synthetic demo cases");
-    harness.snapshot("viewer_findings");
 
     // H: the heatmap overlay, Grad-CAM for the pack's first finding, on both eyes.
     harness.key_press(egui::Key::H);
@@ -129,7 +260,6 @@ fn the_viewer_shows_findings_heatmaps_prompts_and_similar_cases_of_the_demo_pati
         .expect("a heatmap");
     assert_eq!(finding.as_deref(), Some("referable_dr"));
     harness.get_by_label_contains("Heatmap by Fovea demo (synthetic) v1");
-    harness.snapshot("viewer_heatmap");
 
     // Zoom with + over the OD image; L links both eyes; 0 resets.
     harness.get_by_label("OD colour fundus view").hover();
@@ -214,7 +344,6 @@ fn the_viewer_shows_findings_heatmaps_prompts_and_similar_cases_of_the_demo_pati
     assert_eq!(harness.state().compared_case(), Some(first.as_str()));
     harness.get_by_label("similar case image");
     harness.get_by_label("this patient's image");
-    harness.snapshot("viewer_compare");
     harness.key_press(egui::Key::Escape);
     harness.run_steps(2);
     assert_eq!(harness.state().compared_case(), None);
@@ -317,7 +446,6 @@ fn the_viewer_moves_through_patients_b_scans_and_the_localizer() {
     }
     jumped.sort_unstable();
     assert_eq!(jumped, [0, 24], "first and last B-scans");
-    harness.snapshot("viewer_oct_localizer");
 
     // The light theme, from the View menu.
     harness.get_by_label("View").click();
@@ -497,43 +625,87 @@ fn a_missing_model_pack_and_library_are_reported_and_the_images_still_show() {
     assert!(harness.state().similar_case_ids().is_empty());
 }
 
+/// The distinct colours of a PNG screenshot.
+fn distinct_colours(png: &std::path::Path) -> usize {
+    let Ok(image) = image::open(png) else {
+        return 0; // not written yet, or half-written
+    };
+    let pixels: std::collections::HashSet<[u8; 3]> =
+        image.to_rgb8().pixels().map(|p| p.0).collect();
+    pixels.len()
+}
+
 /// The real binary opens its window under Xvfb (lavapipe), with the device made for sharing
-/// with the model, keeps running with the demo patients, and ends on SIGTERM.
+/// with the model, draws the demo patients (a screenshot of the screen has thousands of
+/// colours: the photographs; the empty window has a few dozen), keeps running, and ends on
+/// SIGTERM.
 #[test]
-fn the_real_viewer_window_opens_under_xvfb() {
+fn the_real_viewer_window_opens_under_xvfb_and_draws_the_demo_patients() {
     use std::os::unix::process::CommandExt;
-    let settings = tempfile::tempdir().expect("temp dir");
+    let work = tempfile::tempdir().expect("temp dir");
+    let shot = work.path().join("screen.png");
+    let stop = work.path().join("stop");
+    // Under xvfb-run: start fovea, screenshot the screen every second with ImageMagick's
+    // `import` (written aside, then renamed, so a half-written file is never read), until
+    // the test says stop; report whether fovea was still running.
+    let script = r#"
+        "$0" "$1" --no-library & pid=$!
+        i=0
+        while [ ! -e "$3" ] && [ $i -lt 120 ]; do
+            sleep 1; i=$((i + 1))
+            import -window root "$2.part.png" 2>/dev/null && mv "$2.part.png" "$2"
+        done
+        if kill -0 $pid 2>/dev/null; then echo fovea-alive; kill $pid; fi
+        wait $pid 2>/dev/null
+    "#;
     let mut child = std::process::Command::new("xvfb-run")
-        .args(["-a", "-s", "-screen 0 1280x800x24"])
+        .args(["-a", "-s", "-screen 0 1280x800x24", "sh", "-c", script])
         .arg(env!("CARGO_BIN_EXE_fovea"))
         .arg(root().join("assets/demo/dicom"))
-        .arg("--no-library")
-        .env("XDG_DATA_HOME", settings.path())
-        .stdout(std::process::Stdio::null())
+        .arg(&shot)
+        .arg(&stop)
+        .env("XDG_DATA_HOME", work.path())
+        .stdout(std::process::Stdio::piped())
         .stderr(std::process::Stdio::piped())
         .process_group(0)
         .spawn()
-        .expect("xvfb-run (packaging/install-deps.sh installs xvfb)");
-    let deadline = Instant::now() + Duration::from_secs(12);
-    let mut exited = None;
-    while Instant::now() < deadline && exited.is_none() {
-        std::thread::sleep(Duration::from_millis(200));
-        exited = child.try_wait().expect("wait");
+        .expect("xvfb-run (packaging/install-deps.sh installs xvfb and imagemagick)");
+    let deadline = Instant::now() + Duration::from_secs(100);
+    let mut colours = 0;
+    while Instant::now() < deadline && colours < 5000 {
+        std::thread::sleep(Duration::from_millis(500));
+        colours = distinct_colours(&shot);
+        if child.try_wait().expect("wait").is_some() {
+            break;
+        }
     }
-    // The whole group (xvfb-run, Xvfb, fovea) is ended together.
-    let group = format!("-{}", child.id());
-    let _ = std::process::Command::new("kill")
-        .args(["-TERM", "--", &group])
-        .status();
-    let _ = child.wait();
-    let mut stderr = String::new();
-    if let Some(mut pipe) = child.stderr.take() {
-        use std::io::Read;
-        let _ = pipe.read_to_string(&mut stderr);
-    }
+    std::fs::write(&stop, "").expect("stop marker");
+    let output = within_deadline(child, Duration::from_secs(30));
+    let stdout = String::from_utf8_lossy(&output.stdout);
+    let stderr = String::from_utf8_lossy(&output.stderr);
     assert!(
-        exited.is_none(),
-        "the viewer ended by itself ({exited:?}): {stderr}"
+        stdout.contains("fovea-alive"),
+        "the viewer ended by itself: {stderr}"
     );
     assert!(!stderr.contains("could not open"), "{stderr}");
+    assert!(
+        colours >= 5000,
+        "the screen has {colours} colours: the photographs were not drawn ({stderr})"
+    );
+}
+
+/// Waits for `child` to end (the whole process group is ended after `limit`).
+fn within_deadline(mut child: std::process::Child, limit: Duration) -> std::process::Output {
+    let deadline = Instant::now() + limit;
+    while child.try_wait().expect("wait").is_none() {
+        if Instant::now() > deadline {
+            let group = format!("-{}", child.id());
+            let _ = std::process::Command::new("kill")
+                .args(["-KILL", "--", &group])
+                .status();
+            break;
+        }
+        std::thread::sleep(Duration::from_millis(100));
+    }
+    child.wait_with_output().expect("output")
 }
