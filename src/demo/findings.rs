@@ -2,7 +2,6 @@
 //! modalities and lesions that show them) and the modalities and views it sees per eye. Which
 //! eye has a finding is decided once, by [`crate::study::grading`].
 
-use crate::study::grading::EyeGrading;
 use crate::synth::truth::{EyeTruth, LesionKind};
 
 /// The modalities the demo model sees, in the order image results are stacked per eye.

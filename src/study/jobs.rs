@@ -12,7 +12,7 @@ use super::error::error_chain;
 use super::model::{Catalog, ImageRecord};
 use super::pixels::{DecodedImage, decode_image};
 use super::scan::{ScanProgress, scan_paths_with};
-use crate::worker::{Worker, WorkerSpec};
+use crate::worker::{Link, Worker, WorkerSpec};
 
 /// Events of a [`ScanJob`].
 #[derive(Debug)]
@@ -90,7 +90,7 @@ impl DecodeWorker {
         let queued = Arc::new(AtomicU64::new(0));
         let queued_in_worker = Arc::clone(&queued);
         let spec = WorkerSpec::new("fovea-decode", capacity, capacity.max(1) * 3 + 3);
-        let worker = Worker::spawn(spec, move |link| {
+        let worker = Worker::spawn(spec, move |link: Link<DecodeRequest, DecodeEvent>| {
             let mut done = 0;
             while let Some(request) = link.recv() {
                 done += 1;

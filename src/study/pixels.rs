@@ -342,6 +342,8 @@ fn is_rle(ts: &str) -> bool {
     ts == uids::RLE_LOSSLESS
 }
 
+/// Whether pixel data of `ts` is encapsulated (fragments) rather than native.
+#[allow(deprecated)] // Explicit VR Big Endian is retired, but old files still carry it
 fn is_encapsulated(ts: &str) -> bool {
     !matches!(
         ts,

@@ -38,7 +38,7 @@ impl FoveaApp {
         }
         // A focused widget (a slider) owns the arrow keys.
         let over = self
-            .hovered_eye
+            .view.hovered_eye
             .filter(|_| ctx.memory(|m| m.focused().is_none()));
         let commands = ctx.input(|i| {
             let mut c = Vec::new();
@@ -183,7 +183,7 @@ impl FoveaApp {
                     continue;
                 }
                 let status = self
-                    .statuses
+                    .session.statuses
                     .get(&patient.info.id)
                     .map_or("queued", PatientStatus::label);
                 let text = format!(
@@ -245,7 +245,7 @@ impl FoveaApp {
             let total = self.session.statuses.len();
             let settled = self.session.statuses.values().filter(|s| !s.pending()).count();
             let done = self
-                .statuses
+                .session.statuses
                 .values()
                 .filter(|s| matches!(s, PatientStatus::Done(_)))
                 .count();
@@ -273,9 +273,9 @@ impl FoveaApp {
                 ));
             }
             let heatmaps = self
-                .heatmaps
+                .session.heatmaps
                 .values()
-                .filter(|h| matches!(h, super::app::HeatState::Pending))
+                .filter(|h| matches!(h, super::status::HeatState::Pending))
                 .count();
             if heatmaps > 0 {
                 ui.separator();

@@ -45,7 +45,7 @@ impl FoveaApp {
                 && self.view.settings.heatmap_method.needs_finding()
             {
                 let current = self
-                    .heat_finding
+                    .view.heat_finding
                     .as_ref()
                     .and_then(|id| info.findings.iter().find(|(f, _)| f == id))
                     .map_or("choose a finding", |(_, name)| name.as_str());

@@ -61,7 +61,7 @@ impl FoveaApp {
             || self.view.prompt.pending.is_some()
             || matches!(self.jobs.library_status, LibraryStatus::Loading)
             || self
-                .heatmaps
+                .session.heatmaps
                 .values()
                 .any(|h| matches!(h, HeatState::Pending));
         if busy {

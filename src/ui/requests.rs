@@ -4,14 +4,13 @@
 
 use std::path::PathBuf;
 use std::sync::Arc;
-use std::time::Instant;
 
 use super::analysis_job::{AnalysisRequest, HeatKey, HeatSource};
 use super::app::{FoveaApp, PROMPT_DEBOUNCE};
 use super::display::{HeatUpload, ImageUpload};
 use super::image_view::rgb_texture;
 use super::library_job::{SimilarQuery, SimilarRequest};
-use super::status::{HeatState, Pixels, ScoreRow, ShownFrame, SimilarScope};
+use super::status::{HeatState, LibraryStatus, ModelStatus, Pixels, ScoreRow, ShownFrame, SimilarScope};
 use crate::analysis::engine::{PatientResult, TextScore};
 use crate::study::Eye;
 use crate::study::jobs::DecodeRequest;
