@@ -23,7 +23,7 @@ pub mod demo;
 pub mod encoder;
 pub mod library;
 pub mod path_io;
-pub mod worker;
 pub mod study;
 pub mod synth;
 pub mod ui;
+pub mod worker;

@@ -53,7 +53,9 @@ mod tests {
     #[test]
     fn the_path_and_the_os_error_are_kept() {
         let missing = Path::new("/nonexistent/fovea/file");
-        let e = std::fs::read(missing).at_path(missing).expect_err("missing");
+        let e = std::fs::read(missing)
+            .at_path(missing)
+            .expect_err("missing");
         assert_eq!(e.path, missing);
         assert_eq!(e.source.kind(), std::io::ErrorKind::NotFound);
     }

@@ -8,24 +8,24 @@ use std::path::Path;
 use burn::prelude::*;
 use serde::{Deserialize, Serialize};
 
-use crate::path_io::AtPath;
+use super::findings::{DEMO_FINDINGS, FUNDUS_CENTRE_FRACTION, MODALITIES, VIEWS_PER_EYE};
+use super::stats::{
+    auroc, expected_calibration_error, fit_temperature, sensitivity_specificity, sigmoid,
+    threshold_for_sensitivity,
+};
+use super::train::{
+    DemoSplit, DemoTrainConfig, RenderError, image_features_of_views, normalize, pair_logits,
+    prompt_texts, render_split, tokens,
+};
 use crate::encoder::clip_tokenizer::ClipTokenizer;
 use crate::encoder::clip_tripartite::ClipTripartite;
-use super::findings::{DEMO_FINDINGS, FUNDUS_CENTRE_FRACTION, MODALITIES, VIEWS_PER_EYE};
-use super::train::{
-    DemoSplit, DemoTrainConfig, RenderError, render_split, image_features_of_views, normalize, pair_logits, prompt_texts,
-    tokens,
-};
 use crate::encoder::embed::to_rows;
 use crate::encoder::pack::{
     Architecture, FORMAT_VERSION, FindingSpec, PackError, PackManifest, PackModel, Provenance,
     WeightsEntry, write_pack,
 };
 use crate::encoder::ret_clip::Side;
-use super::stats::{
-    auroc, expected_calibration_error, fit_temperature, sensitivity_specificity, sigmoid,
-    threshold_for_sensitivity,
-};
+use crate::path_io::AtPath;
 
 /// Renders the validation and test splits of `config`, scores them with `model`, calibrates
 /// on validation and evaluates on test.

@@ -26,16 +26,16 @@ use burn::optim::{AdamWConfig, GradientsParams};
 use burn::prelude::*;
 use burn::tensor::activation::{log_sigmoid, log_softmax};
 
+use super::findings::{DEMO_FINDINGS, FUNDUS_CENTRE_FRACTION, MODALITIES, VIEWS_PER_EYE};
+use super::guidance::{attention_guidance_loss, eye_lesion_patches};
 use crate::encoder::clip::ClipConfig;
 use crate::encoder::clip_text::ClipTextConfig;
 use crate::encoder::clip_tokenizer::ClipTokenizer;
 use crate::encoder::clip_tripartite::{ClipTripartite, init_clip_tripartite_for_training};
 use crate::encoder::clip_vision::ClipVisionConfig;
-use super::guidance::{attention_guidance_loss, eye_lesion_patches};
 use crate::encoder::preprocess::{Preprocess, centre_crop};
 use crate::encoder::ret_clip::Side;
 use crate::synth::samples::{PatientSample, render_patient};
-use super::findings::{DEMO_FINDINGS, FUNDUS_CENTRE_FRACTION, MODALITIES, VIEWS_PER_EYE};
 use crate::synth::truth::EyeTruth;
 use crate::synth::{DemoConfig, oct::OctGeometry};
 

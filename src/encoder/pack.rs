@@ -512,7 +512,9 @@ fn write_staged(
     manifest.weights = WeightsEntry {
         file: WEIGHTS_FILE.to_string(),
         sha256: sha256_file(&weights_path)?,
-        bytes: std::fs::metadata(&weights_path).at_path(&weights_path)?.len(),
+        bytes: std::fs::metadata(&weights_path)
+            .at_path(&weights_path)?
+            .len(),
     };
     let manifest_path = staging.join(MANIFEST_FILE);
     let json = serde_json::to_vec_pretty(&manifest).map_err(|source| PackError::Manifest {

@@ -88,7 +88,9 @@ pub enum LibraryError {
         source: serde_json::Error,
     },
     /// The library was written in a format this version does not read.
-    #[error("case library record {key} cannot be read: format version {found} (this Fovea reads {reads})")]
+    #[error(
+        "case library record {key} cannot be read: format version {found} (this Fovea reads {reads})"
+    )]
     RecordVersion {
         /// The record's key.
         key: String,

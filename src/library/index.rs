@@ -9,8 +9,8 @@
 use std::path::Path;
 
 use super::error::LibraryError;
-use crate::path_io::AtPath;
 use crate::encoder::session::normalized;
+use crate::path_io::AtPath;
 
 /// Up to this many vectors, search is exact (a scan of ≤ 20 000 × 512 values takes a few
 /// milliseconds); above it, the HNSW index is used.

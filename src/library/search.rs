@@ -12,8 +12,8 @@ use super::error::LibraryError;
 use super::index::{EXACT_SEARCH_MAX, HnswIndex, HnswParams, VectorIndex};
 use super::record::{CaseEye, CaseImage, LibraryMeta};
 use super::store::{self, Library};
-use crate::path_io::AtPath;
 use crate::encoder::session::normalized;
+use crate::path_io::AtPath;
 use crate::study::{Eye, Modality};
 
 /// Which cases may be returned.
@@ -193,11 +193,10 @@ fn collection_index(
     let built = VectorIndex::build(dim, keys, vectors)?;
     if let VectorIndex::Hnsw(index) = &built {
         let saved = index.save(&index_path).and_then(|()| {
-            let json =
-                serde_json::to_vec(&current).map_err(|e| LibraryError::Index {
-                    at: Some(stamp_path.clone()),
-                    source: e.into(),
-                })?;
+            let json = serde_json::to_vec(&current).map_err(|e| LibraryError::Index {
+                at: Some(stamp_path.clone()),
+                source: e.into(),
+            })?;
             Ok(std::fs::write(&stamp_path, json).at_path(&stamp_path)?)
         });
         if let Err(e) = saved {

@@ -444,13 +444,12 @@ impl<E: Into<redb::Error>> From<E> for StepError {
 }
 
 fn to_json<T: serde::Serialize>(value: &T) -> Result<String, StepError> {
-    serde_json::to_string(value)
-        .map_err(|source| {
-            StepError::Library(LibraryError::Record {
-                key: "new".into(),
-                source,
-            })
+    serde_json::to_string(value).map_err(|source| {
+        StepError::Library(LibraryError::Record {
+            key: "new".into(),
+            source,
         })
+    })
 }
 
 pub(crate) fn store_error(dir: &Path, e: redb::Error) -> LibraryError {
@@ -469,11 +468,10 @@ fn read_meta(dir: &Path, db: &Store) -> Result<LibraryMeta, LibraryError> {
     let json = read()
         .map_err(|e| store_error(dir, e))?
         .ok_or_else(|| LibraryError::NotALibrary(dir.to_path_buf()))?;
-    let meta: LibraryMeta = serde_json::from_str(&json)
-        .map_err(|source| LibraryError::Record {
-            key: META_KEY.into(),
-            source,
-        })?;
+    let meta: LibraryMeta = serde_json::from_str(&json).map_err(|source| LibraryError::Record {
+        key: META_KEY.into(),
+        source,
+    })?;
     if meta.format_version != FORMAT_VERSION {
         return Err(LibraryError::RecordVersion {
             key: META_KEY.into(),
@@ -524,11 +522,10 @@ pub(crate) fn load_collection<R: serde::de::DeserializeOwned>(
         .iter()
         .zip(stored.records)
         .map(|(key, json)| {
-            serde_json::from_str(&json)
-                .map_err(|source| LibraryError::Record {
-                    key: key.to_string(),
-                    source,
-                })
+            serde_json::from_str(&json).map_err(|source| LibraryError::Record {
+                key: key.to_string(),
+                source,
+            })
         })
         .collect::<Result<Vec<R>, _>>()?;
     Ok(Stored {

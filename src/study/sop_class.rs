@@ -13,7 +13,8 @@ pub const OPHTHALMIC_TOMOGRAPHY: &str = uids::OPHTHALMIC_TOMOGRAPHY_IMAGE_STORAG
 pub const WIDE_FIELD_OP_STEREOGRAPHIC: &str =
     uids::WIDE_FIELD_OPHTHALMIC_PHOTOGRAPHY_STEREOGRAPHIC_PROJECTION_IMAGE_STORAGE;
 /// Wide Field Ophthalmic Photography 3D Coordinates Image Storage.
-pub const WIDE_FIELD_OP_3D: &str = uids::WIDE_FIELD_OPHTHALMIC_PHOTOGRAPHY3_D_COORDINATES_IMAGE_STORAGE;
+pub const WIDE_FIELD_OP_3D: &str =
+    uids::WIDE_FIELD_OPHTHALMIC_PHOTOGRAPHY3_D_COORDINATES_IMAGE_STORAGE;
 /// Ophthalmic Optical Coherence Tomography En Face Image Storage.
 pub const OCT_EN_FACE: &str = uids::OPHTHALMIC_OPTICAL_COHERENCE_TOMOGRAPHY_EN_FACE_IMAGE_STORAGE;
 /// Ophthalmic Optical Coherence Tomography B-scan Volume Analysis Storage.

@@ -4,9 +4,9 @@
 use rand::Rng;
 use serde::{Deserialize, Serialize};
 
-pub use crate::study::grading::{AmdStage, DrGrade};
 use crate::study::Eye;
 use crate::study::grading::EyeGrading;
+pub use crate::study::grading::{AmdStage, DrGrade};
 
 /// What a lesion is.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]

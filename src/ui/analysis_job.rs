@@ -145,7 +145,11 @@ struct ModelWorker {
 
 impl ModelWorker {
     /// Does one request, reporting through `link`; false when the UI has gone.
-    fn handle(&mut self, request: AnalysisRequest, link: &Link<AnalysisRequest, AnalysisEvent>) -> bool {
+    fn handle(
+        &mut self,
+        request: AnalysisRequest,
+        link: &Link<AnalysisRequest, AnalysisEvent>,
+    ) -> bool {
         let send = |event| link.send(event);
         let event = match request {
             AnalysisRequest::Patient {
@@ -240,8 +244,7 @@ impl AnalysisJob {
                 while let Some(request) = link.try_recv() {
                     queue(request, &mut interactive, &mut patients);
                 }
-                let Some(request) = interactive.pop_front().or_else(|| patients.pop_front())
-                else {
+                let Some(request) = interactive.pop_front().or_else(|| patients.pop_front()) else {
                     continue;
                 };
                 if !worker.handle(request, &link) {

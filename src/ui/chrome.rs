@@ -2,9 +2,9 @@
 //! shortcuts and their help overlay.
 
 use super::app::FoveaApp;
-use super::status::{LibraryStatus, ModelStatus, PatientStatus};
 use super::commands::Command;
 use super::dialogs::OpenKind;
+use super::status::{LibraryStatus, ModelStatus, PatientStatus};
 use crate::study::Eye;
 use crate::study::model::Patient;
 
@@ -38,7 +38,8 @@ impl FoveaApp {
         }
         // A focused widget (a slider) owns the arrow keys.
         let over = self
-            .view.hovered_eye
+            .view
+            .hovered_eye
             .filter(|_| ctx.memory(|m| m.focused().is_none()));
         let commands = ctx.input(|i| {
             let mut c = Vec::new();
@@ -183,7 +184,8 @@ impl FoveaApp {
                     continue;
                 }
                 let status = self
-                    .session.statuses
+                    .session
+                    .statuses
                     .get(&patient.info.id)
                     .map_or("queued", PatientStatus::label);
                 let text = format!(
@@ -243,9 +245,15 @@ impl FoveaApp {
             }
             ui.separator();
             let total = self.session.statuses.len();
-            let settled = self.session.statuses.values().filter(|s| !s.pending()).count();
+            let settled = self
+                .session
+                .statuses
+                .values()
+                .filter(|s| !s.pending())
+                .count();
             let done = self
-                .session.statuses
+                .session
+                .statuses
                 .values()
                 .filter(|s| matches!(s, PatientStatus::Done(_)))
                 .count();
@@ -264,7 +272,11 @@ impl FoveaApp {
                     self.commands.push(Command::CancelAnalysis);
                 }
             }
-            if let Some((id, took, at)) = self.jobs.last_analysis.as_ref().filter(|_| self.view.show_timings)
+            if let Some((id, took, at)) = self
+                .jobs
+                .last_analysis
+                .as_ref()
+                .filter(|_| self.view.show_timings)
             {
                 ui.label(format!(
                     "· last analysis: {id} in {:.1} s, {} s ago",
@@ -273,7 +285,8 @@ impl FoveaApp {
                 ));
             }
             let heatmaps = self
-                .session.heatmaps
+                .session
+                .heatmaps
                 .values()
                 .filter(|h| matches!(h, super::status::HeatState::Pending))
                 .count();

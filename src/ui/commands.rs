@@ -4,10 +4,10 @@
 use std::path::PathBuf;
 
 use super::app::FoveaApp;
-use super::status::{PatientStatus, Pixels};
 use super::dialogs::{DialogJob, OpenKind};
 use super::display::{ImageUpload, WindowLevel};
 use super::library_job::SimilarCase;
+use super::status::{PatientStatus, Pixels};
 use super::view_transform::ViewTransform;
 use crate::study::Eye;
 
@@ -45,7 +45,10 @@ impl FoveaApp {
                     if self.jobs.dialog.is_none() {
                         match DialogJob::start(kind, self.view.settings.last_folder.clone()) {
                             Ok(job) => self.jobs.dialog = Some(job),
-                            Err(e) => self.jobs.job_errors.push(format!("cannot open a dialog: {e}")),
+                            Err(e) => self
+                                .jobs
+                                .job_errors
+                                .push(format!("cannot open a dialog: {e}")),
                         }
                     }
                 }
@@ -81,7 +84,9 @@ impl FoveaApp {
                         self.set_frame(&path, frame);
                     }
                 }
-                Command::ToggleOverlay => self.view.settings.overlay_on = !self.view.settings.overlay_on,
+                Command::ToggleOverlay => {
+                    self.view.settings.overlay_on = !self.view.settings.overlay_on
+                }
                 Command::ZoomActive(factor) => {
                     let eye = self.view.hovered_eye.unwrap_or(self.view.active_eye);
                     if let Some(path) = self
@@ -103,7 +108,8 @@ impl FoveaApp {
                 Command::ToggleLinked => {
                     if !self.view.settings.linked {
                         // Start from what the active eye shows.
-                        self.view.linked_view = self.view_of(self.view.active_eye).unwrap_or_default();
+                        self.view.linked_view =
+                            self.view_of(self.view.active_eye).unwrap_or_default();
                     }
                     self.view.settings.linked = !self.view.settings.linked;
                 }
@@ -119,14 +125,16 @@ impl FoveaApp {
                     }
                     for index in self.session.to_analyze.drain(..) {
                         if let Some(p) = self.session.catalog.patients.get(index) {
-                            self.session.statuses
+                            self.session
+                                .statuses
                                 .insert(p.info.id.clone(), PatientStatus::Cancelled);
                         }
                     }
                 }
                 Command::Compare(case) => {
                     self.view.compare_view = ViewTransform::default();
-                    self.session.compare_upload = case.thumbnail.as_deref().map(ImageUpload::from_rgb);
+                    self.session.compare_upload =
+                        case.thumbnail.as_deref().map(ImageUpload::from_rgb);
                     self.session.compare = Some(case);
                 }
                 Command::CloseCompare => self.session.compare = None,

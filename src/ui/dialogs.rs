@@ -24,33 +24,33 @@ impl DialogJob {
     /// Shows the dialog, starting in `folder` when given.
     pub fn start(kind: OpenKind, folder: Option<PathBuf>) -> std::io::Result<DialogJob> {
         Worker::spawn(WorkerSpec::new("fovea-dialog", 1, 1), move |link| {
-                let mut dialog = rfd::FileDialog::new();
-                if let Some(folder) = folder {
-                    dialog = dialog.set_directory(folder);
-                }
-                let picked = match kind {
-                    OpenKind::Folder => dialog
-                        .set_title("Open a folder of studies")
-                        .pick_folder()
-                        .into_iter()
-                        .collect(),
-                    OpenKind::Files => dialog
-                        .set_title("Open image files")
-                        .add_filter(
-                            "DICOM and images",
-                            &["dcm", "dicom", "png", "jpg", "jpeg", "tif", "tiff", "bmp"],
-                        )
-                        .add_filter("All files", &["*"])
-                        .pick_files()
-                        .unwrap_or_default(),
-                    OpenKind::Dicomdir => dialog
-                        .set_title("Open a DICOMDIR")
-                        .pick_file()
-                        .into_iter()
-                        .collect(),
-                };
-                // The UI may have gone; nothing to do then.
-                link.send(picked);
-            })
+            let mut dialog = rfd::FileDialog::new();
+            if let Some(folder) = folder {
+                dialog = dialog.set_directory(folder);
+            }
+            let picked = match kind {
+                OpenKind::Folder => dialog
+                    .set_title("Open a folder of studies")
+                    .pick_folder()
+                    .into_iter()
+                    .collect(),
+                OpenKind::Files => dialog
+                    .set_title("Open image files")
+                    .add_filter(
+                        "DICOM and images",
+                        &["dcm", "dicom", "png", "jpg", "jpeg", "tif", "tiff", "bmp"],
+                    )
+                    .add_filter("All files", &["*"])
+                    .pick_files()
+                    .unwrap_or_default(),
+                OpenKind::Dicomdir => dialog
+                    .set_title("Open a DICOMDIR")
+                    .pick_file()
+                    .into_iter()
+                    .collect(),
+            };
+            // The UI may have gone; nothing to do then.
+            link.send(picked);
+        })
     }
 }

@@ -3,11 +3,11 @@
 //! localizer with the current B-scan's line (click to jump).
 
 use super::app::FoveaApp;
-use super::status::{HeatState, ModelStatus, Pixels};
 use super::commands::Command;
 use super::display::{WindowLevel, turbo};
 use super::image_view::{ViewInput, image_view_ui, view_key};
 use super::localizer::{localizer_of, nearest_bscan};
+use super::status::{HeatState, ModelStatus, Pixels};
 use super::view_transform::ViewTransform;
 use crate::analysis::heatmap::HeatmapMethod;
 use crate::study::Eye;
@@ -45,7 +45,8 @@ impl FoveaApp {
                 && self.view.settings.heatmap_method.needs_finding()
             {
                 let current = self
-                    .view.heat_finding
+                    .view
+                    .heat_finding
                     .as_ref()
                     .and_then(|id| info.findings.iter().find(|(f, _)| f == id))
                     .map_or("choose a finding", |(_, name)| name.as_str());
@@ -54,7 +55,11 @@ impl FoveaApp {
                     .width(200.0)
                     .show_ui(ui, |ui| {
                         for (id, name) in &info.findings {
-                            ui.selectable_value(&mut self.view.heat_finding, Some(id.clone()), name);
+                            ui.selectable_value(
+                                &mut self.view.heat_finding,
+                                Some(id.clone()),
+                                name,
+                            );
                         }
                     });
             }
@@ -86,7 +91,9 @@ impl FoveaApp {
         };
         let mut states = Vec::new();
         for eye in [Eye::Right, Eye::Left] {
-            let state = self.eye_heat_key(eye).and_then(|k| self.session.heatmaps.get(&k));
+            let state = self
+                .eye_heat_key(eye)
+                .and_then(|k| self.session.heatmaps.get(&k));
             match state {
                 Some(HeatState::Pending) => states.push(format!("{}: computing…", eye.label())),
                 Some(HeatState::Failed(reason)) => {
@@ -143,7 +150,11 @@ impl FoveaApp {
         });
         // Every image of the eye is decoded once for its tab's thumbnail.
         for record in &records {
-            if !self.session.tab_thumbnails.contains_key(record.source.path()) {
+            if !self
+                .session
+                .tab_thumbnails
+                .contains_key(record.source.path())
+            {
                 self.request_pixels(record);
             }
         }
@@ -177,7 +188,8 @@ impl FoveaApp {
                     frame: shown - 1,
                 });
             }
-            let localizer = localizer_of(record, self.session.catalog.patients[index].images()).cloned();
+            let localizer =
+                localizer_of(record, self.session.catalog.patients[index].images()).cloned();
             if let Some(localizer) = localizer {
                 self.localizer_ui(ui, record, &localizer, frame);
             }

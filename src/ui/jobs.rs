@@ -32,7 +32,11 @@ impl FoveaApp {
         }
         self.config.paths = paths.clone();
         self.jobs.scan = ScanJob::start(paths)
-            .map_err(|e| self.jobs.job_errors.push(format!("cannot start the scan: {e}")))
+            .map_err(|e| {
+                self.jobs
+                    .job_errors
+                    .push(format!("cannot start the scan: {e}"))
+            })
             .ok();
     }
 
@@ -61,7 +65,8 @@ impl FoveaApp {
             || self.view.prompt.pending.is_some()
             || matches!(self.jobs.library_status, LibraryStatus::Loading)
             || self
-                .session.heatmaps
+                .session
+                .heatmaps
                 .values()
                 .any(|h| matches!(h, HeatState::Pending));
         if busy {

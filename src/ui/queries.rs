@@ -20,18 +20,25 @@ impl FoveaApp {
     }
 
     pub(super) fn selected_record(&self) -> Option<&Patient> {
-        self.session.selected.and_then(|i| self.session.catalog.patients.get(i))
+        self.session
+            .selected
+            .and_then(|i| self.session.catalog.patients.get(i))
     }
 
     /// Which of an eye's images (index among that eye's images) is shown large.
     pub(super) fn chosen_image(&self, index: usize, eye: Eye) -> usize {
-        self.session.main_image.get(&(index, eye)).copied().unwrap_or(0)
+        self.session
+            .main_image
+            .get(&(index, eye))
+            .copied()
+            .unwrap_or(0)
     }
 
     /// The image shown large in an eye's column of the selected patient.
     pub(super) fn shown_record(&self, eye: Eye) -> Option<&ImageRecord> {
         let index = self.session.selected?;
-        self.session.catalog
+        self.session
+            .catalog
             .patients
             .get(index)?
             .images()
@@ -45,7 +52,11 @@ impl FoveaApp {
     }
 
     pub(super) fn shown_pixels(&self, eye: Eye) -> Option<&ShownFrame> {
-        match self.session.pixels.get(self.shown_record(eye)?.source.path())? {
+        match self
+            .session
+            .pixels
+            .get(self.shown_record(eye)?.source.path())?
+        {
             Pixels::Ready(shown) => Some(shown),
             _ => None,
         }

@@ -10,7 +10,9 @@ use super::app::{FoveaApp, PROMPT_DEBOUNCE};
 use super::display::{HeatUpload, ImageUpload};
 use super::image_view::rgb_texture;
 use super::library_job::{SimilarQuery, SimilarRequest};
-use super::status::{HeatState, LibraryStatus, ModelStatus, Pixels, ScoreRow, ShownFrame, SimilarScope};
+use super::status::{
+    HeatState, LibraryStatus, ModelStatus, Pixels, ScoreRow, ShownFrame, SimilarScope,
+};
 use crate::analysis::engine::{PatientResult, TextScore};
 use crate::study::Eye;
 use crate::study::jobs::DecodeRequest;
@@ -52,7 +54,9 @@ impl FoveaApp {
         if self.session.pixels.contains_key(&path) {
             return;
         }
-        let Some(decode) = &self.jobs.decode else { return };
+        let Some(decode) = &self.jobs.decode else {
+            return;
+        };
         let id = self.jobs.next_request;
         let request = DecodeRequest {
             id,
@@ -116,7 +120,9 @@ impl FoveaApp {
             ));
         }
         if self.session.heatmaps.len() > 64 {
-            self.session.heatmaps.retain(|_, h| matches!(h, HeatState::Pending));
+            self.session
+                .heatmaps
+                .retain(|_, h| matches!(h, HeatState::Pending));
         }
         let Some(analysis) = &self.jobs.analysis else {
             return;
@@ -182,7 +188,9 @@ impl FoveaApp {
 
     /// Queries the library when the selection (patient, eye, scope, image) changed.
     pub(super) fn ask_similar(&mut self) {
-        let (Some(library), LibraryStatus::Ready(_)) = (&self.jobs.library, &self.jobs.library_status) else {
+        let (Some(library), LibraryStatus::Ready(_)) =
+            (&self.jobs.library, &self.jobs.library_status)
+        else {
             return;
         };
         let Some(result) = self.selected_result() else {

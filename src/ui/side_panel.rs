@@ -5,10 +5,10 @@
 use std::time::Instant;
 
 use super::app::FoveaApp;
-use super::status::{LibraryStatus, ModelStatus, PatientStatus, SimilarScope};
 use super::commands::Command;
 use super::image_view::rgb_texture;
 use super::library_job::SimilarCase;
+use super::status::{LibraryStatus, ModelStatus, PatientStatus, SimilarScope};
 use crate::analysis::findings::FindingProbability;
 
 impl FoveaApp {
@@ -170,7 +170,11 @@ impl FoveaApp {
                 }
                 LibraryStatus::Ready(info) => {
                     ui.label(format!("for the {} eye:", self.view.active_eye.label()));
-                    ui.selectable_value(&mut self.view.similar_scope, SimilarScope::Eye, "whole eye");
+                    ui.selectable_value(
+                        &mut self.view.similar_scope,
+                        SimilarScope::Eye,
+                        "whole eye",
+                    );
                     ui.selectable_value(
                         &mut self.view.similar_scope,
                         SimilarScope::Image,

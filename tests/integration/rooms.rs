@@ -8,7 +8,12 @@ use std::path::{Path, PathBuf};
 
 /// The rooms each room may use. `path_io` and `worker` are shared pieces every room may use.
 const ALLOWED: &[(&str, &[&str])] = &[
-    ("ui", &["analysis", "library", "encoder", "study", "path_io", "worker"]),
+    (
+        "ui",
+        &[
+            "analysis", "library", "encoder", "study", "path_io", "worker",
+        ],
+    ),
     (
         "cli",
         &[
@@ -17,10 +22,15 @@ const ALLOWED: &[(&str, &[&str])] = &[
     ),
     (
         "demo",
-        &["analysis", "library", "encoder", "study", "synth", "path_io", "worker"],
+        &[
+            "analysis", "library", "encoder", "study", "synth", "path_io", "worker",
+        ],
     ),
     ("analysis", &["encoder", "study", "path_io", "worker"]),
-    ("library", &["analysis", "encoder", "study", "path_io", "worker"]),
+    (
+        "library",
+        &["analysis", "encoder", "study", "path_io", "worker"],
+    ),
     ("encoder", &["study", "path_io", "worker"]),
     ("synth", &["study", "path_io", "worker"]),
     ("study", &["path_io", "worker"]),

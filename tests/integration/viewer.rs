@@ -150,11 +150,9 @@ fn snapshot_viewer() -> Harness<'static, FoveaApp> {
 
 /// Waits until every patient is analysed and the first similar cases are in.
 fn settled(harness: &mut Harness<'_, FoveaApp>) {
-    step_until(
-        harness,
-        "the analysis and the first similar cases",
-        |app| app.analysis_finished() && !app.similar_case_ids().is_empty(),
-    );
+    step_until(harness, "the analysis and the first similar cases", |app| {
+        app.analysis_finished() && !app.similar_case_ids().is_empty()
+    });
 }
 
 #[test]
@@ -207,7 +205,8 @@ fn screen_oct_b_scan_with_its_localizer() {
         .expect("an OCT tab in the OD column")
         .click();
     step_until(&mut harness, "the OCT volume", |app| {
-        app.shown_modality(Eye::Right) == Some(Modality::Oct) && app.shown_frame(Eye::Right).is_some()
+        app.shown_modality(Eye::Right) == Some(Modality::Oct)
+            && app.shown_frame(Eye::Right).is_some()
     });
     step_until(&mut harness, "the analysis", FoveaApp::analysis_finished);
     harness.snapshot("viewer_oct_localizer");
