@@ -1,13 +1,25 @@
 //! A small pack of the demo model's architecture with seeded, untrained weights and the demo
-//! findings at fixed temperatures and operating points: the same bytes on every run and
-//! machine of the same kind. The viewer's screenshot tests draw with it, so their pictures do
-//! not move when the demo model is retrained (and a moved picture means the UI changed).
+//! findings at fixed temperatures and operating points: the same bytes on every run. The
+//! viewer's screenshot tests draw with it, so their pictures do not move when the demo model is
+//! retrained (and a moved picture means the UI changed).
+//!
+//! The weights come from a ChaCha stream of the seed, parameter by parameter in the module's
+//! order, not from burn's initialisers: those draw from one process-wide generator, so another
+//! thread using it (tests run in parallel) would change them. Constant parameters (LayerNorm's
+//! ones and zeros) stay as they are; every other one gets `N(0, 1/fan_in)`.
 
 use std::collections::BTreeMap;
 use std::path::Path;
 
+use burn::module::{Module, ModuleMapper, Param};
+use burn::prelude::*;
+use rand::SeedableRng;
+use rand_chacha::ChaCha8Rng;
+
 use super::findings::{DEMO_FINDINGS, FUNDUS_CENTRE_FRACTION};
-use super::train::{DemoSplit, DemoTrainConfig, train};
+use super::train::DemoTrainConfig;
+use crate::encoder::clip_tripartite::init_clip_tripartite_for_training;
+use crate::encoder::device::cpu_device;
 use crate::encoder::pack::{
     Architecture, FORMAT_VERSION, FindingSpec, PackError, PackManifest, PackModel, Provenance,
     WeightsEntry, write_pack,
@@ -33,16 +45,11 @@ pub fn write_seeded_pack(out: &Path, seed: u64) -> Result<PackManifest, PackErro
         image_px: SEEDED_IMAGE_PX,
         ..DemoTrainConfig::default()
     };
-    let nothing = DemoSplit {
-        pixels: Vec::new(),
-        lesion_patches: Vec::new(),
-        grid: config.grid(),
-        eyes: Vec::new(),
-        reports: Vec::new(),
-        patients: 0,
-        px: SEEDED_IMAGE_PX,
-    };
-    let model = train(&config, &nothing, &mut |_| {});
+    let device = cpu_device();
+    let model = init_clip_tripartite_for_training(&config.model(), &device).map(&mut SeededValues {
+        rng: ChaCha8Rng::seed_from_u64(seed),
+        device: device.clone(),
+    });
     let levels = |value: f32| {
         ["image", "eye", "patient"]
             .map(|level| (level.to_string(), value))
@@ -63,8 +70,8 @@ pub fn write_seeded_pack(out: &Path, seed: u64) -> Result<PackManifest, PackErro
         .collect();
     let manifest = PackManifest {
         format_version: FORMAT_VERSION,
-        name: "Fovea seeded test pack".to_string(),
-        version: format!("seed {seed}"),
+        name: format!("Fovea seeded test pack (seed {seed})"),
+        version: "0".to_string(),
         architecture: Architecture::ClipTripartite {
             config: config.model(),
         },
@@ -84,4 +91,35 @@ pub fn write_seeded_pack(out: &Path, seed: u64) -> Result<PackManifest, PackErro
         fundus_centre_view: Some(FUNDUS_CENTRE_FRACTION),
     };
     write_pack(out, manifest, &PackModel::ClipTripartite(Box::new(model)))
+}
+
+/// Gives every non-constant float parameter seeded normal values.
+struct SeededValues {
+    rng: ChaCha8Rng,
+    device: Device,
+}
+
+impl ModuleMapper for SeededValues {
+    fn map_float<const D: usize>(&mut self, param: Param<Tensor<D>>) -> Param<Tensor<D>> {
+        use rand::Rng;
+        param.map(|tensor| {
+            let dims = tensor.dims();
+            let values = tensor.clone().into_data().try_to_vec::<f32>().unwrap_or_default();
+            let constant = values.windows(2).all(|w| w[0] == w[1]);
+            if constant {
+                return tensor;
+            }
+            let fan_in = if D > 1 { dims[0] } else { 2500 };
+            let std = (1.0 / fan_in as f64).sqrt();
+            let seeded: Vec<f32> = (0..values.len())
+                .map(|_| {
+                    // Box–Muller from two uniforms of the stream.
+                    let (u, v): (f64, f64) = (self.rng.random(), self.rng.random());
+                    let z = (-2.0 * (1.0 - u).ln()).sqrt() * (std::f64::consts::TAU * v).cos();
+                    (z * std) as f32
+                })
+                .collect();
+            Tensor::from_data(TensorData::new(seeded, dims), &self.device)
+        })
+    }
 }

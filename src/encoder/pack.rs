@@ -461,7 +461,12 @@ pub fn write_pack(
     model: &PackModel,
 ) -> Result<PackManifest, PackError> {
     write_staged(out, manifest, |weights_path| {
-        let mut store = SafetensorsStore::from_file(weights_path);
+        // One metadata entry: burn's default three sit in a hash map whose order changes from
+        // process to process, and with them the file's bytes and checksum. With one, the same
+        // model is the same file every time.
+        let mut store = SafetensorsStore::from_file(weights_path)
+            .clear_metadata()
+            .metadata("producer", "fovea");
         let saved = match model {
             PackModel::OpenaiClip(m) => m.save_into(&mut store),
             PackModel::RetClip(m) => m.save_into(&mut store),

@@ -67,6 +67,11 @@ impl FoveaApp {
         self.shown_pixels(eye).map(|s| s.frame)
     }
 
+    /// Whether pixels asked of the decoder have not come back yet.
+    pub fn decoding(&self) -> bool {
+        !self.session.requested.is_empty()
+    }
+
     /// Whether every patient has been analyzed (or failed).
     pub fn analysis_finished(&self) -> bool {
         !self.session.statuses.is_empty() && self.session.statuses.values().all(|s| !s.pending())

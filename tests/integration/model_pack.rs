@@ -191,3 +191,15 @@ fn embed_command_reproduces_open_clip_end_to_end_on_cpu_and_gpu() {
     assert_eq!(text.status.code(), Some(1));
     assert!(String::from_utf8_lossy(&text.stderr).contains("cannot embed text"));
 }
+
+/// The seeded test pack (the viewer's pictures are drawn with it) is the same bytes every time.
+#[test]
+fn the_seeded_test_pack_is_the_same_bytes_every_time() {
+    let dir = tempfile::tempdir().expect("tmp");
+    let first = fovea::demo::seeded::write_seeded_pack(&dir.path().join("a"), 7).expect("a");
+    let second = fovea::demo::seeded::write_seeded_pack(&dir.path().join("b"), 7).expect("b");
+    assert_eq!(first.weights.sha256, second.weights.sha256);
+    let other = fovea::demo::seeded::write_seeded_pack(&dir.path().join("c"), 8).expect("c");
+    assert_ne!(first.weights.sha256, other.weights.sha256, "the seed decides");
+}
+

@@ -72,14 +72,15 @@ fn rendered(config: ViewerConfig) -> Harness<'static, FoveaApp> {
         .build_eframe(|cc| FoveaApp::new(cc, config))
 }
 
-/// The demo patients with the bundled demo model and library (asserted on state, not pixels).
+/// The demo patients with the bundled demo model and library (asserted on state, not pixels;
+/// no durations in the status bar, so that label counts are those of the patient list).
 fn viewer() -> Harness<'static, FoveaApp> {
     rendered(ViewerConfig {
         paths: vec![root().join("assets/demo/dicom")],
         pack: root().join("models/demo"),
         library: Some(root().join("assets/library")),
         model_on: ModelPlacement::Cpu,
-        pixel_stable: false,
+        pixel_stable: true,
     })
 }
 
@@ -148,10 +149,11 @@ fn snapshot_viewer() -> Harness<'static, FoveaApp> {
     })
 }
 
-/// Waits until every patient is analysed and the first similar cases are in.
+/// Waits until every patient is analyzed, the first similar cases are in and no pixels are
+/// on their way (the modality tabs show a picture of each image once it was decoded).
 fn settled(harness: &mut Harness<'_, FoveaApp>) {
-    step_until(harness, "the analysis and the first similar cases", |app| {
-        app.analysis_finished() && !app.similar_case_ids().is_empty()
+    step_until(harness, "the analysis, similar cases and pixels", |app| {
+        app.analysis_finished() && !app.similar_case_ids().is_empty() && !app.decoding()
     });
 }
 
@@ -208,7 +210,7 @@ fn screen_oct_b_scan_with_its_localizer() {
         app.shown_modality(Eye::Right) == Some(Modality::Oct)
             && app.shown_frame(Eye::Right).is_some()
     });
-    step_until(&mut harness, "the analysis", FoveaApp::analysis_finished);
+    settled(&mut harness);
     harness.snapshot("viewer_oct_localizer");
 }
 
