@@ -46,10 +46,11 @@ pub fn write_seeded_pack(out: &Path, seed: u64) -> Result<PackManifest, PackErro
         ..DemoTrainConfig::default()
     };
     let device = cpu_device();
-    let model = init_clip_tripartite_for_training(&config.model(), &device).map(&mut SeededValues {
-        rng: ChaCha8Rng::seed_from_u64(seed),
-        device: device.clone(),
-    });
+    let model =
+        init_clip_tripartite_for_training(&config.model(), &device).map(&mut SeededValues {
+            rng: ChaCha8Rng::seed_from_u64(seed),
+            device: device.clone(),
+        });
     let levels = |value: f32| {
         ["image", "eye", "patient"]
             .map(|level| (level.to_string(), value))
@@ -104,7 +105,11 @@ impl ModuleMapper for SeededValues {
         use rand::Rng;
         param.map(|tensor| {
             let dims = tensor.dims();
-            let values = tensor.clone().into_data().try_to_vec::<f32>().unwrap_or_default();
+            let values = tensor
+                .clone()
+                .into_data()
+                .try_to_vec::<f32>()
+                .unwrap_or_default();
             let constant = values.windows(2).all(|w| w[0] == w[1]);
             if constant {
                 return tensor;

@@ -200,6 +200,8 @@ fn the_seeded_test_pack_is_the_same_bytes_every_time() {
     let second = fovea::demo::seeded::write_seeded_pack(&dir.path().join("b"), 7).expect("b");
     assert_eq!(first.weights.sha256, second.weights.sha256);
     let other = fovea::demo::seeded::write_seeded_pack(&dir.path().join("c"), 8).expect("c");
-    assert_ne!(first.weights.sha256, other.weights.sha256, "the seed decides");
+    assert_ne!(
+        first.weights.sha256, other.weights.sha256,
+        "the seed decides"
+    );
 }
-
