@@ -257,6 +257,8 @@ impl FoveaApp {
                             if thumb.clicked() {
                                 clicked = Some(case.clone());
                             }
+                        } else if let Some(problem) = &case.thumbnail_problem {
+                            ui.small(format!("no picture: {problem}"));
                         }
                         let findings: Vec<String> = if case.findings.is_empty() {
                             vec!["no finding".to_string()]
