@@ -190,6 +190,11 @@ impl eframe::App for FoveaApp {
         self.compare_ui(ui.ctx());
         self.help_ui(ui.ctx());
         self.apply();
+        // What the screen now shows (after the commands) asks for its pixels.
+        self.request_shown_pixels();
+        if self.decoding() {
+            self.ctx.request_repaint_after(POLL_INTERVAL);
+        }
     }
 
     fn save(&mut self, storage: &mut dyn eframe::Storage) {

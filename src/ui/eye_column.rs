@@ -148,18 +148,8 @@ impl FoveaApp {
                 }
             }
         });
-        // Every image of the eye is decoded once for its tab's thumbnail.
-        for record in &records {
-            if !self
-                .session
-                .tab_thumbnails
-                .contains_key(record.source.path())
-            {
-                self.request_pixels(record);
-            }
-        }
+        // Their pixels (and each tab's thumbnail) are asked for by `request_shown_pixels`.
         let record = &records[chosen];
-        self.request_pixels(record);
         let path = record.source.path().to_path_buf();
         if let Some(warning) = self.gradeability_warning(&path) {
             ui.colored_label(ui.visuals().warn_fg_color, warning);
@@ -263,7 +253,6 @@ impl FoveaApp {
         localizer: &ImageRecord,
         frame: u32,
     ) {
-        self.request_pixels(localizer);
         let Some(Pixels::Ready(shown)) = self.session.pixels.get(localizer.source.path()) else {
             ui.spinner();
             return;

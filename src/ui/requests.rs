@@ -10,6 +10,7 @@ use super::app::{FoveaApp, PROMPT_DEBOUNCE};
 use super::display::{HeatUpload, ImageUpload};
 use super::image_view::rgb_texture;
 use super::library_job::{SimilarQuery, SimilarRequest};
+use super::localizer::localizer_of;
 use super::status::{
     HeatState, LibraryStatus, ModelStatus, Pixels, ScoreRow, ShownFrame, SimilarScope,
 };
@@ -48,8 +49,41 @@ impl FoveaApp {
         }))
     }
 
+    /// Asks for the pixels the screen shows, for the selected patient, eye by eye: every image
+    /// once (its tab's thumbnail), the image shown large, and an OCT volume's localizer.
+    pub(super) fn request_shown_pixels(&mut self) {
+        let Some(index) = self.session.selected else {
+            return;
+        };
+        let Some(patient) = self.session.catalog.patients.get(index) else {
+            return;
+        };
+        let mut wanted: Vec<ImageRecord> = Vec::new();
+        for eye in [Eye::Right, Eye::Left] {
+            let records: Vec<&ImageRecord> = patient.images().filter(|r| r.eye == eye).collect();
+            let Some(last) = records.len().checked_sub(1) else {
+                continue;
+            };
+            let thumbnails = &self.session.tab_thumbnails;
+            wanted.extend(
+                records
+                    .iter()
+                    .filter(|r| !thumbnails.contains_key(r.source.path()))
+                    .map(|r| (*r).clone()),
+            );
+            let chosen = records[self.chosen_image(index, eye).min(last)];
+            wanted.push(chosen.clone());
+            if let Some(localizer) = localizer_of(chosen, patient.images()) {
+                wanted.push(localizer.clone());
+            }
+        }
+        for record in &wanted {
+            self.request_pixels(record);
+        }
+    }
+
     /// Asks the decoder for an image's pixels once.
-    pub(super) fn request_pixels(&mut self, record: &ImageRecord) {
+    fn request_pixels(&mut self, record: &ImageRecord) {
         let path = record.source.path().to_path_buf();
         if self.session.pixels.contains_key(&path) {
             return;
