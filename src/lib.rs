@@ -15,14 +15,14 @@
 //!   the demo data and test material.
 //!
 //! Shared pieces any room may use: [`worker`] (the one background worker type) and
-//! [`path_io`] (an I/O error with its path).
+//! [`path_error`] (an I/O error with its path).
 
 pub mod analysis;
 pub mod cli;
 pub mod demo;
 pub mod encoder;
 pub mod library;
-pub mod path_io;
+pub mod path_error;
 pub mod study;
 pub mod synth;
 pub mod ui;

@@ -25,7 +25,7 @@ use crate::encoder::pack::{
     WeightsEntry, write_pack,
 };
 use crate::encoder::ret_clip::Side;
-use crate::path_io::AtPath;
+use crate::path_error::AtPath;
 
 /// Renders the validation and test splits of `config`, scores them with `model`, calibrates
 /// on validation and evaluates on test.
@@ -328,7 +328,7 @@ pub fn write_demo_pack(
 pub fn read_evaluation(pack: &Path) -> Result<DemoEvaluation, PackError> {
     let path = pack.join(EVALUATION_FILE);
     let bytes = std::fs::read(&path).at_path(&path)?;
-    serde_json::from_slice(&bytes).map_err(|source| PackError::Manifest { path, source })
+    Ok(serde_json::from_slice(&bytes).at_path(&path)?)
 }
 
 /// Writes a copy of the demo pack `source` at `out` with the temperatures and operating points
@@ -356,10 +356,7 @@ fn write_card_and_evaluation(
     evaluation: &DemoEvaluation,
 ) -> Result<(), PackError> {
     let json_path = out.join(EVALUATION_FILE);
-    let json = serde_json::to_vec_pretty(evaluation).map_err(|source| PackError::Manifest {
-        path: json_path.clone(),
-        source,
-    })?;
+    let json = serde_json::to_vec_pretty(evaluation).at_path(&json_path)?;
     std::fs::write(&json_path, json).at_path(&json_path)?;
     let card_path = out.join("MODEL_CARD.md");
     Ok(std::fs::write(&card_path, model_card(manifest, evaluation)).at_path(&card_path)?)

@@ -3,7 +3,7 @@
 //! needs no key rules. The SHA-256 of the weights is checked before they are read; a pack whose
 //! checksum, keys or shapes do not match is refused with a message naming what is wrong.
 
-use crate::path_io::AtPath;
+use crate::path_error::AtPath;
 use std::io::Read;
 use std::path::{Path, PathBuf};
 
@@ -343,7 +343,7 @@ pub enum PackError {
     },
 }
 
-crate::path_io::from_path_io!(PackError);
+crate::path_error::from_path_error!(PackError, std::io::Error => Io, serde_json::Error => Manifest);
 
 /// SHA-256 of a file, lower-case hex.
 pub fn sha256_file(path: &Path) -> Result<String, PackError> {
@@ -522,10 +522,7 @@ fn write_staged(
             .len(),
     };
     let manifest_path = staging.join(MANIFEST_FILE);
-    let json = serde_json::to_vec_pretty(&manifest).map_err(|source| PackError::Manifest {
-        path: manifest_path.clone(),
-        source,
-    })?;
+    let json = serde_json::to_vec_pretty(&manifest).at_path(&manifest_path)?;
     std::fs::write(&manifest_path, json).at_path(&manifest_path)?;
     if out.exists() {
         std::fs::remove_dir(out).at_path(out)?; // empty, checked above
@@ -538,11 +535,7 @@ fn write_staged(
 pub fn read_manifest(pack: &Path) -> Result<PackManifest, PackError> {
     let path = pack.join(MANIFEST_FILE);
     let bytes = std::fs::read(&path).at_path(&path)?;
-    let manifest: PackManifest =
-        serde_json::from_slice(&bytes).map_err(|source| PackError::Manifest {
-            path: path.clone(),
-            source,
-        })?;
+    let manifest: PackManifest = serde_json::from_slice(&bytes).at_path(&path)?;
     if manifest.format_version != FORMAT_VERSION {
         return Err(PackError::FormatVersion {
             path,

@@ -104,4 +104,4 @@ pub enum LibraryError {
     Analysis(#[from] crate::analysis::engine::AnalysisError),
 }
 
-crate::path_io::from_path_io!(LibraryError);
+crate::path_error::from_path_error!(LibraryError, std::io::Error => Io);

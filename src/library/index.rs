@@ -10,7 +10,7 @@ use std::path::Path;
 
 use super::error::LibraryError;
 use crate::encoder::session::normalized;
-use crate::path_io::AtPath;
+use crate::path_error::AtPath;
 
 /// Up to this many vectors, search is exact (a scan of ≤ 20 000 × 512 values takes a few
 /// milliseconds); above it, the HNSW index is used.

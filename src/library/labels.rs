@@ -12,7 +12,7 @@ use std::path::{Path, PathBuf};
 use serde::Deserialize;
 
 use super::error::LibraryError;
-use crate::path_io::AtPath;
+use crate::path_error::AtPath;
 use crate::study::Eye;
 use crate::study::grading::{EyeGrading, GRADED_FINDINGS};
 

@@ -13,7 +13,7 @@ use super::index::{EXACT_SEARCH_MAX, HnswIndex, HnswParams, VectorIndex};
 use super::record::{CaseEye, CaseImage, LibraryMeta};
 use super::store::{self, Library};
 use crate::encoder::session::normalized;
-use crate::path_io::AtPath;
+use crate::path_error::AtPath;
 use crate::study::{Eye, Modality};
 
 /// Which cases may be returned.

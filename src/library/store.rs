@@ -2,7 +2,7 @@
 //! write transaction (redb commits are atomic and crash-safe), and bumps the library's
 //! generation so indexes saved beside it can tell whether they are current.
 
-use crate::path_io::AtPath;
+use crate::path_error::AtPath;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 

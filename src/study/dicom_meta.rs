@@ -3,7 +3,7 @@
 //! Produces the patient, study and image facts of an image file, the referenced files of a
 //! DICOMDIR, or says the file is DICOM but not an image (SR, presentation state, …).
 
-use crate::path_io::{AtPath, PathIo};
+use crate::path_error::{AtPath, PathError};
 use std::path::{Path, PathBuf};
 
 use dicom_dictionary_std::tags;
@@ -53,7 +53,7 @@ pub fn has_dicom_magic(path: &Path) -> Result<bool, StudyError> {
     match file.read_exact(&mut header) {
         Ok(()) => Ok(&header[128..132] == b"DICM"),
         Err(e) if e.kind() == std::io::ErrorKind::UnexpectedEof => Ok(false),
-        Err(source) => Err(PathIo {
+        Err(source) => Err(PathError {
             path: path.to_path_buf(),
             source,
         }

@@ -83,7 +83,12 @@ pub enum StudyError {
     },
 }
 
-crate::path_io::from_path_io!(StudyError);
+crate::path_error::from_path_error!(
+    StudyError,
+    std::io::Error => Io,
+    serde_json::Error => Sidecar,
+    image::ImageError => PlainImage,
+);
 
 /// Formats an error with its whole `source()` chain, for messages shown to users.
 pub fn error_chain(error: &dyn std::error::Error) -> String {

@@ -4,7 +4,7 @@
 //! YBR colour is converted to RGB (as every viewer and pydicom do); MONOCHROME1 and palette
 //! colour are kept as stored and applied by [`DecodedImage::frame_to_rgb8`] for display.
 
-use crate::path_io::AtPath;
+use crate::path_error::AtPath;
 use std::path::Path;
 
 use dicom_dictionary_std::{tags, uids};
@@ -447,10 +447,7 @@ pub fn decode_plain_file(path: &Path) -> Result<DecodedImage, StudyError> {
         .with_guessed_format()
         .at_path(path)?
         .decode()
-        .map_err(|source| StudyError::PlainImage {
-            path: path.to_path_buf(),
-            source,
-        })?;
+        .at_path(path)?;
     let (columns, rows) = (img.width(), img.height());
     let (channels, bits_stored, colour, samples) = match img {
         image::DynamicImage::ImageLuma8(g) => {

@@ -11,7 +11,7 @@
 //! - Eye from the file name: a word `OD`, `R`, `RE`, `right` → right eye; `OS`, `L`, `LE`,
 //!   `left` → left eye (words are split at any non-letter/digit). Both or neither → unknown.
 
-use crate::path_io::{AtPath, PathIo};
+use crate::path_error::{AtPath, PathError};
 use std::path::{Path, PathBuf};
 
 use serde::Deserialize;
@@ -59,16 +59,9 @@ pub struct Sidecar {
 
 fn read_sidecar(path: &Path) -> Result<Option<Sidecar>, StudyError> {
     match std::fs::read(path) {
-        Ok(bytes) => {
-            serde_json::from_slice(&bytes)
-                .map(Some)
-                .map_err(|source| StudyError::Sidecar {
-                    path: path.to_path_buf(),
-                    source,
-                })
-        }
+        Ok(bytes) => Ok(Some(serde_json::from_slice(&bytes).at_path(path)?)),
         Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(None),
-        Err(source) => Err(PathIo {
+        Err(source) => Err(PathError {
             path: path.to_path_buf(),
             source,
         }
@@ -92,12 +85,7 @@ pub fn read_plain_image(path: &Path) -> Result<ScannedImage, StudyError> {
             path: path.to_path_buf(),
         });
     }
-    let mut decoder = reader
-        .into_decoder()
-        .map_err(|source| StudyError::PlainImage {
-            path: path.to_path_buf(),
-            source,
-        })?;
+    let mut decoder = reader.into_decoder().at_path(path)?;
     let (columns, rows) = image::ImageDecoder::dimensions(&decoder);
     let color = image::ImageDecoder::color_type(&decoder);
     // The ICC profile is irrelevant here; asking for it only finishes header parsing.

@@ -23,7 +23,7 @@ use rand::{Rng, SeedableRng};
 use rand_chacha::ChaCha8Rng;
 use serde::Serialize;
 
-use crate::path_io::AtPath;
+use crate::path_error::AtPath;
 use crate::study::{Eye, Modality};
 use anatomy::{View, disc_centre_mm, grow_vessels, rasterise};
 use dicom_writer::{ImageAttributes, LocalizerLink, PixelEncoding, StudyAttributes};
@@ -57,7 +57,7 @@ pub enum SynthError {
     Empty(&'static str),
 }
 
-crate::path_io::from_path_io!(SynthError);
+crate::path_error::from_path_error!(SynthError, std::io::Error => Io, image::ImageError => Png);
 
 /// What to generate.
 #[derive(Debug, Clone)]
@@ -511,12 +511,9 @@ fn relative(root: &Path, path: &Path) -> PathBuf {
 }
 
 fn save_png(path: &Path, pixels: &image::DynamicImage) -> Result<(), SynthError> {
-    pixels
+    Ok(pixels
         .save_with_format(path, image::ImageFormat::Png)
-        .map_err(|source| SynthError::Png {
-            path: path.to_path_buf(),
-            source,
-        })
+        .at_path(path)?)
 }
 
 /// A lesion's outline on an image, in pixels (axis-aligned ellipse).

@@ -6,35 +6,53 @@
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 
-/// The rooms each room may use. `path_io` and `worker` are shared pieces every room may use.
+/// The rooms each room may use. `path_error` and `worker` are shared pieces every room may use.
 const ALLOWED: &[(&str, &[&str])] = &[
     (
         "ui",
         &[
-            "analysis", "library", "encoder", "study", "path_io", "worker",
+            "analysis",
+            "library",
+            "encoder",
+            "study",
+            "path_error",
+            "worker",
         ],
     ),
     (
         "cli",
         &[
-            "demo", "analysis", "library", "encoder", "study", "synth", "path_io", "worker",
+            "demo",
+            "analysis",
+            "library",
+            "encoder",
+            "study",
+            "synth",
+            "path_error",
+            "worker",
         ],
     ),
     (
         "demo",
         &[
-            "analysis", "library", "encoder", "study", "synth", "path_io", "worker",
+            "analysis",
+            "library",
+            "encoder",
+            "study",
+            "synth",
+            "path_error",
+            "worker",
         ],
     ),
-    ("analysis", &["encoder", "study", "path_io", "worker"]),
+    ("analysis", &["encoder", "study", "path_error", "worker"]),
     (
         "library",
-        &["analysis", "encoder", "study", "path_io", "worker"],
+        &["analysis", "encoder", "study", "path_error", "worker"],
     ),
-    ("encoder", &["study", "path_io", "worker"]),
-    ("synth", &["study", "path_io", "worker"]),
-    ("study", &["path_io", "worker"]),
-    ("path_io", &[]),
+    ("encoder", &["study", "path_error", "worker"]),
+    ("synth", &["study", "path_error", "worker"]),
+    ("study", &["path_error", "worker"]),
+    ("path_error", &[]),
     ("worker", &[]),
     // The binary: where the two top rooms meet.
     ("main", &["cli", "ui"]),
@@ -187,7 +205,7 @@ fn a_forbidden_use_is_found() {
     std::fs::create_dir_all(&study).expect("dir");
     std::fs::write(
         study.join("model.rs"),
-        "//! crate::ui in a comment is fine\nuse crate::path_io::AtPath;\nuse crate::ui::FoveaApp;\nconst S: &str = \"crate::cli\";\nfn f() { burn::prelude::Device::flex(); }\n",
+        "//! crate::ui in a comment is fine\nuse crate::path_error::AtPath;\nuse crate::ui::FoveaApp;\nconst S: &str = \"crate::cli\";\nfn f() { burn::prelude::Device::flex(); }\n",
     )
     .expect("write");
     std::fs::write(dir.path().join("stray.rs"), "").expect("write");
