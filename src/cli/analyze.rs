@@ -112,6 +112,7 @@ pub fn run(args: &AnalyzeArgs) -> anyhow::Result<ExitCode> {
     let started = std::time::Instant::now();
     let mut session = EncoderSession::open(&pack, args.device)
         .with_context(|| format!("opening the model pack {}", pack.display()))?;
+    eprintln_safe(session.device_choice());
     if let Some(notice) = session.device_notice() {
         log::warn!("{notice}");
     }

@@ -209,6 +209,7 @@ fn open_analyzer(args: &PackArgs) -> anyhow::Result<Analyzer> {
     let pack = args.pack.clone().unwrap_or_else(default_pack);
     let session = EncoderSession::open(&pack, args.device)
         .with_context(|| format!("opening the model pack {}", pack.display()))?;
+    super::note(session.device_choice());
     if let Some(notice) = session.device_notice() {
         log::warn!("{notice}");
     }

@@ -84,6 +84,12 @@ fn default_library() -> Option<PathBuf> {
     [local, bundled].into_iter().find(|p| p.is_dir())
 }
 
+/// A line for the person at the terminal (stderr; stdout keeps the command's output).
+#[allow(clippy::print_stderr)]
+fn note(line: &str) {
+    eprintln!("{line}");
+}
+
 /// What the viewer is asked to open, as the command line gave it (defaults filled in). The
 /// binary turns it into the viewer's configuration: `cli` knows no GUI.
 #[derive(Debug, Clone)]

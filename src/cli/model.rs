@@ -174,6 +174,7 @@ fn embed(
     device: DeviceChoice,
 ) -> anyhow::Result<ExitCode> {
     let opened = open_device(device)?;
+    super::note(&opened.choice);
     if let Some(notice) = &opened.fallback_notice {
         log::warn!("{notice}");
     }

@@ -1,6 +1,8 @@
-//! Choosing where models run: the GPU through wgpu (Vulkan / Metal / DX12; Mesa's lavapipe on
-//! machines without a GPU), or the pure-Rust CPU backend. `auto` tries the GPU and falls back to
-//! the CPU with a notice the caller shows — never a crash.
+//! Choosing where models run: the GPU through wgpu (Vulkan / Metal / DX12), or the pure-Rust
+//! CPU backend. `auto` takes a real GPU (discrete, then integrated) and otherwise the CPU —
+//! never a software rasteriser such as lavapipe, which is slower than the CPU backend (it stays
+//! reachable with `--device gpu`, for tests); a GPU that fails to open falls back to the CPU
+//! with a notice the caller shows — never a crash.
 //!
 //! When the viewer runs, the encoder uses the wgpu device egui renders with
 //! ([`share_wgpu_device`]): one device, one memory budget, no second driver context. Work that
@@ -37,6 +39,8 @@ pub struct OpenedDevice {
     pub fallback_notice: Option<String>,
     /// The GPU adapter's name, when known (shown in the viewer's status bar).
     pub adapter_name: Option<String>,
+    /// Which device was chosen and why, in one line for the user ("device: cpu — …").
+    pub choice: String,
 }
 
 /// The wgpu objects of a renderer the encoder can share (egui-wgpu's `RenderState` holds them).
@@ -84,6 +88,10 @@ pub fn share_wgpu_device(shared: SharedWgpu) -> Result<OpenedDevice, GpuUnavaila
         device: Device::from(device),
         kind: "wgpu",
         fallback_notice: None,
+        choice: format!(
+            "device: wgpu on {} ({:?}, {:?})",
+            info.name, info.device_type, info.backend
+        ),
         adapter_name: Some(info.name),
     })
 }
@@ -139,35 +147,80 @@ pub fn cpu_device() -> Device {
     Device::flex()
 }
 
-/// Opens the device for `choice`, checking the GPU with one small computation.
+/// The adapter `auto` picks among those present, by their device types: the first discrete
+/// GPU, else the first integrated one. A software adapter (`DeviceType::Cpu`: lavapipe /
+/// llvmpipe, WARP, SwiftShader) is never picked — burn's CPU backend is several times faster
+/// than a rasteriser emulating a GPU on the same cores — and neither are virtual or unknown ones.
+pub fn pick_real_gpu(types: &[wgpu::DeviceType]) -> Option<usize> {
+    [
+        wgpu::DeviceType::DiscreteGpu,
+        wgpu::DeviceType::IntegratedGpu,
+    ]
+    .iter()
+    .find_map(|wanted| types.iter().position(|t| t == wanted))
+}
+
+/// Opens the device for `choice`: `cpu` is burn's CPU backend (no GPU is probed); `gpu` is
+/// wgpu's default adapter, whatever it is (lavapipe included: tests use it), checked with one
+/// small computation; `auto` is a real GPU by [`pick_real_gpu`], else the CPU.
 pub fn open_device(choice: DeviceChoice) -> Result<OpenedDevice, GpuUnavailable> {
-    let cpu = || OpenedDevice {
+    let cpu = |why: &str| OpenedDevice {
         device: cpu_device(),
         kind: "cpu",
         fallback_notice: None,
         adapter_name: None,
+        choice: format!("device: cpu ({why})"),
     };
     match choice {
-        DeviceChoice::Cpu => Ok(cpu()),
+        DeviceChoice::Cpu => Ok(cpu("asked for with --device cpu")),
         DeviceChoice::Gpu => probe_gpu().map(|device| OpenedDevice {
             device,
             kind: "wgpu",
             fallback_notice: None,
             adapter_name: None,
+            choice: "device: wgpu, default adapter (asked for with --device gpu)".to_string(),
         }),
-        DeviceChoice::Auto => Ok(match probe_gpu() {
-            Ok(device) => OpenedDevice {
-                device,
-                kind: "wgpu",
-                fallback_notice: None,
-                adapter_name: None,
-            },
+        DeviceChoice::Auto => Ok(match open_real_gpu() {
+            Ok(Some(opened)) => opened,
+            Ok(None) => cpu(
+                "no discrete or integrated GPU found; --device gpu would use a software adapter if there is one",
+            ),
             Err(e) => OpenedDevice {
                 fallback_notice: Some(format!("{e}; running on the CPU instead")),
-                ..cpu()
+                ..cpu("the GPU could not be used")
             },
         }),
     }
+}
+
+/// A real GPU (see [`pick_real_gpu`]) opened for models, through Vulkan, Metal or DX12 only
+/// (the GL backend is not probed: on Linux it tries a Wayland or X display and prints errors
+/// on a machine without one); `None` when there is none.
+fn open_real_gpu() -> Result<Option<OpenedDevice>, GpuUnavailable> {
+    let instance = wgpu::Instance::new(wgpu::InstanceDescriptor {
+        backends: wgpu::Backends::PRIMARY,
+        ..wgpu::InstanceDescriptor::new_without_display_handle()
+    });
+    let adapters = pollster::block_on(instance.enumerate_adapters(wgpu::Backends::PRIMARY));
+    let types: Vec<wgpu::DeviceType> = adapters.iter().map(|a| a.get_info().device_type).collect();
+    let Some(index) = pick_real_gpu(&types) else {
+        return Ok(None);
+    };
+    let adapter = adapters[index].clone();
+    let (device, queue) =
+        pollster::block_on(adapter.request_device(&compute_device_descriptor(&adapter)))
+            .map_err(|e| GpuUnavailable(format!("{}: {e}", adapter.get_info().name)))?;
+    let mut opened = share_wgpu_device(SharedWgpu {
+        instance,
+        adapter,
+        device,
+        queue,
+    })?;
+    opened.choice = format!(
+        "{} — auto picks a discrete GPU first, then an integrated one",
+        opened.choice
+    );
+    Ok(Some(opened))
 }
 
 /// burn reports a missing adapter by panicking on first use: catch it and say so.

@@ -119,6 +119,11 @@ impl EncoderSession {
         }
     }
 
+    /// Which device runs the model and why, in one line.
+    pub fn device_choice(&self) -> &str {
+        &self.opened.choice
+    }
+
     /// Set when the GPU was asked for but the CPU is used.
     pub fn device_notice(&self) -> Option<&str> {
         self.opened.fallback_notice.as_deref()

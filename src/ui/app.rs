@@ -34,9 +34,11 @@ pub struct ViewerConfig {
 pub enum ModelPlacement {
     /// burn's CPU backend.
     Cpu,
-    /// The window's GPU when it is a real GPU (a software rasteriser such as lavapipe is
-    /// slower than burn's CPU backend), else the CPU. The window's device must have been
-    /// made with [`crate::encoder::device::compute_device_descriptor`].
+    /// The window's GPU when it is a real GPU by the rule `--device auto` follows
+    /// ([`crate::encoder::device::pick_real_gpu`]: discrete or integrated; a software
+    /// rasteriser such as lavapipe is slower than burn's CPU backend), else the CPU. The
+    /// window's device must have been made with
+    /// [`crate::encoder::device::compute_device_descriptor`].
     GpuIfReal,
     /// The window's wgpu device, whatever it is (benchmarks and tests on lavapipe).
     WindowDevice,
@@ -82,7 +84,11 @@ impl FoveaApp {
             Some(rs)
                 if config.model_on == ModelPlacement::WindowDevice
                     || (config.model_on == ModelPlacement::GpuIfReal
-                        && rs.adapter.get_info().device_type != eframe::wgpu::DeviceType::Cpu) =>
+                        && crate::encoder::device::pick_real_gpu(&[rs
+                            .adapter
+                            .get_info()
+                            .device_type])
+                        .is_some()) =>
             {
                 let shared = crate::encoder::device::SharedWgpu {
                     instance: rs.instance.clone(),

@@ -85,6 +85,7 @@ fn work_that_fails_on_the_gpu_runs_again_on_the_cpu_with_a_notice() {
         kind: "wgpu",
         fallback_notice: None,
         adapter_name: None,
+        choice: "device: wgpu (test)".to_string(),
     };
     // 640 MB in one buffer: more than wgpu's default buffer limit, fine for the CPU backend.
     let work = |device: &Device| -> f32 {
@@ -105,4 +106,46 @@ fn work_that_fails_on_the_gpu_runs_again_on_the_cpu_with_a_notice() {
             .into_scalar::<f32>()
     });
     assert_eq!((small, notice), (6.0, None));
+}
+
+/// `auto`'s rule: a discrete GPU first, then an integrated one; a software adapter never.
+#[test]
+fn auto_picks_a_real_gpu_and_never_a_software_adapter() {
+    use fovea::encoder::device::pick_real_gpu;
+    use wgpu::DeviceType::{Cpu, DiscreteGpu, IntegratedGpu, Other, VirtualGpu};
+    assert_eq!(pick_real_gpu(&[Cpu, IntegratedGpu, DiscreteGpu]), Some(2));
+    assert_eq!(pick_real_gpu(&[IntegratedGpu, Cpu]), Some(0));
+    assert_eq!(
+        pick_real_gpu(&[Cpu]),
+        None,
+        "lavapipe alone: the CPU backend"
+    );
+    assert_eq!(pick_real_gpu(&[Other, VirtualGpu]), None);
+    assert_eq!(pick_real_gpu(&[]), None);
+}
+
+/// On this machine (lavapipe is its only adapter, or a real GPU is there), `auto` opens
+/// the CPU unless a discrete or integrated GPU is present, and says which and why.
+#[test]
+fn auto_says_which_device_it_chose() {
+    use fovea::encoder::device::{DeviceChoice, open_device, pick_real_gpu};
+    let instance = wgpu::Instance::new(wgpu::InstanceDescriptor {
+        backends: wgpu::Backends::PRIMARY,
+        ..wgpu::InstanceDescriptor::new_without_display_handle()
+    });
+    let types: Vec<_> = pollster::block_on(instance.enumerate_adapters(wgpu::Backends::PRIMARY))
+        .iter()
+        .map(|a| a.get_info().device_type)
+        .collect();
+    let opened = open_device(DeviceChoice::Auto).expect("auto never fails");
+    if pick_real_gpu(&types).is_some() {
+        assert_eq!(opened.kind, "wgpu", "{}", opened.choice);
+    } else {
+        assert_eq!(opened.kind, "cpu", "adapters {types:?}: {}", opened.choice);
+        assert!(
+            opened.choice.contains("no discrete or integrated GPU"),
+            "{}",
+            opened.choice
+        );
+    }
 }
