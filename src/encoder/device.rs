@@ -180,6 +180,9 @@ pub fn open_device(choice: DeviceChoice) -> Result<OpenedDevice, GpuUnavailable>
             adapter_name: None,
             choice: "device: wgpu, default adapter (asked for with --device gpu)".to_string(),
         }),
+        DeviceChoice::Auto if !gpu_device_nodes_present() => Ok(cpu(
+            "no GPU device in /dev (dri/renderD*, nvidia*): none was probed",
+        )),
         DeviceChoice::Auto => Ok(match open_real_gpu() {
             Ok(Some(opened)) => opened,
             Ok(None) => cpu(
@@ -191,6 +194,23 @@ pub fn open_device(choice: DeviceChoice) -> Result<OpenedDevice, GpuUnavailable>
             },
         }),
     }
+}
+
+/// Whether the system shows a GPU the driver stack could drive: on Linux a DRM render node
+/// (`/dev/dri/renderD*`: Mesa, AMD, Intel, NVIDIA's open driver) or NVIDIA's proprietary
+/// device (`/dev/nvidia0`); elsewhere always (the probe decides). Without one, `auto` does not
+/// create a Vulkan instance at all: on a headless machine Mesa's device-select layer would
+/// look for a Wayland display and print `error: XDG_RUNTIME_DIR is invalid…` for nothing.
+fn gpu_device_nodes_present() -> bool {
+    if !cfg!(target_os = "linux") {
+        return true;
+    }
+    let render_node = std::fs::read_dir("/dev/dri").is_ok_and(|entries| {
+        entries
+            .flatten()
+            .any(|e| e.file_name().to_string_lossy().starts_with("renderD"))
+    });
+    render_node || std::path::Path::new("/dev/nvidia0").exists()
 }
 
 /// A real GPU (see [`pick_real_gpu`]) opened for models, through Vulkan, Metal or DX12 only

@@ -595,3 +595,29 @@ fn analyze_with_given_findings_scores_them_uncalibrated_and_never_flags_them() {
     let stderr = String::from_utf8_lossy(&output.stderr);
     assert!(stderr.contains("negative_prompt"), "{stderr}");
 }
+
+/// A normal run is quiet: `fovea analyze` on the demo patients with the default device rule
+/// prints no `error:` line (nor wgpu's `ERROR` log lines), and says in one line which device
+/// it chose.
+#[test]
+fn analyze_with_the_default_device_prints_no_error_lines() {
+    let output = Command::new(env!("CARGO_BIN_EXE_fovea"))
+        .args(["analyze", "assets/demo/dicom", "--format", "json"])
+        .current_dir(env!("CARGO_MANIFEST_DIR"))
+        .env_remove("XDG_RUNTIME_DIR")
+        .env_remove("RUST_LOG")
+        .output()
+        .expect("run fovea");
+    crate::support::assert_succeeded(&output);
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    let noisy: Vec<&str> = stderr
+        .lines()
+        .filter(|l| l.to_lowercase().contains("error"))
+        .collect();
+    assert!(noisy.is_empty(), "error lines on a normal run: {noisy:?}");
+    assert_eq!(
+        stderr.lines().filter(|l| l.starts_with("device: ")).count(),
+        1,
+        "{stderr}"
+    );
+}
