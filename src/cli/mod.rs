@@ -8,6 +8,9 @@ mod library;
 mod model;
 mod studies;
 mod train_demo;
+mod version;
+
+pub use version::BUILT_WITH;
 
 use std::path::PathBuf;
 use std::process::ExitCode;
@@ -16,7 +19,12 @@ use clap::{Parser, Subcommand};
 
 /// Fovea: an offline viewer for ophthalmic studies.
 #[derive(Debug, Parser)]
-#[command(name = "fovea", version, about, args_conflicts_with_subcommands = true)]
+#[command(
+    name = "fovea",
+    about,
+    disable_version_flag = true,
+    args_conflicts_with_subcommands = true
+)]
 pub struct Cli {
     /// What to do; without a command, the viewer opens.
     #[command(subcommand)]
@@ -36,6 +44,10 @@ pub struct Cli {
     /// Run the model on the CPU even when the window has a real GPU.
     #[arg(long)]
     pub cpu_model: bool,
+    /// Print the version, the bundled demo model (name, version, weights checksum) and the
+    /// versions of burn, wgpu, eframe and dicom-rs, then exit.
+    #[arg(short = 'V', long)]
+    pub version: bool,
 }
 
 /// The subcommands.
@@ -148,6 +160,10 @@ pub fn main<E: std::fmt::Display>(
 ) -> ExitCode {
     env_logger::Builder::from_env(env_logger::Env::default().default_filter_or("warn")).init();
     let mut cli = Cli::parse();
+    if cli.version {
+        print!("{}", version::version_text(&analyze::default_pack()));
+        return ExitCode::SUCCESS;
+    }
     let Some(command) = cli.command.take() else {
         return viewer(ViewerRequest::from_cli(cli), open_viewer);
     };
