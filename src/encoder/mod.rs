@@ -24,4 +24,5 @@ pub mod ret_clip;
 pub mod session;
 pub mod timm_vit;
 pub mod transformer;
+pub mod verified;
 pub mod wordpiece;

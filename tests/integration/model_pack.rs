@@ -129,6 +129,38 @@ fn a_damaged_pack_is_refused_by_checksum_and_info_says_why() {
     );
 }
 
+/// Loading remembers a good checksum, so the next load does not hash 100s of MB again — but
+/// a pack changed after that (same size, its old modification time put back) is hashed again
+/// and refused.
+#[test]
+fn a_pack_changed_after_a_good_load_is_still_refused() {
+    let dir = tempfile::tempdir().expect("tmp");
+    let pack = dir.path().join("pack");
+    assert!(import(dir.path(), &pack).status.success());
+    load_pack(&pack, &Device::flex()).expect("an intact pack loads");
+    let weights = pack.join("weights.safetensors");
+    let manifest = fovea::encoder::pack::read_manifest(&pack).expect("manifest");
+    assert!(
+        fovea::encoder::verified::is_verified(&weights, &manifest.weights.sha256),
+        "the good verdict is remembered"
+    );
+    load_pack(&pack, &Device::flex()).expect("and loads again");
+    let modified = std::fs::metadata(&weights)
+        .and_then(|m| m.modified())
+        .expect("mtime");
+    let mut bytes = std::fs::read(&weights).expect("read");
+    let last = bytes.len() - 1;
+    bytes[last] ^= 0x01;
+    std::fs::write(&weights, bytes).expect("write");
+    std::fs::File::options()
+        .write(true)
+        .open(&weights)
+        .and_then(|f| f.set_modified(modified))
+        .expect("old mtime back");
+    let error = load_pack(&pack, &Device::flex()).err().expect("refused");
+    assert!(matches!(error, PackError::Checksum { .. }), "{error}");
+}
+
 #[test]
 fn import_refuses_an_existing_pack_folder_and_a_wrong_architecture() {
     let dir = tempfile::tempdir().expect("tmp");
