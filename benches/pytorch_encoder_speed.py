@@ -1,6 +1,7 @@
 #!/usr/bin/env python3
 """The peer of benches/encoder_speed.rs: open_clip image towers and timm's ViT-L/16 (RETFound)
-in PyTorch eager mode (CPU)."""
+in PyTorch eager mode, on the CPU or (second argument `cuda`, benches/gpu.sh) on a CUDA GPU.
+Usage: pytorch_encoder_speed.py [b32,b16,l14,l16] [cpu|cuda]"""
 import sys
 
 import open_clip
@@ -12,7 +13,15 @@ NAMES = {"b32": "ViT-B-32-quickgelu", "b16": "ViT-B-16-quickgelu", "l14": "ViT-L
 
 def main():
     models = (sys.argv[1] if len(sys.argv) > 1 else "b32,b16,l14").split(",")
+    device = sys.argv[2] if len(sys.argv) > 2 else "cpu"
     torch.set_grad_enabled(False)
+
+    def run(model, batch):
+        out = model(torch.randn(batch, 3, 224, 224, device=device))
+        if device == "cuda":
+            torch.cuda.synchronize()  # the time covers the whole forward pass, as in the Rust bench
+        return out
+
     for name in models:
         if name == "l16":
             import timm
@@ -20,10 +29,11 @@ def main():
             visual = timm.create_model("vit_large_patch16_224", pretrained=False, global_pool="avg", num_classes=5).eval()
         else:
             visual = open_clip.create_model(NAMES[name], pretrained=None).visual.eval()
+        visual = visual.to(device)
         repeats = 3 if name in ("l14", "l16") else 5
-        one = timed(lambda: visual(torch.randn(1, 3, 224, 224)), repeats)
-        sixteen = timed(lambda: visual(torch.randn(16, 3, 224, 224)), min(repeats, 3))
-        print(f"pytorch\tcpu\t{name}\tbatch1_ms\t{one * 1e3:.1f}\tbatch16_images_per_s\t{16 / sixteen:.2f}", flush=True)
+        one = timed(lambda: run(visual, 1), repeats)
+        sixteen = timed(lambda: run(visual, 16), min(repeats, 3))
+        print(f"pytorch\t{device}\t{name}\tbatch1_ms\t{one * 1e3:.1f}\tbatch16_images_per_s\t{16 / sixteen:.2f}", flush=True)
 
 
 if __name__ == "__main__":
