@@ -60,13 +60,31 @@ pub enum LibraryError {
         #[source]
         source: Box<dyn std::error::Error + Send + Sync>,
     },
-    /// A labels file could not be read.
+    /// A labels file says something that cannot be used.
     #[error("labels {path}: {message}")]
     Labels {
         /// The file.
         path: PathBuf,
         /// What is wrong, with the line where it helps.
         message: String,
+    },
+    /// A labels CSV could not be parsed (csv's error names the record and line).
+    #[error("labels {path}: {source}")]
+    LabelsCsv {
+        /// The file.
+        path: PathBuf,
+        /// csv's error.
+        #[source]
+        source: csv::Error,
+    },
+    /// A `ground_truth.json` could not be parsed.
+    #[error("labels {path}: {source}")]
+    LabelsJson {
+        /// The file.
+        path: PathBuf,
+        /// serde's error.
+        #[source]
+        source: serde_json::Error,
     },
     /// File system.
     #[error("{path}: {source}")]
@@ -104,4 +122,9 @@ pub enum LibraryError {
     Analysis(#[from] crate::analysis::engine::AnalysisError),
 }
 
-crate::path_error::from_path_error!(LibraryError, std::io::Error => Io);
+crate::path_error::from_path_error!(
+    LibraryError,
+    std::io::Error => Io,
+    csv::Error => LabelsCsv,
+    serde_json::Error => LabelsJson,
+);

@@ -83,8 +83,7 @@ impl Labels {
 
     fn read_truth(path: &Path) -> Result<Self, LibraryError> {
         let bytes = std::fs::read(path).at_path(path)?;
-        let truth: TruthFile =
-            serde_json::from_slice(&bytes).map_err(|e| Self::error(path, e.to_string()))?;
+        let truth: TruthFile = serde_json::from_slice(&bytes).at_path(path)?;
         let mut labels = Labels {
             source: path.to_path_buf(),
             finding_ids: GRADED_FINDINGS.iter().map(|f| f.id.to_string()).collect(),
@@ -105,11 +104,8 @@ impl Labels {
         let mut reader = csv::ReaderBuilder::new()
             .trim(csv::Trim::All)
             .from_path(path)
-            .map_err(|e| Self::error(path, e.to_string()))?;
-        let headers = reader
-            .headers()
-            .map_err(|e| Self::error(path, e.to_string()))?
-            .clone();
+            .at_path(path)?;
+        let headers = reader.headers().at_path(path)?.clone();
         let column = |name: &str| {
             headers
                 .iter()
@@ -129,7 +125,7 @@ impl Labels {
         };
         for (row, record) in reader.records().enumerate() {
             let line = row + 2;
-            let record = record.map_err(|e| Self::error(path, format!("line {line}: {e}")))?;
+            let record = record.at_path(path)?;
             let field = |i: usize| record.get(i).unwrap_or("").trim();
             let eye = parse_eye(field(eye_at)).ok_or_else(|| {
                 Self::error(
