@@ -1,7 +1,7 @@
 //! An error and the path it happened on, attached in one call: `std::fs::read(p).at_path(p)?`,
 //! `serde_json::from_slice(&b).at_path(p)?` (the idea of dicom-rs's and snafu's context
 //! selectors). Each room's error type turns a [`PathError<E>`] into its own variant for that
-//! source with `From` ([`from_path_error!`]), so each message keeps its wording and the source
+//! source with `From` (`from_path_error!`), so each message keeps its wording and the source
 //! stays typed.
 //!
 //! A shared piece, not a room: any room may use it.

@@ -158,7 +158,7 @@ pub const INSIDE_VIEW_FRACTION: f64 = 0.9;
 /// as "registers", Darcet et al. 2024), and both rollout and gradient-weighted attention then
 /// peak there — on the demo model every Grad-CAM peak fell in a corner. A heatmap is about
 /// the retina, so patches that are not (mostly) retina are left out, and on a photograph with a
-/// round field its rim too ([`without_rim`]). When no patch is inside (a dark image), the map
+/// round field its rim too (`without_rim`). When no patch is inside (a dark image), the map
 /// is returned as it was.
 pub fn within_field_of_view(
     image: &image::RgbImage,

@@ -8,7 +8,8 @@ use crate::synth::truth::{EyeTruth, LesionKind};
 pub const MODALITIES: [&str; 3] = ["fundus", "slo", "oct"];
 
 /// Views rendered per eye: the whole fundus, its centre crop, the SLO and the central B-scan.
-/// The two fundus views become one image result (see [`image_features_of_views`]).
+/// The two fundus views become one image result (see
+/// `demo::train::image_features_of_views`).
 pub const VIEWS_PER_EYE: usize = 4;
 
 /// The fraction of each side kept by the fundus centre view (the pack's `fundus_centre_view`).
@@ -17,7 +18,7 @@ pub const FUNDUS_CENTRE_FRACTION: f32 = 0.5;
 /// A finding the demo model scores.
 #[derive(Debug, Clone, Copy)]
 pub struct DemoFinding {
-    /// Stable id; whether an eye has it is [`EyeGrading::has`] of this id.
+    /// Stable id; whether an eye has it is [`crate::study::grading::EyeGrading::has`] of it.
     pub id: &'static str,
     /// Name shown to people.
     pub name: &'static str,

@@ -42,7 +42,7 @@ fn to_vec(tensor: Tensor<2>) -> Result<Vec<f32>, EmbedError> {
 /// Size of the OpenAI CLIP vocabulary the CLIP tokenizer produces ids for.
 pub const CLIP_VOCABULARY: usize = 49_408;
 
-/// Embeds one RGB image: the image tower's feature (see [`PackModel::encode_image`]).
+/// Embeds one RGB image: the image tower's feature (see [`super::pack::PackModel::encode_image`]).
 pub fn embed_image(
     pack: &LoadedPack,
     image: &image::RgbImage,

@@ -44,7 +44,7 @@ pub enum ModelPlacement {
     WindowDevice,
 }
 
-/// The viewer: the three groups of state (see [`super::state`]) and the commands the panels
+/// The viewer: the three groups of state (see `ui::state`) and the commands the panels
 /// emitted this frame.
 pub struct FoveaApp {
     pub(super) ctx: egui::Context,

@@ -7,7 +7,7 @@
 //! Threads: `fovea-scan` (study scan), `fovea-decode` (pixels), `fovea-analyze` (model:
 //! findings, heatmaps, prompts), `fovea-library` (similar cases), `fovea-dialog` (open
 //! dialogs), each a [`crate::worker::Worker`]; the frame loop only polls their bounded
-//! channels. The state is split by lifetime in [`state`].
+//! channels. The state is split by lifetime in `state` (Session, Jobs, View).
 
 mod analysis_job;
 mod app;
