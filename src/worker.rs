@@ -27,18 +27,18 @@ use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::mpsc::{Receiver, SyncSender, TrySendError, sync_channel};
 use std::thread::JoinHandle;
 
-/// How a worker is made.
+/// How a worker is made: [`WorkerSpec::new`], then the policies wanted.
 pub struct WorkerSpec {
     /// The thread's name (`fovea-…`), shown by debuggers and in panic messages.
-    pub name: &'static str,
+    name: &'static str,
     /// Requests that may wait at once.
-    pub request_capacity: usize,
+    request_capacity: usize,
     /// Events that may wait at once.
-    pub event_capacity: usize,
+    event_capacity: usize,
     /// `recv` returns only the newest of the requests waiting.
-    pub newest_request_wins: bool,
+    newest_request_wins: bool,
     /// Called after every event sent (e.g. egui's `request_repaint`, to wake the UI).
-    pub wake: Option<Box<dyn Fn() + Send>>,
+    wake: Option<Box<dyn Fn() + Send>>,
 }
 
 impl WorkerSpec {

@@ -112,7 +112,7 @@ pub fn run(args: &AnalyzeArgs) -> anyhow::Result<ExitCode> {
     let started = std::time::Instant::now();
     let mut session = EncoderSession::open(&pack, args.device)
         .with_context(|| format!("opening the model pack {}", pack.display()))?;
-    eprintln_safe(session.device_choice());
+    super::note(session.device_choice());
     if let Some(notice) = session.device_notice() {
         log::warn!("{notice}");
     }
@@ -148,7 +148,7 @@ pub fn run(args: &AnalyzeArgs) -> anyhow::Result<ExitCode> {
     }
     let analysis_seconds = analysis_started.elapsed().as_secs_f64();
     if terminal && total > 0 {
-        eprintln_safe("");
+        super::note("");
     }
     let unreadable: Vec<(String, String)> = catalog
         .unreadable
@@ -178,8 +178,8 @@ pub fn run(args: &AnalyzeArgs) -> anyhow::Result<ExitCode> {
         failures.len(),
         analyzer.stamp().label(),
     );
-    eprintln_safe(&summary);
-    eprintln_safe(&format!(
+    super::note(&summary);
+    super::note(&format!(
         "time: model loaded in {load_seconds:.2} s on {device}; {total} patients scanned and analyzed in {analysis_seconds:.2} s ({:.1} patients/min)",
         total as f64 * 60.0 / analysis_seconds.max(1e-9)
     ));
@@ -190,11 +190,6 @@ pub fn run(args: &AnalyzeArgs) -> anyhow::Result<ExitCode> {
             ExitCode::from(2)
         },
     )
-}
-
-#[allow(clippy::print_stderr)] // progress and summary are for the person at the terminal
-fn eprintln_safe(line: &str) {
-    eprintln!("{line}");
 }
 
 #[allow(clippy::print_stderr)]

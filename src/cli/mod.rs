@@ -96,7 +96,8 @@ fn default_library() -> Option<PathBuf> {
     [local, bundled].into_iter().find(|p| p.is_dir())
 }
 
-/// A line for the person at the terminal (stderr; stdout keeps the command's output).
+/// A line for the person at the terminal — progress, summaries, the device chosen (stderr;
+/// stdout keeps the command's output).
 #[allow(clippy::print_stderr)]
 fn note(line: &str) {
     eprintln!("{line}");

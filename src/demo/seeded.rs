@@ -6,7 +6,7 @@
 //! The weights come from a ChaCha stream of the seed, parameter by parameter in the module's
 //! order, not from burn's initialisers: those draw from one process-wide generator, so another
 //! thread using it (tests run in parallel) would change them. Constant parameters (LayerNorm's
-//! ones and zeros) stay as they are; every other one gets `N(0, 1/fan_in)`.
+//! ones and zeros) stay as they are; every other one gets `N(0, 1/fan_in)` (1-D ones `N(0, 0.02²)`).
 
 use std::collections::BTreeMap;
 use std::path::Path;
@@ -94,7 +94,11 @@ pub fn write_seeded_pack(out: &Path, seed: u64) -> Result<PackManifest, PackErro
     write_pack(out, manifest, &PackModel::ClipTripartite(Box::new(model)))
 }
 
-/// Gives every non-constant float parameter seeded normal values.
+/// Standard deviation of seeded 1-D parameters (biases, the class token), CLIP's 0.02.
+const VECTOR_STD: f64 = 0.02;
+
+/// Gives every non-constant float parameter seeded normal values (Box–Muller: `rand_distr`
+/// for this `rand` is not in the tree).
 struct SeededValues {
     rng: ChaCha8Rng,
     device: Device,
@@ -114,8 +118,11 @@ impl ModuleMapper for SeededValues {
             if constant {
                 return tensor;
             }
-            let fan_in = if D > 1 { dims[0] } else { 2500 };
-            let std = (1.0 / fan_in as f64).sqrt();
+            let std = if D > 1 {
+                (1.0 / dims[0] as f64).sqrt()
+            } else {
+                VECTOR_STD
+            };
             let seeded: Vec<f32> = (0..values.len())
                 .map(|_| {
                     // Box–Muller from two uniforms of the stream.

@@ -3,7 +3,6 @@
 //! needs no key rules. The SHA-256 of the weights is checked before they are read; a pack whose
 //! checksum, keys or shapes do not match is refused with a message naming what is wrong.
 
-use crate::path_error::AtPath;
 use std::io::Read;
 use std::path::{Path, PathBuf};
 
@@ -20,6 +19,8 @@ use super::ret_clip::{
     RetClip, RetClipConfig, TripartiteHeads, TripartiteText, load_ret_clip_checkpoint,
 };
 use super::timm_vit::{TimmVit, TimmVitConfig, load_timm_checkpoint};
+use super::verified::{self, FileIdentity};
+use crate::path_error::AtPath;
 
 /// The manifest's file name.
 pub const MANIFEST_FILE: &str = "manifest.json";
@@ -489,7 +490,7 @@ pub fn write_pack_with_weights_of(
     out: &Path,
     manifest: PackManifest,
 ) -> Result<PackManifest, PackError> {
-    let source_weights = checked_weights(source, &read_manifest(source)?)?;
+    let (source_weights, _) = checked_weights(source, &read_manifest(source)?)?;
     write_staged(out, manifest, |weights_path| {
         std::fs::copy(&source_weights, weights_path)
             .map(|_| ())
@@ -562,14 +563,29 @@ fn read_ahead(path: &Path) {
     }
 }
 
+/// How [`checked_weights`] knew the weights were intact.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum WeightsCheck {
+    /// Hashed just now (so the file is also in the page cache).
+    Hashed,
+    /// From a remembered verdict (the file was not read).
+    Remembered,
+}
+
 /// The weights file of the pack folder `pack`, once its SHA-256 is the one `manifest` names:
 /// hashed, unless this very file (same path, size, times, inode) was hashed with that result
 /// before ([`super::verified`]).
-fn checked_weights(pack: &Path, manifest: &PackManifest) -> Result<PathBuf, PackError> {
+fn checked_weights(
+    pack: &Path,
+    manifest: &PackManifest,
+) -> Result<(PathBuf, WeightsCheck), PackError> {
     let weights_path = pack.join(&manifest.weights.file);
-    if super::verified::is_verified(&weights_path, &manifest.weights.sha256) {
-        read_ahead(&weights_path);
-        return Ok(weights_path);
+    let identity = FileIdentity::of(&weights_path);
+    if identity
+        .as_ref()
+        .is_some_and(|i| verified::is_known(i, &manifest.weights.sha256))
+    {
+        return Ok((weights_path, WeightsCheck::Remembered));
     }
     let actual = sha256_file(&weights_path)?;
     if actual != manifest.weights.sha256 {
@@ -579,14 +595,19 @@ fn checked_weights(pack: &Path, manifest: &PackManifest) -> Result<PathBuf, Pack
             actual,
         });
     }
-    super::verified::remember(&weights_path, &actual);
-    Ok(weights_path)
+    if let Some(identity) = identity {
+        verified::remember(identity, &actual);
+    }
+    Ok((weights_path, WeightsCheck::Hashed))
 }
 
 /// Opens a pack: manifest, checksum of the weights, then the weights onto `device`.
 pub fn load_pack(pack: &Path, device: &Device) -> Result<LoadedPack, PackError> {
     let manifest = read_manifest(pack)?;
-    let weights_path = checked_weights(pack, &manifest)?;
+    let (weights_path, check) = checked_weights(pack, &manifest)?;
+    if check == WeightsCheck::Remembered {
+        read_ahead(&weights_path);
+    }
     let mut model = manifest.architecture.init(device);
     let mut store = SafetensorsStore::from_file(&weights_path);
     let result = match &mut model {

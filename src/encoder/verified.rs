@@ -25,7 +25,7 @@ const KEPT: usize = 64;
 
 /// What identifies a file's contents without reading them.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-struct FileIdentity {
+pub struct FileIdentity {
     path: PathBuf,
     bytes: u64,
     modified_ns: u128,
@@ -35,7 +35,8 @@ struct FileIdentity {
 }
 
 impl FileIdentity {
-    fn of(path: &Path) -> Option<Self> {
+    /// The identity of the file at `path` now; `None` when it cannot be read.
+    pub fn of(path: &Path) -> Option<Self> {
         let path = std::fs::canonicalize(path).ok()?;
         let meta = std::fs::metadata(&path).ok()?;
         let modified_ns = meta
@@ -91,18 +92,24 @@ fn read_verdicts(file: &Path) -> Vec<Verdict> {
 
 /// Whether `path` was found to have SHA-256 `sha256` and has not changed since.
 pub fn is_verified(path: &Path, sha256: &str) -> bool {
-    let (Some(file), Some(identity)) = (verdicts_file(), FileIdentity::of(path)) else {
+    FileIdentity::of(path).is_some_and(|identity| is_known(&identity, sha256))
+}
+
+/// Whether a file with this identity was found to have SHA-256 `sha256`.
+pub fn is_known(identity: &FileIdentity, sha256: &str) -> bool {
+    let Some(file) = verdicts_file() else {
         return false;
     };
     read_verdicts(&file)
         .iter()
-        .any(|v| v.file == identity && v.sha256 == sha256)
+        .any(|v| &v.file == identity && v.sha256 == sha256)
 }
 
-/// Remembers that `path`, as it is now, has SHA-256 `sha256`. A cache that cannot be written
-/// is logged and otherwise ignored: the next start hashes again.
-pub fn remember(path: &Path, sha256: &str) {
-    let (Some(file), Some(identity)) = (verdicts_file(), FileIdentity::of(path)) else {
+/// Remembers that the file with `identity` has SHA-256 `sha256`. Give the identity taken
+/// before hashing: a file that changed meanwhile has another one now, and is hashed again
+/// next time. A cache that cannot be written is logged and otherwise ignored.
+pub fn remember(identity: FileIdentity, sha256: &str) {
+    let Some(file) = verdicts_file() else {
         return;
     };
     let mut verdicts = read_verdicts(&file);

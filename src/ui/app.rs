@@ -80,15 +80,14 @@ impl FoveaApp {
             let info = rs.adapter.get_info();
             format!("{} ({:?})", info.name, info.backend)
         });
+        // The same rule as `--device auto`: a discrete or integrated GPU, never a software one.
+        let is_real_gpu = |rs: &eframe::egui_wgpu::RenderState| {
+            crate::encoder::device::pick_real_gpu(&[rs.adapter.get_info().device_type]).is_some()
+        };
         let device = match render_state {
             Some(rs)
                 if config.model_on == ModelPlacement::WindowDevice
-                    || (config.model_on == ModelPlacement::GpuIfReal
-                        && crate::encoder::device::pick_real_gpu(&[rs
-                            .adapter
-                            .get_info()
-                            .device_type])
-                        .is_some()) =>
+                    || (config.model_on == ModelPlacement::GpuIfReal && is_real_gpu(rs)) =>
             {
                 let shared = crate::encoder::device::SharedWgpu {
                     instance: rs.instance.clone(),

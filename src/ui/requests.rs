@@ -58,7 +58,7 @@ impl FoveaApp {
         let Some(patient) = self.session.catalog.patients.get(index) else {
             return;
         };
-        let mut wanted: Vec<ImageRecord> = Vec::new();
+        let mut wanted: Vec<&ImageRecord> = Vec::new();
         for eye in [Eye::Right, Eye::Left] {
             let records: Vec<&ImageRecord> = patient.images().filter(|r| r.eye == eye).collect();
             let Some(last) = records.len().checked_sub(1) else {
@@ -68,16 +68,19 @@ impl FoveaApp {
             wanted.extend(
                 records
                     .iter()
-                    .filter(|r| !thumbnails.contains_key(r.source.path()))
-                    .map(|r| (*r).clone()),
+                    .filter(|r| !thumbnails.contains_key(r.source.path())),
             );
             let chosen = records[self.chosen_image(index, eye).min(last)];
-            wanted.push(chosen.clone());
-            if let Some(localizer) = localizer_of(chosen, patient.images()) {
-                wanted.push(localizer.clone());
-            }
+            wanted.push(chosen);
+            wanted.extend(localizer_of(chosen, patient.images()));
         }
-        for record in &wanted {
+        // Every frame: only what is not decoded or on its way is copied and sent.
+        let missing: Vec<ImageRecord> = wanted
+            .into_iter()
+            .filter(|r| !self.session.pixels.contains_key(r.source.path()))
+            .cloned()
+            .collect();
+        for record in &missing {
             self.request_pixels(record);
         }
     }

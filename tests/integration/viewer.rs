@@ -157,6 +157,18 @@ fn settled(harness: &mut Harness<'_, FoveaApp>) {
     });
 }
 
+/// Clicks the first similar case; the compare view opens on it.
+fn open_first_similar_case(harness: &mut Harness<'_, FoveaApp>) {
+    let first = harness.state().similar_case_ids()[0].to_string();
+    harness
+        .query_all_by_label_contains(&first)
+        .last()
+        .expect("the first similar case")
+        .click();
+    harness.run_steps(3);
+    assert_eq!(harness.state().compared_case(), Some(first.as_str()));
+}
+
 #[test]
 fn screen_findings_of_the_first_patient() {
     let mut harness = snapshot_viewer();
@@ -184,14 +196,7 @@ fn screen_heatmap_overlay() {
 fn screen_compare_with_a_similar_case() {
     let mut harness = snapshot_viewer();
     settled(&mut harness);
-    let first = harness.state().similar_case_ids()[0].to_string();
-    harness
-        .query_all_by_label_contains(&first)
-        .last()
-        .expect("the first similar case")
-        .click();
-    harness.run_steps(3);
-    assert_eq!(harness.state().compared_case(), Some(first.as_str()));
+    open_first_similar_case(&mut harness);
     harness.snapshot("viewer_compare");
 }
 
@@ -335,14 +340,7 @@ fn the_viewer_shows_findings_heatmaps_prompts_and_similar_cases_of_the_demo_pati
     harness.get_by_label_contains("uncalibrated scores by Fovea demo (synthetic) v1");
 
     // A similar case opens side by side.
-    let first = harness.state().similar_case_ids()[0].to_string();
-    harness
-        .query_all_by_label_contains(&first)
-        .last()
-        .expect("the first similar case")
-        .click();
-    harness.run_steps(3);
-    assert_eq!(harness.state().compared_case(), Some(first.as_str()));
+    open_first_similar_case(&mut harness);
     harness.get_by_label("similar case image");
     harness.get_by_label("this patient's image");
     harness.key_press(egui::Key::Escape);
