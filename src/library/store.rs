@@ -2,7 +2,6 @@
 //! write transaction (redb commits are atomic and crash-safe), and bumps the library's
 //! generation so indexes saved beside it can tell whether they are current.
 
-use crate::path_error::AtPath;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
@@ -14,6 +13,7 @@ use redb::{
 use super::deid;
 use super::error::LibraryError;
 use super::record::{CaseEye, CaseImage, FORMAT_VERSION, LibraryMeta};
+use crate::path_error::AtPath;
 
 pub(crate) const META: TableDefinition<&str, &str> = TableDefinition::new("meta");
 pub(crate) const IMAGES: TableDefinition<u64, &str> = TableDefinition::new("images");

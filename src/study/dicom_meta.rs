@@ -3,7 +3,6 @@
 //! Produces the patient, study and image facts of an image file, the referenced files of a
 //! DICOMDIR, or says the file is DICOM but not an image (SR, presentation state, …).
 
-use crate::path_error::{AtPath, PathError};
 use std::path::{Path, PathBuf};
 
 use dicom_dictionary_std::tags;
@@ -19,6 +18,7 @@ use super::model::{
     Modality, PatientInfo, PixelSpacingMm, StudyInfo,
 };
 use super::sop_class;
+use crate::path_error::{AtPath, PathError};
 
 /// An image file's facts, before grouping into patients.
 #[derive(Debug, Clone)]

@@ -4,7 +4,6 @@
 //! YBR colour is converted to RGB (as every viewer and pydicom do); MONOCHROME1 and palette
 //! colour are kept as stored and applied by [`DecodedImage::frame_to_rgb8`] for display.
 
-use crate::path_error::AtPath;
 use std::path::Path;
 
 use dicom_dictionary_std::{tags, uids};
@@ -15,6 +14,7 @@ use super::attributes::{floats, text};
 use super::error::{StudyError, error_chain};
 use super::jpeg;
 use super::model::{ImageRecord, ImageSource};
+use crate::path_error::AtPath;
 
 /// Stored sample values, frame-major, pixels interleaved (`RGBRGB…` for colour).
 #[derive(Debug, Clone, PartialEq)]

@@ -11,7 +11,6 @@
 //! - Eye from the file name: a word `OD`, `R`, `RE`, `right` → right eye; `OS`, `L`, `LE`,
 //!   `left` → left eye (words are split at any non-letter/digit). Both or neither → unknown.
 
-use crate::path_error::{AtPath, PathError};
 use std::path::{Path, PathBuf};
 
 use serde::Deserialize;
@@ -21,6 +20,7 @@ use super::error::StudyError;
 use super::model::{
     Eye, EyeSource, ImageRecord, ImageSource, Modality, PatientInfo, PixelSpacingMm, StudyInfo,
 };
+use crate::path_error::{AtPath, PathError};
 
 /// File extensions read as plain images.
 pub const PLAIN_IMAGE_EXTENSIONS: &[&str] = &["png", "jpg", "jpeg", "tif", "tiff", "bmp"];

@@ -1,7 +1,7 @@
 //! The case library on its own thread (`fovea-library`, a [`Worker`] where the newest query
-//! wins): opens it read-only (shared with other
-//! readers, never written by the viewer), refuses a library built with another model, then
-//! answers "similar eyes / images" queries with hits, decoded thumbnails and aggregates.
+//! wins): opens it read-only (shared with other readers, never written by the viewer), refuses
+//! a library built with another model, then answers "similar eyes / images" queries with hits,
+//! decoded thumbnails (or why a thumbnail cannot be shown) and aggregates.
 
 use std::path::PathBuf;
 use std::sync::Arc;
