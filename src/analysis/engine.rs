@@ -16,9 +16,13 @@ use std::path::PathBuf;
 
 use serde::Serialize;
 
-use super::findings::{FindingProbability, Level, ModelStamp, score_findings};
+use super::domain::{DomainCheck, DomainVerdict};
+use super::findings::{FindingProbability, Level, ModelStamp};
 use super::quality::{QualityVerdict, assess};
+use super::scorer::{ClassDistribution, LevelInputs, Scorer};
+use crate::encoder::domain::DomainDecodeError;
 use crate::encoder::embed::EmbedError;
+use crate::encoder::finding_set::Scope;
 use crate::encoder::session::{
     EncoderSession, EyeSide, TextVectors, mean_of_normalized, normalized,
 };
@@ -41,6 +45,10 @@ pub struct ImageResult {
     pub quality: Option<QualityVerdict>,
     /// Image-level probabilities (empty when ungradable or unreadable).
     pub findings: Vec<FindingProbability>,
+    /// Class groups' and the classifier head's distributions (uncalibrated).
+    pub distributions: Vec<ClassDistribution>,
+    /// Whether the image is like those the model was validated on (absent when ungradable).
+    pub domain: Option<DomainVerdict>,
     /// Why the image could not be used, if it could not be read.
     pub error: Option<String>,
     /// Free-text scores asked for (uncalibrated, see [`super::zero_shot`]).
@@ -48,6 +56,10 @@ pub struct ImageResult {
     /// The image-level vector (for zero-shot and retrieval), when gradable.
     #[serde(skip)]
     pub vector: Option<Vec<f32>>,
+    /// The normalised image-tower features the domain check reads (what `model validate`
+    /// describes the validation images by), when gradable.
+    #[serde(skip)]
+    pub features: Option<Vec<f32>>,
 }
 
 /// An uncalibrated free-text score.
@@ -66,10 +78,14 @@ pub struct EyeResult {
     pub eye: Eye,
     /// Eye-level probabilities (empty when no image was gradable).
     pub findings: Vec<FindingProbability>,
+    /// Class groups' and the classifier head's distributions (uncalibrated).
+    pub distributions: Vec<ClassDistribution>,
     /// Images that contributed.
     pub contributing: Vec<PathBuf>,
     /// Images left out, with the reason.
     pub excluded: Vec<(PathBuf, String)>,
+    /// Contributing images outside the images the model was validated on.
+    pub images_outside_domain: usize,
     /// Why the eye has no result, if it has none.
     pub note: Option<String>,
     /// Free-text scores asked for (uncalibrated).
@@ -107,8 +123,12 @@ pub struct PatientResult {
     pub eyes: Vec<EyeResult>,
     /// Patient-level probabilities.
     pub findings: Vec<FindingProbability>,
+    /// Class groups' and the classifier head's distributions (uncalibrated).
+    pub distributions: Vec<ClassDistribution>,
     /// Which rule made them.
     pub patient_rule: PatientRule,
+    /// Gradable images outside the images the model was validated on.
+    pub images_outside_domain: usize,
     /// Said when the patient result rests on fewer than both eyes.
     pub patient_note: Option<String>,
     /// The model.
@@ -124,40 +144,84 @@ pub enum AnalysisError {
     /// The model failed on the device.
     #[error("the model failed: {0}")]
     Model(#[from] EmbedError),
+    /// The pack's domain description cannot be read.
+    #[error(transparent)]
+    Domain(#[from] DomainDecodeError),
 }
 
-/// A session plus the pack's prompt vectors.
+/// A session plus the pack's finding set with its prompts embedded.
 pub struct Analyzer {
     session: EncoderSession,
-    prompts: Vec<(TextVectors, TextVectors)>,
+    scorer: Scorer,
+    domain: DomainCheck,
     stamp: ModelStamp,
 }
 
 /// An image decoded and graded, with its features when gradable.
 struct Prepared {
     result: ImageResult,
+    /// The image tower's features (the eye and patient mappings' input).
     features: Option<Vec<f32>>,
+    /// The classifier head's class probabilities (packs with a head).
+    head: Option<Vec<f64>>,
+}
+
+impl Prepared {
+    fn usable_in(&self, scope: Scope<'_>) -> bool {
+        self.features.is_some() && scope.allows_modality(self.result.modality)
+    }
+
+    fn outside_domain(&self) -> bool {
+        self.result
+            .domain
+            .as_ref()
+            .is_some_and(DomainVerdict::is_outside)
+    }
+}
+
+/// Marks the findings that rest on an image outside the validation images (greyed, never
+/// flagged), given the images each may use.
+fn withhold_outside<'a>(
+    findings: &mut [FindingProbability],
+    scorer: &Scorer,
+    images: impl Iterator<Item = &'a Prepared> + Clone,
+) {
+    for f in findings {
+        let Some(scope) = scorer.scope_of(&f.id) else {
+            continue;
+        };
+        if images
+            .clone()
+            .any(|p| p.usable_in(scope) && p.outside_domain())
+        {
+            f.outside_domain = true;
+            f.refer = false;
+        }
+    }
+}
+
+/// The element-wise mean of equal-length rows.
+fn mean_rows(rows: &[&Vec<f64>]) -> Option<Vec<f64>> {
+    let first = rows.first()?;
+    let mut mean = vec![0.0; first.len()];
+    for row in rows {
+        for (m, v) in mean.iter_mut().zip(row.iter()) {
+            *m += v / rows.len() as f64;
+        }
+    }
+    Some(mean)
 }
 
 impl Analyzer {
     /// Embeds the pack's prompts once.
     pub fn new(session: EncoderSession) -> Result<Self, AnalysisError> {
-        let findings = &session.manifest().findings;
-        let texts: Vec<&str> = findings
-            .iter()
-            .flat_map(|f| [f.prompt.as_str(), f.negative_prompt.as_str()])
-            .collect();
-        let vectors = session
-            .text_vectors(&texts)
-            .map_err(AnalysisError::Prompts)?;
-        let prompts = vectors
-            .chunks_exact(2)
-            .map(|pair| (pair[0].clone(), pair[1].clone()))
-            .collect();
+        let scorer = Scorer::new(&session).map_err(AnalysisError::Prompts)?;
+        let domain = DomainCheck::new(session.manifest().domain.as_ref())?;
         let stamp = ModelStamp::of(session.manifest());
         Ok(Analyzer {
             session,
-            prompts,
+            scorer,
+            domain,
             stamp,
         })
     }
@@ -172,14 +236,24 @@ impl Analyzer {
         &self.stamp
     }
 
-    /// A finding's (prompt, negative prompt) vectors.
-    pub fn prompt_vectors(&self, finding: &str) -> Option<&(TextVectors, TextVectors)> {
-        self.session
-            .manifest()
-            .findings
-            .iter()
-            .position(|f| f.id == finding)
-            .and_then(|i| self.prompts.get(i))
+    /// The finding set scored, with its texts.
+    pub fn scorer(&self) -> &Scorer {
+        &self.scorer
+    }
+
+    /// A text finding's (present, absent) image-level text vectors, for heatmaps: a prompt
+    /// pair's two prompts, or for a sum of classes the normalised mean of its classes' prompts
+    /// against that of the group's other classes. `None` for unknown ids and head findings.
+    pub fn heat_target(&self, finding: &str) -> Option<(Vec<f32>, Vec<f32>)> {
+        if let Some((present, absent)) = self.scorer.pair_texts(finding, Level::Image) {
+            return Some((present.image.clone(), absent.image.clone()));
+        }
+        let (inside, outside) = self.scorer.class_sum_texts(finding, Level::Image)?;
+        let mean = |t: &[&TextVectors]| {
+            let rows: Vec<Vec<f32>> = t.iter().map(|v| v.image.clone()).collect();
+            normalized(&mean_of_normalized(&rows))
+        };
+        (!inside.is_empty() && !outside.is_empty()).then(|| (mean(&inside), mean(&outside)))
     }
 
     fn prepare(&self, record: &ImageRecord) -> Result<Prepared, AnalysisError> {
@@ -195,35 +269,34 @@ impl Analyzer {
             frame,
             quality: None,
             findings: Vec::new(),
+            distributions: Vec::new(),
+            domain: None,
             error: None,
             zero_shot: Vec::new(),
             vector: None,
+            features: None,
+        };
+        let unusable = |result| Prepared {
+            result,
+            features: None,
+            head: None,
         };
         let rgb = match decode_image(record) {
             Ok(decoded) => decoded.frame_to_rgb8(frame),
             Err(e) => {
                 result.error = Some(crate::study::error::error_chain(&e));
-                return Ok(Prepared {
-                    result,
-                    features: None,
-                });
+                return Ok(unusable(result));
             }
         };
         let Some(rgb) = rgb else {
             result.error = Some(format!("frame {frame} cannot be shown"));
-            return Ok(Prepared {
-                result,
-                features: None,
-            });
+            return Ok(unusable(result));
         };
         let quality = assess(&rgb, record.modality);
         let gradable = quality.gradable;
         result.quality = Some(quality);
         if !gradable {
-            return Ok(Prepared {
-                result,
-                features: None,
-            });
+            return Ok(unusable(result));
         }
         let features = self
             .session
@@ -232,18 +305,40 @@ impl Analyzer {
             .session
             .image_vectors(std::slice::from_ref(&features))?
             .remove(0);
-        let findings = &self.session.manifest().findings;
-        result.findings = score_findings(&vector, findings, &self.prompts, Level::Image);
+        let head = self
+            .session
+            .head_logits(&features)?
+            .and_then(|logits| self.scorer.head_probabilities(&logits));
+        let modality = record.modality;
+        let scored = self.scorer.score(
+            Level::Image,
+            &LevelInputs {
+                vector: &|scope| Ok(scope.allows_modality(modality).then(|| vector.clone())),
+                head: &|scope| head.clone().filter(|_| scope.allows_modality(modality)),
+            },
+        )?;
+        let unit_features = normalized(&features);
+        let verdict = self.domain.check(&unit_features, modality);
+        result.features = Some(unit_features);
+        result.findings = scored.findings;
+        if verdict.is_outside() {
+            for f in &mut result.findings {
+                f.outside_domain = true;
+                f.refer = false;
+            }
+        }
+        result.domain = Some(verdict);
+        result.distributions = scored.distributions;
         result.vector = Some(vector);
         Ok(Prepared {
             result,
             features: Some(features),
+            head,
         })
     }
 
     /// Analyzes every image of `patient`.
     pub fn analyze_patient(&self, patient: &Patient) -> Result<PatientResult, AnalysisError> {
-        let findings = &self.session.manifest().findings;
         let records: Vec<&ImageRecord> = patient
             .studies
             .iter()
@@ -255,111 +350,205 @@ impl Analyzer {
             prepared.push(self.prepare(record)?);
         }
         let mut eyes = Vec::new();
-        let mut eye_features: Vec<(Eye, Vec<Vec<f32>>)> = Vec::new();
         for eye in [Eye::Right, Eye::Left] {
             let of_eye: Vec<&Prepared> = prepared.iter().filter(|p| p.result.eye == eye).collect();
             if of_eye.is_empty() {
                 continue;
             }
-            let mut result = EyeResult {
-                eye,
-                findings: Vec::new(),
-                contributing: Vec::new(),
-                excluded: Vec::new(),
-                note: None,
-                zero_shot: Vec::new(),
-                vector: None,
-                fused: None,
-            };
-            let mut features = Vec::new();
-            for p in &of_eye {
-                match &p.features {
-                    Some(f) => {
-                        features.push(f.clone());
-                        result.contributing.push(p.result.path.clone());
-                    }
-                    None => result
-                        .excluded
-                        .push((p.result.path.clone(), exclusion_reason(&p.result))),
-                }
-            }
-            if features.is_empty() {
-                result.note = Some("no gradable image of this eye: no result".to_string());
-            } else {
-                let side = if eye == Eye::Right {
-                    EyeSide::Right
-                } else {
-                    EyeSide::Left
-                };
-                let level = if eye == Eye::Right {
-                    Level::RightEye
-                } else {
-                    Level::LeftEye
-                };
-                let vector = self.session.eye_vector(&features, side)?;
-                result.findings = score_findings(&vector, findings, &self.prompts, level);
-                result.vector = Some(vector);
-                result.fused = Some(normalized(&mean_of_normalized(&features)));
-                eye_features.push((eye, features));
-            }
-            eyes.push(result);
+            eyes.push(self.eye_result(eye, &of_eye)?);
         }
-        let (patient_findings, patient_rule, patient_note) =
-            self.patient_level(&eyes, &eye_features)?;
+        let (mut findings, distributions, patient_rule, patient_note) =
+            self.patient_level(&eyes, &prepared)?;
+        withhold_outside(&mut findings, &self.scorer, prepared.iter());
+        let images_outside_domain = prepared.iter().filter(|p| p.outside_domain()).count();
         Ok(PatientResult {
             patient_id: patient.info.id.clone(),
             images: prepared.into_iter().map(|p| p.result).collect(),
             eyes,
-            findings: patient_findings,
+            findings,
+            distributions,
             patient_rule,
+            images_outside_domain,
             patient_note,
             model: self.stamp.clone(),
         })
     }
 
+    fn eye_result(&self, eye: Eye, of_eye: &[&Prepared]) -> Result<EyeResult, AnalysisError> {
+        let mut result = EyeResult {
+            eye,
+            findings: Vec::new(),
+            distributions: Vec::new(),
+            contributing: Vec::new(),
+            excluded: Vec::new(),
+            images_outside_domain: 0,
+            note: None,
+            zero_shot: Vec::new(),
+            vector: None,
+            fused: None,
+        };
+        let mut features = Vec::new();
+        for p in of_eye {
+            match &p.features {
+                Some(f) => {
+                    features.push(f.clone());
+                    result.contributing.push(p.result.path.clone());
+                }
+                None => result
+                    .excluded
+                    .push((p.result.path.clone(), exclusion_reason(&p.result))),
+            }
+        }
+        if features.is_empty() {
+            result.note = Some("no gradable image of this eye: no result".to_string());
+            return Ok(result);
+        }
+        let (side, level) = if eye == Eye::Right {
+            (EyeSide::Right, Level::RightEye)
+        } else {
+            (EyeSide::Left, Level::LeftEye)
+        };
+        let features_in = |scope: Scope<'_>| -> Vec<Vec<f32>> {
+            of_eye
+                .iter()
+                .filter(|p| p.usable_in(scope))
+                .filter_map(|p| p.features.clone())
+                .collect()
+        };
+        let scored = self.scorer.score(
+            level,
+            &LevelInputs {
+                vector: &|scope| {
+                    let f = features_in(scope);
+                    if f.is_empty() {
+                        Ok(None)
+                    } else {
+                        self.session.eye_vector(&f, side).map(Some)
+                    }
+                },
+                head: &|scope| {
+                    let rows: Vec<&Vec<f64>> = of_eye
+                        .iter()
+                        .filter(|p| p.usable_in(scope))
+                        .filter_map(|p| p.head.as_ref())
+                        .collect();
+                    mean_rows(&rows)
+                },
+            },
+        )?;
+        if scored.findings.is_empty() {
+            result.note = Some(if let Some(problem) = self.scorer.text_problem() {
+                format!("this pack's findings cannot be scored: {problem}")
+            } else if self.scorer.set().is_empty() {
+                "this pack scores no findings: give it a finding set (fovea model findings)"
+                    .to_string()
+            } else {
+                let modalities: Vec<&str> = of_eye
+                    .iter()
+                    .filter(|p| p.features.is_some())
+                    .map(|p| p.result.modality.label())
+                    .collect();
+                format!(
+                    "none of this pack's findings is scored on {}",
+                    modalities.join(", ")
+                )
+            });
+        }
+        result.findings = scored.findings;
+        withhold_outside(&mut result.findings, &self.scorer, of_eye.iter().copied());
+        result.images_outside_domain = of_eye.iter().filter(|p| p.outside_domain()).count();
+        result.distributions = scored.distributions;
+        result.vector = Some(self.session.eye_vector(&features, side)?);
+        result.fused = Some(normalized(&mean_of_normalized(&features)));
+        Ok(result)
+    }
+
+    #[allow(clippy::type_complexity)]
     fn patient_level(
         &self,
         eyes: &[EyeResult],
-        eye_features: &[(Eye, Vec<Vec<f32>>)],
-    ) -> Result<(Vec<FindingProbability>, PatientRule, Option<String>), AnalysisError> {
-        let findings = &self.session.manifest().findings;
-        let of = |eye: Eye| eye_features.iter().find(|(e, _)| *e == eye).map(|(_, f)| f);
-        if let (Some(right), Some(left)) = (of(Eye::Right), of(Eye::Left))
-            && let Some(vector) = self.session.patient_vector(left, right)?
-        {
-            let scored = score_findings(&vector, findings, &self.prompts, Level::Patient);
-            return Ok((scored, PatientRule::PatientHead, None));
-        }
+        prepared: &[Prepared],
+    ) -> Result<
+        (
+            Vec<FindingProbability>,
+            Vec<ClassDistribution>,
+            PatientRule,
+            Option<String>,
+        ),
+        AnalysisError,
+    > {
         let with_results: Vec<&EyeResult> =
             eyes.iter().filter(|e| !e.findings.is_empty()).collect();
         if with_results.is_empty() {
             return Ok((
                 Vec::new(),
+                Vec::new(),
                 PatientRule::None,
                 Some("no eye has a result: no patient-level result".to_string()),
             ));
+        }
+        let features_of = |eye: Eye, scope: Scope<'_>| -> Vec<Vec<f32>> {
+            prepared
+                .iter()
+                .filter(|p| p.result.eye == eye && p.usable_in(scope))
+                .filter_map(|p| p.features.clone())
+                .collect()
+        };
+        let mut findings = Vec::new();
+        let mut distributions = Vec::new();
+        let mut rule = PatientRule::EitherEye;
+        if with_results.len() == 2 && self.session.has_patient_head() {
+            let scored = self.scorer.score(
+                Level::Patient,
+                &LevelInputs {
+                    vector: &|scope| {
+                        let (right, left) = (
+                            features_of(Eye::Right, scope),
+                            features_of(Eye::Left, scope),
+                        );
+                        if right.is_empty() || left.is_empty() {
+                            Ok(None)
+                        } else {
+                            self.session.patient_vector(&left, &right)
+                        }
+                    },
+                    head: &|_| None,
+                },
+            )?;
+            if !scored.findings.is_empty() {
+                rule = PatientRule::PatientHead;
+            }
+            findings = scored.findings;
+            distributions = scored.distributions;
+        }
+        // Findings the patient head did not score: the highest eye probability.
+        let mut filled = 0;
+        for (id, _) in self.scorer.finding_names() {
+            if findings.iter().any(|f| f.id == id) {
+                continue;
+            }
+            let best = with_results
+                .iter()
+                .filter_map(|e| e.findings.iter().find(|f| f.id == id))
+                .max_by(|a, b| a.probability.total_cmp(&b.probability));
+            if let Some(best) = best {
+                findings.push(best.clone());
+                filled += 1;
+            }
         }
         let note = if with_results.len() < 2 {
             Some(format!(
                 "only the {} eye has a result; the patient result is that eye's",
                 with_results[0].eye.label()
             ))
+        } else if rule == PatientRule::PatientHead && filled > 0 {
+            Some(format!(
+                "{filled} finding(s) not seen in both eyes' images: the higher eye's probability"
+            ))
         } else {
             None
         };
-        let combined = with_results[0]
-            .findings
-            .iter()
-            .map(|first| {
-                let best = with_results
-                    .iter()
-                    .filter_map(|e| e.findings.iter().find(|f| f.id == first.id))
-                    .max_by(|a, b| a.probability.total_cmp(&b.probability))
-                    .unwrap_or(first);
-                best.clone()
-            })
-            .collect();
-        Ok((combined, PatientRule::EitherEye, note))
+        Ok((findings, distributions, rule, note))
     }
 }
 

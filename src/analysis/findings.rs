@@ -1,13 +1,10 @@
-//! Finding probabilities from vectors and prompt pairs, and the stamp every result carries.
-//!
-//! A finding's probability at a level (image, eye, patient) is
-//! `sigmoid(scale · (cos(v, prompt) − cos(v, negative prompt)) / T_level)`, with the scale and
-//! the temperatures from the pack's manifest (fitted on validation data for the demo model).
-//! The referral flag is `probability ≥ operating point` of that level.
+//! What a finding's probability is, the levels it is computed at, and the stamp every result
+//! carries. How each kind of finding is scored is in [`super::scorer`]; the referral flag is
+//! `probability ≥ operating point` of the level, for validated findings only.
 
 use serde::Serialize;
 
-use crate::encoder::pack::{FindingSpec, PackManifest};
+use crate::encoder::pack::PackManifest;
 use crate::encoder::session::TextVectors;
 
 /// The logistic function.
@@ -104,6 +101,12 @@ pub struct FindingProbability {
     /// Whether the probability is temperature-scaled on validation data at this level; an
     /// uncalibrated one ranks images, it is not a probability of disease.
     pub calibrated: bool,
+    /// True when an image it rests on is outside the images the model was validated on
+    /// ([`super::domain`]): shown greyed, never flagged.
+    pub outside_domain: bool,
+    /// The raw logit before temperature (what validation fits temperatures on).
+    #[serde(skip)]
+    pub logit: f64,
 }
 
 /// Cosine similarity.
@@ -120,43 +123,4 @@ pub fn cosine(a: &[f32], b: &[f32]) -> f64 {
     } else {
         dot / (na * nb)
     }
-}
-
-/// The prompt pair's logit for `vector` at `level` (before temperature).
-pub fn pair_logit(
-    vector: &[f32],
-    pair: &(TextVectors, TextVectors),
-    scale: f64,
-    level: Level,
-) -> f64 {
-    scale * (cosine(vector, level.text(&pair.0)) - cosine(vector, level.text(&pair.1)))
-}
-
-/// Scores every finding of a pack for `vector` at `level`; `prompts[i]` are finding i's
-/// (prompt, negative prompt) vectors.
-pub fn score_findings(
-    vector: &[f32],
-    findings: &[FindingSpec],
-    prompts: &[(TextVectors, TextVectors)],
-    level: Level,
-) -> Vec<FindingProbability> {
-    findings
-        .iter()
-        .zip(prompts)
-        .map(|(spec, pair)| {
-            let key = level.key();
-            let temperature = f64::from(spec.temperature.get(key).copied().unwrap_or(1.0));
-            let operating_point = spec.operating_point.get(key).copied().map(f64::from);
-            let logit = pair_logit(vector, pair, f64::from(spec.scale), level);
-            let probability = sigmoid(logit / temperature.max(1e-6));
-            FindingProbability {
-                id: spec.id.clone(),
-                name: spec.name.clone(),
-                probability,
-                operating_point,
-                refer: operating_point.is_some_and(|t| probability >= t),
-                calibrated: spec.temperature.contains_key(key),
-            }
-        })
-        .collect()
 }

@@ -96,8 +96,8 @@ impl Heatmap {
 /// Why a heatmap could not be made.
 #[derive(Debug, thiserror::Error)]
 pub enum HeatmapError {
-    /// The pack has no such finding.
-    #[error("the pack has no finding {0}")]
+    /// The pack has no such text finding (classifier-head findings have no text target).
+    #[error("no text-based finding {0} in this pack to aim the map at")]
     UnknownFinding(String),
     /// Grad-CAM needs a finding.
     #[error("Grad-CAM needs a finding")]
@@ -119,13 +119,13 @@ pub fn heatmap(
         HeatmapMethod::GradCam | HeatmapMethod::Relevance => {
             let id = finding.ok_or(HeatmapError::NoFinding)?;
             let (positive, negative) = analyzer
-                .prompt_vectors(id)
+                .heat_target(id)
                 .ok_or_else(|| HeatmapError::UnknownFinding(id.to_string()))?;
             let session = analyzer.session();
             if method == HeatmapMethod::GradCam {
-                session.grad_cam(image, &positive.image, &negative.image)?
+                session.grad_cam(image, &positive, &negative)?
             } else {
-                session.class_relevance(image, &positive.image, &negative.image)?
+                session.class_relevance(image, &positive, &negative)?
             }
         }
     };

@@ -2,8 +2,10 @@
 //! and patient-level finding probabilities with gradeability, zero-shot free text, and heatmaps. Knows
 //! study types and the encoder's session API (plain vectors), never burn's types.
 
+pub mod domain;
 pub mod engine;
 pub mod findings;
 pub mod heatmap;
 pub mod quality;
+pub mod scorer;
 pub mod zero_shot;

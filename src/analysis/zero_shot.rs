@@ -80,7 +80,8 @@ impl ZeroShot {
         let scale = manifest
             .findings
             .first()
-            .map(|f| f64::from(f.scale))
+            .and_then(|f| f.scale)
+            .map(f64::from)
             .or_else(|| {
                 manifest
                     .logit_scales

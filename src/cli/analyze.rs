@@ -11,8 +11,9 @@ use anyhow::Context;
 use crate::analysis::engine::{Analyzer, PatientResult, add_zero_shot};
 use crate::analysis::findings::FindingProbability;
 use crate::analysis::zero_shot::ZeroShot;
+use crate::encoder::bundled_sets::check_fits;
 use crate::encoder::device::DeviceChoice;
-use crate::encoder::pack::FindingSpec;
+use crate::encoder::finding_set::{FINDING_SET_FORMAT_VERSION, FindingSet, FindingSpec};
 use crate::encoder::session::EncoderSession;
 use crate::study::scan_paths;
 
@@ -49,14 +50,14 @@ pub struct AnalyzeArgs {
     /// (uncalibrated; repeat for several).
     #[arg(long)]
     pub prompt: Vec<String>,
-    /// Findings to score instead of the pack's, as JSON: `[{"id", "name", "prompt",
-    /// "negative_prompt", "scale"?}]` — for imported packs, which come without findings.
-    /// Uncalibrated: no temperature, no operating point, never flagged for referral.
+    /// Findings to score instead of the pack's: a finding-set file (`models/finding-sets/`),
+    /// or a JSON array `[{"id", "name", "prompt", "negative_prompt", "scale"?}]`.
+    /// Uncalibrated unless the set carries calibration: then never flagged for referral.
     #[arg(long)]
     pub findings: Option<PathBuf>,
 }
 
-/// A finding given with `--findings`.
+/// A finding given with `--findings` in the first format (a JSON array of prompt pairs).
 #[derive(Debug, serde::Deserialize)]
 #[serde(deny_unknown_fields)]
 struct FindingInput {
@@ -68,32 +69,51 @@ struct FindingInput {
     scale: Option<f32>,
 }
 
-/// Reads `--findings` into the pack's finding specs (uncalibrated).
-fn read_findings(path: &Path, session: &EncoderSession) -> anyhow::Result<Vec<FindingSpec>> {
+/// Reads `--findings`: a finding-set file, or a JSON array of prompt pairs (the first
+/// format, still read). Either way uncalibrated unless the set carries calibration.
+fn read_findings(path: &Path, session: &EncoderSession) -> anyhow::Result<FindingSet> {
     let bytes = std::fs::read(path).with_context(|| format!("reading {}", path.display()))?;
-    let inputs: Vec<FindingInput> = serde_json::from_slice(&bytes).with_context(|| {
-        format!(
-            "{}: expected [{{\"id\", \"name\", \"prompt\", \"negative_prompt\", \"scale\"?}}]",
-            path.display()
-        )
-    })?;
-    let default_scale = session
-        .manifest()
-        .logit_scales
-        .get("logit_scale")
-        .map_or(100.0, |s| s.exp());
-    Ok(inputs
-        .into_iter()
-        .map(|f| FindingSpec {
-            id: f.id,
-            name: f.name,
-            prompt: f.prompt,
-            negative_prompt: f.negative_prompt,
-            scale: f.scale.unwrap_or(default_scale),
-            temperature: Default::default(),
-            operating_point: Default::default(),
-        })
-        .collect())
+    let set = if bytes.iter().find(|b| !b.is_ascii_whitespace()) == Some(&b'[') {
+        let inputs: Vec<FindingInput> = serde_json::from_slice(&bytes).with_context(|| {
+            format!(
+                "{}: expected a finding set or [{{\"id\", \"name\", \"prompt\", \"negative_prompt\", \"scale\"?}}]",
+                path.display()
+            )
+        })?;
+        FindingSet {
+            format_version: FINDING_SET_FORMAT_VERSION,
+            name: path.display().to_string(),
+            source: "prompt pairs given with --findings".to_string(),
+            note: None,
+            architectures: Vec::new(),
+            findings: inputs
+                .into_iter()
+                .map(|f| FindingSpec {
+                    id: f.id,
+                    name: f.name,
+                    prompt: f.prompt,
+                    negative_prompt: f.negative_prompt,
+                    scale: f.scale,
+                    level_prompts: Default::default(),
+                    modalities: Vec::new(),
+                    levels: Vec::new(),
+                    temperature: Default::default(),
+                    operating_point: Default::default(),
+                })
+                .collect(),
+            class_groups: Vec::new(),
+            classifier: None,
+        }
+    } else {
+        FindingSet::read(path)?
+    };
+    set.check(&path.display().to_string())?;
+    check_fits(
+        &set,
+        &session.manifest().architecture,
+        &path.display().to_string(),
+    )?;
+    Ok(set)
 }
 
 /// The bundled demo pack: `models/demo` under the working directory, else in the source tree.
@@ -119,7 +139,7 @@ pub fn run(args: &AnalyzeArgs) -> anyhow::Result<ExitCode> {
     let device = session.device_description();
     if let Some(path) = &args.findings {
         let findings = read_findings(path, &session)?;
-        session.set_findings(findings);
+        session.set_finding_set(findings);
     }
     let analyzer = Analyzer::new(session)?;
     let mut zero_shot = if args.prompt.is_empty() {

@@ -1,4 +1,5 @@
-//! `fovea model import|info`: make a model pack from a published checkpoint, and check a pack.
+//! `fovea model import|findings|info|embed`: make a model pack from a published checkpoint,
+//! change what it scores, check it, and print its embeddings.
 
 use std::io::Write;
 use std::path::PathBuf;
@@ -6,12 +7,17 @@ use std::process::ExitCode;
 
 use anyhow::{Context, bail};
 
+use crate::encoder::bundled_sets::check_fits;
 use crate::encoder::clip::ClipConfig;
 use crate::encoder::clip_text::ClipTextConfig;
 use crate::encoder::clip_vision::ClipVisionConfig;
 use crate::encoder::device::{DeviceChoice, cpu_device, open_device, with_cpu_fallback};
 use crate::encoder::embed::{embed_image, text_vectors};
-use crate::encoder::pack::{Architecture, ImportOptions, import_checkpoint, load_pack};
+use crate::encoder::finding_set::{FindingSet, PerLevel};
+use crate::encoder::pack::{
+    Architecture, ImportOptions, PackManifest, import_checkpoint, load_pack, read_manifest,
+    write_pack_with_weights_of,
+};
 use crate::encoder::ret_clip::RetClipConfig;
 use crate::encoder::timm_vit::{TimmVitConfig, VitPool};
 use crate::study::dicom_meta::has_dicom_magic;
@@ -41,6 +47,23 @@ pub enum ModelCommand {
         /// Version shown with every result.
         #[arg(long, default_value = "1")]
         version: String,
+        /// The finding set to attach instead of the architecture's bundled one
+        /// (models/finding-sets/: eyeclip.json for eyeclip, ret-clip.json for retclip; a
+        /// RETFound head needs the set of its head, e.g. retfound-dr5.json).
+        #[arg(long)]
+        findings: Option<PathBuf>,
+    },
+    /// Write a copy of a pack that scores another finding set. The weights are copied byte
+    /// for byte (same checksum); the set's calibration, if any, comes with it.
+    Findings {
+        /// The pack folder.
+        pack: PathBuf,
+        /// The finding-set file.
+        #[arg(long)]
+        set: PathBuf,
+        /// The new pack folder.
+        #[arg(long)]
+        out: PathBuf,
     },
     /// Print what a pack is and whether it loads (checksum, keys, shapes).
     Info {
@@ -75,6 +98,7 @@ pub fn run(command: &ModelCommand) -> anyhow::Result<ExitCode> {
             out,
             name,
             version,
+            findings,
         } => {
             let mut architecture = preset(arch)?;
             if let Some(path) = arch_config {
@@ -91,6 +115,7 @@ pub fn run(command: &ModelCommand) -> anyhow::Result<ExitCode> {
                 name: name.clone().unwrap_or_else(|| arch.clone()),
                 version: version.clone(),
                 intended_use: "Research use only. Not a medical device; not for diagnosis. Imported from a published checkpoint; validate on your own data before drawing conclusions.".to_string(),
+                finding_set: findings.as_deref().map(FindingSet::read).transpose()?,
             };
             let manifest = import_checkpoint(checkpoint, architecture, out, &options)?;
             let mut stdout = std::io::stdout().lock();
@@ -100,6 +125,13 @@ pub fn run(command: &ModelCommand) -> anyhow::Result<ExitCode> {
                 "weights SHA-256 {} ({} bytes)",
                 manifest.weights.sha256, manifest.weights.bytes
             )?;
+            match &manifest.finding_set {
+                Some(set) => writeln!(stdout, "finding set: {} ({})", set.name, set.source)?,
+                None => writeln!(
+                    stdout,
+                    "finding set: none (this model has no classifier head and no text encoder; give one with fovea model findings)"
+                )?,
+            }
             if !manifest.provenance.dropped_keys.is_empty() {
                 writeln!(
                     stdout,
@@ -146,14 +178,33 @@ pub fn run(command: &ModelCommand) -> anyhow::Result<ExitCode> {
                     "TRAINED ON SYNTHETIC DATA ONLY — its numbers say nothing about real eyes"
                 )?;
             }
-            for f in &m.findings {
-                writeln!(
-                    stdout,
-                    "finding {}: {} (prompt \"{}\" vs \"{}\"; operating points {:?})",
-                    f.id, f.name, f.prompt, f.negative_prompt, f.operating_point
-                )?;
-            }
+            finding_lines(&mut stdout, m)?;
             writeln!(stdout, "weights: checksum OK, every key loaded")?;
+            Ok(ExitCode::SUCCESS)
+        }
+        ModelCommand::Findings { pack, set, out } => {
+            let finding_set = FindingSet::read(set)?;
+            let manifest = read_manifest(pack)?;
+            check_fits(
+                &finding_set,
+                &manifest.architecture,
+                &set.display().to_string(),
+            )?;
+            let mut changed = manifest;
+            changed.set_finding_set(finding_set);
+            let written = write_pack_with_weights_of(pack, out, changed)?;
+            let mut stdout = std::io::stdout().lock();
+            writeln!(stdout, "pack written: {}", out.display())?;
+            writeln!(
+                stdout,
+                "weights copied unchanged: SHA-256 {}",
+                written.weights.sha256
+            )?;
+            writeln!(
+                stdout,
+                "findings: {}",
+                written.finding_set().finding_ids().join(", ")
+            )?;
             Ok(ExitCode::SUCCESS)
         }
         ModelCommand::Embed {
@@ -246,6 +297,78 @@ fn embed(
         }
     }
     Ok(ExitCode::SUCCESS)
+}
+
+/// What a pack scores, one line per finding.
+fn finding_lines(out: &mut impl Write, m: &PackManifest) -> std::io::Result<()> {
+    if let Some(set) = &m.finding_set {
+        writeln!(out, "finding set: {} — {}", set.name, set.source)?;
+    }
+    if m.scores_nothing() {
+        writeln!(
+            out,
+            "findings: none (give a finding set: fovea model findings)"
+        )?;
+    }
+    let calibration = |t: &PerLevel, op: &PerLevel| {
+        if t.is_empty() {
+            "uncalibrated".to_string()
+        } else {
+            format!("calibrated; operating points {op:?}")
+        }
+    };
+    for f in &m.findings {
+        writeln!(
+            out,
+            "finding {}: {} (prompt \"{}\" vs \"{}\"; {})",
+            f.id,
+            f.name,
+            f.prompt,
+            f.negative_prompt,
+            calibration(&f.temperature, &f.operating_point)
+        )?;
+    }
+    for g in &m.class_groups {
+        let classes: Vec<&str> = g.classes.iter().map(|c| c.name.as_str()).collect();
+        writeln!(
+            out,
+            "class group {}: {} [{}]",
+            g.id,
+            g.name,
+            classes.join(" | ")
+        )?;
+        for f in &g.findings {
+            writeln!(
+                out,
+                "finding {}: {} (= {}; {})",
+                f.id,
+                f.name,
+                f.classes.join(" + "),
+                calibration(&f.temperature, &f.operating_point)
+            )?;
+        }
+    }
+    if let Some(h) = &m.classifier {
+        let classes: Vec<&str> = h.classes.iter().map(|c| c.name.as_str()).collect();
+        writeln!(
+            out,
+            "classifier head {}: {} [{}]",
+            h.id,
+            h.name,
+            classes.join(" | ")
+        )?;
+        for f in &h.findings {
+            writeln!(
+                out,
+                "finding {}: {} (= {}; {})",
+                f.id,
+                f.name,
+                f.classes.join(" + "),
+                calibration(&f.temperature, &f.operating_point)
+            )?;
+        }
+    }
+    Ok(())
 }
 
 /// The architecture `--arch` names, with the published sizes.

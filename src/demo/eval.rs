@@ -276,7 +276,10 @@ fn finding_specs(evaluation: &DemoEvaluation) -> Vec<FindingSpec> {
                 name: f.name.to_string(),
                 prompt: f.prompt.to_string(),
                 negative_prompt: f.negative_prompt.to_string(),
-                scale: evaluation.config.prompt_scale,
+                scale: Some(evaluation.config.prompt_scale),
+                level_prompts: Default::default(),
+                modalities: Vec::new(),
+                levels: Vec::new(),
                 temperature: levels
                     .iter()
                     .map(|(l, m)| (l.clone(), m.temperature as f32))
@@ -316,6 +319,10 @@ pub fn write_demo_pack(
         weights: WeightsEntry::default(),
         logit_scales: BTreeMap::new(),
         findings: finding_specs(evaluation),
+        class_groups: Vec::new(),
+        classifier: None,
+        finding_set: None,
+        domain: None,
         synthetic_training_data: true,
         fundus_centre_view: Some(FUNDUS_CENTRE_FRACTION),
     };

@@ -18,7 +18,7 @@ use rand_chacha::ChaCha8Rng;
 
 use super::findings::{DEMO_FINDINGS, FUNDUS_CENTRE_FRACTION};
 use super::train::DemoTrainConfig;
-use crate::encoder::clip_tripartite::init_clip_tripartite_for_training;
+use crate::encoder::clip_tripartite::{ClipTripartite, init_clip_tripartite_for_training};
 use crate::encoder::device::cpu_device;
 use crate::encoder::pack::{
     Architecture, FORMAT_VERSION, FindingSpec, PackError, PackManifest, PackModel, Provenance,
@@ -37,20 +37,63 @@ const SEEDED_OPERATING_POINT: f32 = 0.5;
 /// What the seeded pack's manifest says it is for.
 pub const SEEDED_INTENDED_USE: &str = "TEST PACK — seeded random weights, never trained; temperatures (1) and operating points (0.5) are fixed, not fitted. Its numbers mean nothing; it exists so that pictures of the viewer stay the same.";
 
-/// Writes the seeded pack at `out` (which must not exist or be empty).
-pub fn write_seeded_pack(out: &Path, seed: u64) -> Result<PackManifest, PackError> {
-    let config = DemoTrainConfig {
+/// The seeded model's sizes (the demo model's, at [`SEEDED_IMAGE_PX`]).
+fn seeded_config(seed: u64) -> DemoTrainConfig {
+    DemoTrainConfig {
         seed,
         steps: 0,
         image_px: SEEDED_IMAGE_PX,
         ..DemoTrainConfig::default()
-    };
+    }
+}
+
+/// The demo model's architecture with seeded weights.
+fn seeded_model(seed: u64) -> ClipTripartite {
     let device = cpu_device();
-    let model =
-        init_clip_tripartite_for_training(&config.model(), &device).map(&mut SeededValues {
+    init_clip_tripartite_for_training(&seeded_config(seed).model(), &device).map(
+        &mut SeededValues {
             rng: ChaCha8Rng::seed_from_u64(seed),
             device: device.clone(),
-        });
+        },
+    )
+}
+
+/// A seeded pack's manifest, without findings.
+fn seeded_manifest(
+    name: String,
+    source_file: &str,
+    architecture: Architecture,
+    config: &DemoTrainConfig,
+) -> PackManifest {
+    PackManifest {
+        format_version: FORMAT_VERSION,
+        name,
+        version: "0".to_string(),
+        architecture,
+        preprocessing: config.preprocess(),
+        intended_use: SEEDED_INTENDED_USE.to_string(),
+        provenance: Provenance {
+            source_file: source_file.to_string(),
+            source_sha256: String::new(),
+            source_format: "seeded".to_string(),
+            state_dict_key: None,
+            dropped_keys: Vec::new(),
+        },
+        weights: WeightsEntry::default(),
+        logit_scales: BTreeMap::new(),
+        findings: Vec::new(),
+        class_groups: Vec::new(),
+        classifier: None,
+        finding_set: None,
+        domain: None,
+        synthetic_training_data: true,
+        fundus_centre_view: None,
+    }
+}
+
+/// Writes the seeded pack at `out` (which must not exist or be empty).
+pub fn write_seeded_pack(out: &Path, seed: u64) -> Result<PackManifest, PackError> {
+    let config = seeded_config(seed);
     let levels = |value: f32| {
         ["image", "eye", "patient"]
             .map(|level| (level.to_string(), value))
@@ -64,34 +107,53 @@ pub fn write_seeded_pack(out: &Path, seed: u64) -> Result<PackManifest, PackErro
             name: f.name.to_string(),
             prompt: f.prompt.to_string(),
             negative_prompt: f.negative_prompt.to_string(),
-            scale: config.prompt_scale,
+            scale: Some(config.prompt_scale),
+            level_prompts: Default::default(),
+            modalities: Vec::new(),
+            levels: Vec::new(),
             temperature: levels(SEEDED_TEMPERATURE),
             operating_point: levels(SEEDED_OPERATING_POINT),
         })
         .collect();
     let manifest = PackManifest {
-        format_version: FORMAT_VERSION,
-        name: format!("Fovea seeded test pack (seed {seed})"),
-        version: "0".to_string(),
-        architecture: Architecture::ClipTripartite {
+        findings,
+        fundus_centre_view: Some(FUNDUS_CENTRE_FRACTION),
+        ..seeded_manifest(
+            format!("Fovea seeded test pack (seed {seed})"),
+            "fovea::demo::seeded::write_seeded_pack",
+            Architecture::ClipTripartite {
+                config: config.model(),
+            },
+            &config,
+        )
+    };
+    write_pack(
+        out,
+        manifest,
+        &PackModel::ClipTripartite(Box::new(seeded_model(seed))),
+    )
+}
+
+/// Writes a seeded pack in EyeCLIP's layout (an OpenAI-style CLIP, no tripartite heads: the
+/// demo model's towers with seeded weights) at `out`, scoring the bundled EyeCLIP finding set,
+/// uncalibrated — what an imported published EyeCLIP looks like to the app, at test size.
+pub fn write_seeded_eyeclip_pack(out: &Path, seed: u64) -> Result<PackManifest, PackError> {
+    let config = seeded_config(seed);
+    let mut manifest = seeded_manifest(
+        format!("Fovea seeded EyeCLIP-layout test pack (seed {seed})"),
+        "fovea::demo::seeded::write_seeded_eyeclip_pack",
+        Architecture::OpenaiClip {
             config: config.model(),
         },
-        preprocessing: config.preprocess(),
-        intended_use: SEEDED_INTENDED_USE.to_string(),
-        provenance: Provenance {
-            source_file: "fovea::demo::seeded::write_seeded_pack".to_string(),
-            source_sha256: String::new(),
-            source_format: "seeded".to_string(),
-            state_dict_key: None,
-            dropped_keys: Vec::new(),
-        },
-        weights: WeightsEntry::default(),
-        logit_scales: BTreeMap::new(),
-        findings,
-        synthetic_training_data: true,
-        fundus_centre_view: Some(FUNDUS_CENTRE_FRACTION),
-    };
-    write_pack(out, manifest, &PackModel::ClipTripartite(Box::new(model)))
+        &config,
+    );
+    manifest.synthetic_training_data = false;
+    manifest.set_finding_set(crate::encoder::bundled_sets::bundled("eyeclip.json")?);
+    write_pack(
+        out,
+        manifest,
+        &PackModel::OpenaiClip(Box::new(seeded_model(seed).clip)),
+    )
 }
 
 /// Standard deviation of seeded 1-D parameters (biases, the class token), CLIP's 0.02.

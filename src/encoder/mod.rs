@@ -9,6 +9,7 @@
 //! the demo room, which trains the demo model ([`crate::demo`]).
 
 pub mod bert;
+pub mod bundled_sets;
 pub mod checkpoint;
 pub mod clip;
 pub mod clip_text;
@@ -16,7 +17,9 @@ pub mod clip_tokenizer;
 pub mod clip_tripartite;
 pub mod clip_vision;
 pub mod device;
+pub mod domain;
 pub mod embed;
+pub mod finding_set;
 pub mod open_clip_keys;
 pub mod pack;
 pub mod preprocess;

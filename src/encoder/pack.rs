@@ -249,6 +249,19 @@ pub struct PackManifest {
     /// findings are configured).
     #[serde(default)]
     pub findings: Vec<FindingSpec>,
+    /// Class groups (softmax over class prompts) the pack scores.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub class_groups: Vec<ClassGroup>,
+    /// The classifier head's classes and findings, for packs with a head.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub classifier: Option<ClassifierHead>,
+    /// The finding set these came from (name, source).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub finding_set: Option<FindingSetInfo>,
+    /// What the images the pack was validated on look like to it, per modality (written by
+    /// `fovea model validate`); absent: "not validated here".
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub domain: Option<super::domain::DomainDescription>,
     /// True when the weights were trained on synthetic data only (the demo model): every
     /// result it produces must say so.
     #[serde(default)]
@@ -262,28 +275,47 @@ pub struct PackManifest {
     pub fundus_centre_view: Option<f32>,
 }
 
-/// One finding a pack scores, zero-shot from a pair of prompts.
-#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
-pub struct FindingSpec {
-    /// Stable id (`referable_dr`).
-    pub id: String,
-    /// Name shown to people.
-    pub name: String,
-    /// Text describing the finding present.
-    pub prompt: String,
-    /// Text describing it absent.
-    pub negative_prompt: String,
-    /// Score scale: the logit is `scale · (cos(x, prompt) − cos(x, negative_prompt)) / T`.
-    pub scale: f32,
-    /// Temperatures `T` fitted on a validation split, per level (`image`, `eye`, `patient`).
-    pub temperature: std::collections::BTreeMap<String, f32>,
-    /// Probability at or above which the finding is flagged for referral, per level.
-    pub operating_point: std::collections::BTreeMap<String, f32>,
+pub use super::finding_set::FindingSpec;
+use super::finding_set::{
+    ClassGroup, ClassifierHead, FINDING_SET_FORMAT_VERSION, FindingSet, FindingSetInfo,
+};
+
+impl PackManifest {
+    /// The pack's finding set (what it scores, with its calibration).
+    pub fn finding_set(&self) -> FindingSet {
+        let info = self.finding_set.clone().unwrap_or_default();
+        FindingSet {
+            format_version: FINDING_SET_FORMAT_VERSION,
+            name: info.name,
+            source: info.source,
+            note: info.note,
+            architectures: Vec::new(),
+            findings: self.findings.clone(),
+            class_groups: self.class_groups.clone(),
+            classifier: self.classifier.clone(),
+        }
+    }
+
+    /// Replaces what the pack scores with `set` (its calibration included).
+    pub fn set_finding_set(&mut self, set: FindingSet) {
+        self.finding_set = Some(set.info());
+        self.findings = set.findings;
+        self.class_groups = set.class_groups;
+        self.classifier = set.classifier;
+    }
+
+    /// Whether the pack scores nothing.
+    pub fn scores_nothing(&self) -> bool {
+        self.findings.is_empty() && self.class_groups.is_empty() && self.classifier.is_none()
+    }
 }
 
 /// Why a pack could not be made or opened.
 #[derive(Debug, thiserror::Error)]
 pub enum PackError {
+    /// The finding set is malformed or does not fit the pack.
+    #[error(transparent)]
+    FindingSet(#[from] super::finding_set::FindingSetError),
     /// A file could not be read or written.
     #[error("{path}: {source}")]
     Io {
@@ -374,6 +406,9 @@ pub struct ImportOptions {
     pub version: String,
     /// Intended-use text.
     pub intended_use: String,
+    /// What the pack scores; `None`: the bundled set of the architecture
+    /// ([`super::bundled_sets::default_for`]).
+    pub finding_set: Option<FindingSet>,
 }
 
 /// Refuses an output folder that exists and is not empty (checked before any work, so a long
@@ -410,6 +445,13 @@ pub fn import_checkpoint(
         },
         other => other,
     };
+    let finding_set = match &options.finding_set {
+        Some(set) => Some(set.clone()),
+        None => super::bundled_sets::default_for(&architecture)?,
+    };
+    if let Some(set) = &finding_set {
+        super::bundled_sets::check_fits(set, &architecture, &set.name)?;
+    }
     let mut model = architecture.init(&device);
     let report: LoadReport = match &mut model {
         PackModel::OpenaiClip(m) => super::checkpoint::apply_checkpoint(
@@ -427,7 +469,7 @@ pub fn import_checkpoint(
             ));
         }
     };
-    let manifest = PackManifest {
+    let mut manifest = PackManifest {
         format_version: FORMAT_VERSION,
         name: options.name.clone(),
         version: options.version.clone(),
@@ -447,9 +489,16 @@ pub fn import_checkpoint(
         logit_scales: report.logit_scales,
         weights: WeightsEntry::default(),
         findings: Vec::new(),
+        class_groups: Vec::new(),
+        classifier: None,
+        finding_set: None,
+        domain: None,
         synthetic_training_data: false,
         fundus_centre_view: None,
     };
+    if let Some(set) = finding_set {
+        manifest.set_finding_set(set);
+    }
     write_pack(out, manifest, &model)
 }
 

@@ -129,9 +129,9 @@ impl EncoderSession {
         self.opened.fallback_notice.as_deref()
     }
 
-    /// Scores these findings instead of the manifest's (the pack on disk is not changed).
-    pub fn set_findings(&mut self, findings: Vec<super::pack::FindingSpec>) {
-        self.pack.manifest.findings = findings;
+    /// Whether the pack maps both eyes to a patient-level vector (tripartite packs).
+    pub fn has_patient_head(&self) -> bool {
+        self.pack.model.tripartite_heads().is_some()
     }
 
     /// Whether the pack can embed text.
@@ -407,6 +407,24 @@ impl EncoderSession {
             row_tensor(&mean_of_normalized(right), &self.opened.device),
         );
         to_rows(heads.patient(l, r)).map(|mut rows| Some(rows.remove(0)))
+    }
+
+    /// The classifier head's logits for one image's features (packs with a head, e.g. a
+    /// fine-tuned RETFound), else `None`.
+    pub fn head_logits(&self, features: &[f32]) -> Result<Option<Vec<f32>>, EmbedError> {
+        let PackModel::TimmVit(m) = &self.pack.model else {
+            return Ok(None);
+        };
+        let Some(head) = &m.head else {
+            return Ok(None);
+        };
+        to_rows(head.forward(row_tensor(features, &self.opened.device)))
+            .map(|mut r| Some(r.remove(0)))
+    }
+
+    /// Scores this finding set instead of the manifest's (the pack on disk is not changed).
+    pub fn set_finding_set(&mut self, set: super::finding_set::FindingSet) {
+        self.pack.manifest.set_finding_set(set);
     }
 
     /// The vectors of each text in every space the pack has.

@@ -80,6 +80,10 @@ pub struct ModelInfo {
     pub intended_use: String,
     /// `(id, name)` of the pack's findings.
     pub findings: Vec<(String, String)>,
+    /// `(id, name)` of the findings a Grad-CAM or relevance map can aim at (text-based ones).
+    pub heat_findings: Vec<(String, String)>,
+    /// The finding set's name and source, when the pack names one.
+    pub finding_set: Option<String>,
     /// Why free text is off for this pack, if it is.
     pub zero_shot_disabled: Option<String>,
 }
@@ -285,11 +289,17 @@ fn open_model(
         stamp: analyzer.stamp().clone(),
         device: analyzer.session().device_description(),
         intended_use: manifest.intended_use.clone(),
-        findings: manifest
-            .findings
-            .iter()
-            .map(|f| (f.id.clone(), f.name.clone()))
+        findings: analyzer.scorer().finding_names(),
+        heat_findings: analyzer
+            .scorer()
+            .finding_names()
+            .into_iter()
+            .filter(|(id, _)| analyzer.heat_target(id).is_some())
             .collect(),
+        finding_set: manifest
+            .finding_set
+            .as_ref()
+            .map(|s| format!("{} — {}", s.name, s.source)),
         zero_shot_disabled: zero_shot.as_ref().err().cloned(),
     };
     link.send(AnalysisEvent::Ready(Box::new(info)))

@@ -48,13 +48,13 @@ impl FoveaApp {
                     .view
                     .heat_finding
                     .as_ref()
-                    .and_then(|id| info.findings.iter().find(|(f, _)| f == id))
+                    .and_then(|id| info.heat_findings.iter().find(|(f, _)| f == id))
                     .map_or("choose a finding", |(_, name)| name.as_str());
                 egui::ComboBox::new("heatmap finding", "finding")
                     .selected_text(current)
                     .width(200.0)
                     .show_ui(ui, |ui| {
-                        for (id, name) in &info.findings {
+                        for (id, name) in &info.heat_findings {
                             ui.selectable_value(
                                 &mut self.view.heat_finding,
                                 Some(id.clone()),

@@ -137,7 +137,7 @@ impl FoveaApp {
         while let Some(event) = analysis.try_next() {
             match event {
                 AnalysisEvent::Ready(info) => {
-                    self.view.heat_finding = info.findings.first().map(|(id, _)| id.clone());
+                    self.view.heat_finding = info.heat_findings.first().map(|(id, _)| id.clone());
                     start_library =
                         Some((info.stamp.name.clone(), info.stamp.weights_sha256.clone()));
                     self.jobs.model = ModelStatus::Ready(info);

@@ -10,6 +10,7 @@ use super::image_view::rgb_texture;
 use super::library_job::SimilarCase;
 use super::status::{LibraryStatus, ModelStatus, PatientStatus, SimilarScope};
 use crate::analysis::findings::FindingProbability;
+use crate::analysis::scorer::ClassDistribution;
 
 impl FoveaApp {
     pub(super) fn side_panel_ui(&mut self, ui: &mut egui::Ui) {
@@ -55,6 +56,9 @@ impl FoveaApp {
                 }
                 ui.collapsing("Intended use", |ui| {
                     ui.label(&info.intended_use);
+                    if let Some(set) = &info.finding_set {
+                        ui.label(format!("Finding set: {set}"));
+                    }
                 });
             }
         }
@@ -68,6 +72,7 @@ impl FoveaApp {
                     ui.label(note);
                 }
                 findings_bars_ui(ui, &result.findings);
+                distributions_ui(ui, &result.distributions);
                 for eye in &result.eyes {
                     ui.separator();
                     ui.strong(eye.eye.label());
@@ -75,6 +80,7 @@ impl FoveaApp {
                         ui.label(note);
                     }
                     findings_bars_ui(ui, &eye.findings);
+                    distributions_ui(ui, &eye.distributions);
                     let names: Vec<String> = eye
                         .contributing
                         .iter()
@@ -329,5 +335,28 @@ fn findings_bars_ui(ui: &mut egui::Ui, findings: &[FindingProbability]) {
                 egui::Stroke::new(2.0, ui.visuals().strong_text_color()),
             );
         }
+    }
+}
+
+/// Each class group's distribution as a small bar chart: one thin bar per class (the model's
+/// softmax, uncalibrated).
+fn distributions_ui(ui: &mut egui::Ui, distributions: &[ClassDistribution]) {
+    for d in distributions {
+        ui.label(egui::RichText::new(format!("{} (model's shares, uncalibrated)", d.name)).small());
+        egui::Grid::new(("distribution", &d.id, ui.next_auto_id()))
+            .num_columns(2)
+            .spacing([6.0, 1.0])
+            .show(ui, |ui| {
+                for c in &d.classes {
+                    ui.label(egui::RichText::new(&c.name).small());
+                    ui.add(
+                        egui::ProgressBar::new(c.probability as f32)
+                            .desired_height(10.0)
+                            .desired_width(110.0)
+                            .text(egui::RichText::new(format!("{:.2}", c.probability)).small()),
+                    );
+                    ui.end_row();
+                }
+            });
     }
 }

@@ -13,6 +13,7 @@ mod damaged_files;
 mod demo_roundtrip;
 mod dependencies;
 mod eyeclip_checkpoint;
+mod finding_sets;
 mod gpu_device;
 mod jobs;
 mod library;
