@@ -67,6 +67,10 @@ fn write_b32_pack(out: &Path) -> anyhow::Result<u64> {
         weights: WeightsEntry::default(),
         logit_scales: BTreeMap::new(),
         findings: Vec::new(),
+        class_groups: Vec::new(),
+        classifier: None,
+        finding_set: None,
+        domain: None,
         synthetic_training_data: true,
         fundus_centre_view: None,
     };

@@ -26,4 +26,5 @@ pub mod path_error;
 pub mod study;
 pub mod synth;
 pub mod ui;
+pub mod validation;
 pub mod worker;

@@ -16,6 +16,7 @@ use std::path::PathBuf;
 
 use serde::Serialize;
 
+use super::appearance::appearance;
 use super::domain::{DomainCheck, DomainVerdict};
 use super::findings::{FindingProbability, Level, ModelStamp};
 use super::quality::{QualityVerdict, assess};
@@ -60,6 +61,9 @@ pub struct ImageResult {
     /// describes the validation images by), when gradable.
     #[serde(skip)]
     pub features: Option<Vec<f32>>,
+    /// Its appearance vector ([`super::appearance`]), when gradable.
+    #[serde(skip)]
+    pub appearance: Option<Vec<f32>>,
 }
 
 /// An uncalibrated free-text score.
@@ -275,6 +279,7 @@ impl Analyzer {
             zero_shot: Vec::new(),
             vector: None,
             features: None,
+            appearance: None,
         };
         let unusable = |result| Prepared {
             result,
@@ -318,7 +323,9 @@ impl Analyzer {
             },
         )?;
         let unit_features = normalized(&features);
-        let verdict = self.domain.check(&unit_features, modality);
+        let looks = appearance(&rgb);
+        let verdict = self.domain.check(&unit_features, &looks, modality);
+        result.appearance = Some(looks);
         result.features = Some(unit_features);
         result.findings = scored.findings;
         if verdict.is_outside() {

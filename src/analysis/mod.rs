@@ -2,6 +2,7 @@
 //! and patient-level finding probabilities with gradeability, zero-shot free text, and heatmaps. Knows
 //! study types and the encoder's session API (plain vectors), never burn's types.
 
+pub mod appearance;
 pub mod domain;
 pub mod engine;
 pub mod findings;

@@ -17,7 +17,7 @@ fn each_or_blank(findings: &[FindingProbability]) -> Vec<Option<&FindingProbabil
 pub(super) fn csv(results: &[PatientResult]) -> Result<String, csv::Error> {
     let mut out = csv::Writer::from_writer(Vec::new());
     out.write_record(
-        "patient_id,level,eye,image,modality,gradable,reasons,finding_id,finding,probability,operating_point,refer,images_used,model,model_version,weights_sha256,synthetic_training_data,calibrated"
+        "patient_id,level,eye,image,modality,gradable,reasons,finding_id,finding,probability,operating_point,refer,images_used,model,model_version,weights_sha256,synthetic_training_data,calibrated,outside_domain,domain"
             .split(','),
     )?;
     for r in results {
@@ -29,7 +29,9 @@ pub(super) fn csv(results: &[PatientResult]) -> Result<String, csv::Error> {
                        gradable: &str,
                        reasons: &str,
                        used: &str,
+                       domain: &str,
                        f: Option<&FindingProbability>| {
+            let outside = f.map(|f| f.outside_domain.to_string()).unwrap_or_default();
             let (id, name, p, op, refer, calibrated) = match f {
                 Some(f) => (
                     f.id.as_str(),
@@ -73,10 +75,20 @@ pub(super) fn csv(results: &[PatientResult]) -> Result<String, csv::Error> {
                     "false"
                 },
                 &calibrated,
+                &outside,
+                domain,
             ];
             out.write_record(fields)
         };
         let rule = format!("patient ({:?})", r.patient_rule);
+        let outside_count = |outside: usize, of: usize| {
+            if outside > 0 {
+                format!("{outside} of {of} image(s) outside the images the model was validated on")
+            } else {
+                String::new()
+            }
+        };
+        let patient_domain = outside_count(r.images_outside_domain, r.images.len());
         for f in &r.findings {
             row(
                 &rule,
@@ -86,6 +98,7 @@ pub(super) fn csv(results: &[PatientResult]) -> Result<String, csv::Error> {
                 "",
                 r.patient_note.as_deref().unwrap_or(""),
                 "",
+                &patient_domain,
                 Some(f),
             )?;
         }
@@ -105,8 +118,19 @@ pub(super) fn csv(results: &[PatientResult]) -> Result<String, csv::Error> {
             } else {
                 ("yes", excluded.join("; "), used.join("; "))
             };
+            let domain = outside_count(e.images_outside_domain, e.contributing.len());
             for f in each_or_blank(&e.findings) {
-                row("eye", e.eye.label(), "", "", gradable, &reasons, &used, f)?;
+                row(
+                    "eye",
+                    e.eye.label(),
+                    "",
+                    "",
+                    gradable,
+                    &reasons,
+                    &used,
+                    &domain,
+                    f,
+                )?;
             }
         }
         for i in &r.images {
@@ -116,6 +140,7 @@ pub(super) fn csv(results: &[PatientResult]) -> Result<String, csv::Error> {
                 (Some(q), None) => (if q.gradable { "yes" } else { "no" }, q.reasons.join("; ")),
                 (None, None) => ("no", String::new()),
             };
+            let domain = i.domain.as_ref().map(|d| d.note.as_str()).unwrap_or("");
             for f in each_or_blank(&i.findings) {
                 row(
                     "image",
@@ -125,6 +150,7 @@ pub(super) fn csv(results: &[PatientResult]) -> Result<String, csv::Error> {
                     gradable,
                     &reasons,
                     "",
+                    domain,
                     f,
                 )?;
             }

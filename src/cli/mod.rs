@@ -8,6 +8,7 @@ mod library;
 mod model;
 mod studies;
 mod train_demo;
+mod validate;
 mod version;
 
 pub use version::BUILT_WITH;

@@ -11,13 +11,14 @@ use std::time::Instant;
 
 use anyhow::Context;
 
+use crate::demo::domain::describe_demo_domain;
 use crate::demo::eval::{
-    DemoEvaluation, calibrate_and_evaluate, read_evaluation, write_demo_pack,
-    write_recalibrated_demo_pack,
+    DemoEvaluation, calibrate_and_evaluate, read_evaluation, write_card_and_evaluation,
+    write_demo_pack, write_recalibrated_demo_pack,
 };
 use crate::demo::train::{DemoTrainConfig, TrainStep, render_split, train};
 use crate::encoder::device::cpu_device;
-use crate::encoder::pack::{PackModel, load_pack, refuse_existing};
+use crate::encoder::pack::{PackModel, load_pack, read_manifest, refuse_existing, update_manifest};
 
 /// Options of `fovea train-demo`.
 #[derive(Debug, clap::Args)]
@@ -131,6 +132,7 @@ fn train_and_write(args: &TrainDemoArgs) -> anyhow::Result<DemoEvaluation> {
     )?;
     let evaluation = calibrate_and_evaluate(&config, &model, training_seconds)?;
     write_demo_pack(&args.out, model, &config, &evaluation)?;
+    add_domain(&args.out, &config, &evaluation)?;
     Ok(evaluation)
 }
 
@@ -169,5 +171,21 @@ fn recalibrate(args: &TrainDemoArgs, source: &Path) -> anyhow::Result<DemoEvalua
         ..calibrate_and_evaluate(&config, &model, trained.training_seconds)?
     };
     write_recalibrated_demo_pack(source, &args.out, &evaluation)?;
+    add_domain(&args.out, &config, &evaluation)?;
     Ok(evaluation)
+}
+
+/// Describes the validation split's images for the domain check (through `model validate`'s
+/// code) and writes the description into the new pack's manifest and card.
+fn add_domain(
+    out: &Path,
+    config: &DemoTrainConfig,
+    evaluation: &DemoEvaluation,
+) -> anyhow::Result<()> {
+    let domain = describe_demo_domain(out, config, &mut |line| super::note(line))?;
+    let mut manifest = read_manifest(out)?;
+    manifest.domain = Some(domain);
+    let manifest = update_manifest(out, &manifest)?;
+    write_card_and_evaluation(out, &manifest, evaluation)?;
+    Ok(())
 }

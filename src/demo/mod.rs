@@ -8,14 +8,13 @@
 //!   [`guidance`] (lesion guidance of the last block's attention);
 //! - [`eval`]: scoring splits, calibration (temperatures, operating points; also of an
 //!   existing pack, `train-demo --recalibrate`), held-out evaluation, the pack and model card;
-//! - [`stats`]: AUROC, ECE, temperature scaling, operating points (pure functions);
 //! - [`pointing_game`]: do heatmaps peak on the generator's lesions?
 //! - [`seeded`]: a small untrained pack with seeded weights for pictures of the viewer.
 
+pub mod domain;
 pub mod eval;
 pub mod findings;
 pub mod guidance;
 pub mod pointing_game;
 pub mod seeded;
-pub mod stats;
 pub mod train;

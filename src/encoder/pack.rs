@@ -581,6 +581,23 @@ fn write_staged(
     Ok(manifest)
 }
 
+/// Writes `manifest` over the manifest of the pack folder `pack`, keeping its weights entry
+/// (for a pack this process has just written: a step after the weights, such as the demo
+/// pack's domain description). Written to a sibling file and renamed over the old one.
+pub fn update_manifest(pack: &Path, manifest: &PackManifest) -> Result<PackManifest, PackError> {
+    let current = read_manifest(pack)?;
+    let updated = PackManifest {
+        weights: current.weights,
+        ..manifest.clone()
+    };
+    let path = pack.join(MANIFEST_FILE);
+    let staging = pack.join(format!("{MANIFEST_FILE}.new"));
+    let json = serde_json::to_vec_pretty(&updated).at_path(&staging)?;
+    std::fs::write(&staging, json).at_path(&staging)?;
+    std::fs::rename(&staging, &path).at_path(&path)?;
+    Ok(updated)
+}
+
 /// Reads and checks a pack's manifest (not the weights).
 pub fn read_manifest(pack: &Path) -> Result<PackManifest, PackError> {
     let path = pack.join(MANIFEST_FILE);

@@ -4,7 +4,10 @@
 //!   findings separated by `;` (empty = none of them), e.g. `P001,OD,referable_dr;amd`.
 //!
 //! Finding ids are the pack's (`referable_dr`, `glaucoma`, `amd` for the demo model); the
-//! library keeps them in first-seen order as its vocabulary.
+//! library keeps them in first-seen order as its vocabulary. A token `group:class` (for
+//! example `dr_grade:moderate`) is a class label for a pack's class group: kept apart from the
+//! findings, it lets `fovea model validate` label every finding that sums classes of that
+//! group. Ground truth gives `dr_grade:<grade>` for every eye.
 
 use std::collections::HashMap;
 use std::path::{Path, PathBuf};
@@ -20,6 +23,9 @@ use crate::study::grading::{EyeGrading, GRADED_FINDINGS};
 #[derive(Debug, Clone, Default)]
 pub struct Labels {
     by_eye: HashMap<(String, Eye), Vec<String>>,
+    classes_by_eye: HashMap<(String, Eye), Vec<String>>,
+    /// Class groups that have class labels (`dr_grade`).
+    pub class_groups: Vec<String>,
     /// Every finding id seen, first-seen order, plus the demo vocabulary for synthetic truth.
     pub finding_ids: Vec<String>,
     /// Where they came from.
@@ -89,12 +95,18 @@ impl Labels {
             finding_ids: GRADED_FINDINGS.iter().map(|f| f.id.to_string()).collect(),
             ..Labels::default()
         };
+        labels.class_groups.push("dr_grade".to_string());
         for patient in truth.patients {
             for eye in patient.eyes {
                 let ids = eye.truth.finding_ids().into_iter().map(String::from);
+                let key = (patient.patient_id.clone(), eye.truth.eye);
+                let grade = serde_json::to_value(eye.truth.dr_grade)
+                    .ok()
+                    .and_then(|v| v.as_str().map(|g| format!("dr_grade:{g}")));
                 labels
-                    .by_eye
-                    .insert((patient.patient_id.clone(), eye.truth.eye), ids.collect());
+                    .classes_by_eye
+                    .insert(key.clone(), grade.into_iter().collect());
+                labels.by_eye.insert(key, ids.collect());
             }
         }
         Ok(labels)
@@ -137,12 +149,21 @@ impl Labels {
             if patient.is_empty() {
                 return Err(Self::error(path, format!("line {line}: empty patient_id")));
             }
-            let findings: Vec<String> = field(findings_at)
+            let (classes, findings): (Vec<String>, Vec<String>) = field(findings_at)
                 .split(';')
                 .map(str::trim)
                 .filter(|f| !f.is_empty() && !f.eq_ignore_ascii_case("none"))
                 .map(String::from)
-                .collect();
+                .partition(|f| f.contains(':'));
+            for c in &classes {
+                let group = c.split(':').next().unwrap_or_default().to_string();
+                if !labels.class_groups.contains(&group) {
+                    labels.class_groups.push(group);
+                }
+            }
+            labels
+                .classes_by_eye
+                .insert((patient.to_string(), eye), classes);
             for f in &findings {
                 if !labels.finding_ids.contains(f) {
                     labels.finding_ids.push(f.clone());
@@ -156,6 +177,13 @@ impl Labels {
     /// The findings of one eye, when labelled.
     pub fn of(&self, patient_id: &str, eye: Eye) -> Option<&[String]> {
         self.by_eye
+            .get(&(patient_id.to_string(), eye))
+            .map(Vec::as_slice)
+    }
+
+    /// The class labels (`group:class`) of one eye, when labelled.
+    pub fn classes_of(&self, patient_id: &str, eye: Eye) -> Option<&[String]> {
+        self.classes_by_eye
             .get(&(patient_id.to_string(), eye))
             .map(Vec::as_slice)
     }

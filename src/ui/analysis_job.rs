@@ -84,8 +84,90 @@ pub struct ModelInfo {
     pub heat_findings: Vec<(String, String)>,
     /// The finding set's name and source, when the pack names one.
     pub finding_set: Option<String>,
+    /// Whether the pack describes the images it was validated on (the domain check).
+    pub domain_described: bool,
+    /// What the pack card shows.
+    pub card: PackCard,
     /// Why free text is off for this pack, if it is.
     pub zero_shot_disabled: Option<String>,
+}
+
+/// The pack card: what a pack is, where it came from, what it scores, how it was validated.
+#[derive(Debug, Clone, Default)]
+pub struct PackCard {
+    /// The pack folder.
+    pub pack: PathBuf,
+    /// Architecture, in words.
+    pub architecture: String,
+    /// Where the weights came from.
+    pub provenance: String,
+    /// One line per finding: name, kind, calibration.
+    pub findings: Vec<String>,
+    /// The domain description's source, when the pack has one.
+    pub domain: Option<String>,
+    /// `VALIDATION.md`, when the pack was validated.
+    pub report: Option<String>,
+    /// `MODEL_CARD.md`, when the pack has one.
+    pub model_card: Option<String>,
+}
+
+/// The card of a loaded pack (its two Markdown files read here, on the worker).
+fn pack_card(pack: &std::path::Path, analyzer: &Analyzer) -> PackCard {
+    let manifest = analyzer.session().manifest();
+    let read = |name: &str| std::fs::read_to_string(pack.join(name)).ok();
+    let calibration = |t: &std::collections::BTreeMap<String, f32>| {
+        if t.is_empty() {
+            "uncalibrated".to_string()
+        } else {
+            let levels: Vec<&str> = t.keys().map(String::as_str).collect();
+            format!("validated at {}", levels.join(", "))
+        }
+    };
+    let set = manifest.finding_set();
+    let mut findings: Vec<String> = set
+        .findings
+        .iter()
+        .map(|f| format!("{} — prompt pair — {}", f.name, calibration(&f.temperature)))
+        .collect();
+    for g in &set.class_groups {
+        findings.extend(g.findings.iter().map(|f| {
+            format!(
+                "{} — {} = {} — {}",
+                f.name,
+                g.name,
+                f.classes.join(" + "),
+                calibration(&f.temperature)
+            )
+        }));
+    }
+    if let Some(h) = &set.classifier {
+        findings.extend(h.findings.iter().map(|f| {
+            format!(
+                "{} — classifier head = {} — {}",
+                f.name,
+                f.classes.join(" + "),
+                calibration(&f.temperature)
+            )
+        }));
+    }
+    PackCard {
+        pack: pack.to_path_buf(),
+        architecture: manifest.architecture.describe(),
+        provenance: format!(
+            "{} ({}){}",
+            manifest.provenance.source_file,
+            manifest.provenance.source_format,
+            if manifest.provenance.source_sha256.is_empty() {
+                String::new()
+            } else {
+                format!(", SHA-256 {}", manifest.provenance.source_sha256)
+            }
+        ),
+        findings,
+        domain: manifest.domain.as_ref().map(|d| d.source.clone()),
+        report: read(crate::validation::report::REPORT_FILE),
+        model_card: read("MODEL_CARD.md"),
+    }
 }
 
 /// What became of a patient sent for analysis.
@@ -134,6 +216,7 @@ pub enum AnalysisEvent {
 pub type AnalysisJob = Worker<AnalysisRequest, AnalysisEvent>;
 
 /// Where the pack should run.
+#[derive(Clone)]
 pub enum ModelDevice {
     /// burn's CPU backend.
     Cpu,
@@ -296,6 +379,8 @@ fn open_model(
             .into_iter()
             .filter(|(id, _)| analyzer.heat_target(id).is_some())
             .collect(),
+        domain_described: manifest.domain.is_some(),
+        card: pack_card(pack, &analyzer),
         finding_set: manifest
             .finding_set
             .as_ref()

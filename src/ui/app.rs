@@ -109,6 +109,7 @@ impl FoveaApp {
             .map_err(|e| job_errors.push(format!("cannot start decoding: {e}")))
             .ok();
         let repaint_ctx = cc.egui_ctx.clone();
+        let model_device = device.clone();
         let analysis = AnalysisJob::start(config.pack.clone(), device, move || {
             repaint_ctx.request_repaint()
         })
@@ -136,6 +137,8 @@ impl FoveaApp {
                 model: ModelStatus::Loading,
                 library_status,
                 last_analysis: None,
+                model_device,
+                first_pack: config.pack.clone(),
             },
             session: Session::opening(0),
             view: View::new(settings, show_timings),
@@ -194,6 +197,9 @@ impl eframe::App for FoveaApp {
         });
         self.compare_ui(ui.ctx());
         self.help_ui(ui.ctx());
+        if self.view.show_pack_card {
+            self.pack_card_ui(ui.ctx());
+        }
         self.apply();
         // What the screen now shows (after the commands) asks for its pixels.
         self.request_shown_pixels();

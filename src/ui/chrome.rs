@@ -4,6 +4,7 @@
 use super::app::FoveaApp;
 use super::commands::Command;
 use super::dialogs::OpenKind;
+use super::packs::{available_packs, installed_dir};
 use super::status::{LibraryStatus, ModelStatus, PatientStatus};
 use crate::study::Eye;
 use crate::study::model::Patient;
@@ -122,6 +123,32 @@ impl FoveaApp {
                 ui.separator();
                 if ui.button("Quit").clicked() {
                     ui.ctx().send_viewport_cmd(egui::ViewportCommand::Close);
+                }
+            });
+            ui.menu_button("Model", |ui| {
+                ui.menu_button("Switch pack", |ui| {
+                    for pack in available_packs(&self.jobs.first_pack) {
+                        let current = pack.path == self.config.pack;
+                        if ui.selectable_label(current, &pack.label).clicked() && !current {
+                            self.commands.push(Command::SwitchPack(pack.path));
+                            ui.close();
+                        }
+                    }
+                    ui.separator();
+                    ui.label(
+                        egui::RichText::new(match installed_dir() {
+                            Some(dir) => format!(
+                                "Packs are installed as folders in {} (fovea model import / validate --out there).",
+                                dir.display()
+                            ),
+                            None => "This system has no user data folder for installed packs.".to_string(),
+                        })
+                        .small(),
+                    );
+                });
+                if ui.button("Pack card…").clicked() {
+                    self.commands.push(Command::TogglePackCard);
+                    ui.close();
                 }
             });
             ui.menu_button("View", |ui| {

@@ -33,6 +33,8 @@ pub(super) enum Command {
     TogglePatientList,
     ForgetRecent,
     CancelScan,
+    SwitchPack(PathBuf),
+    TogglePackCard,
 }
 
 impl FoveaApp {
@@ -52,6 +54,8 @@ impl FoveaApp {
                         }
                     }
                 }
+                Command::SwitchPack(pack) => self.switch_pack(pack),
+                Command::TogglePackCard => self.view.show_pack_card = !self.view.show_pack_card,
                 Command::SelectPatient(index) => {
                     if index < self.session.catalog.patients.len() {
                         self.session.selected = Some(index);

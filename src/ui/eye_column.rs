@@ -101,6 +101,11 @@ impl FoveaApp {
                 }
                 _ => {}
             }
+            if let Some(domain) = self.shown_image_result(eye).and_then(|r| r.domain.as_ref())
+                && domain.is_outside()
+            {
+                states.push(format!("{}: {}", eye.label(), domain.note));
+            }
         }
         format!(
             "Heatmap by {model}: relative relevance within each image (its maximum = 1), inside the field of view (its rim left out). {}",

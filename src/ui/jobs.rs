@@ -5,7 +5,7 @@
 use std::path::PathBuf;
 use std::time::Instant;
 
-use super::analysis_job::{AnalysisEvent, AnalysisRequest, PatientOutcome};
+use super::analysis_job::{AnalysisEvent, AnalysisJob, AnalysisRequest, PatientOutcome};
 use super::app::{FoveaApp, POLL_INTERVAL};
 use super::dialogs::DialogJob;
 use super::display::HeatUpload;
@@ -38,6 +38,37 @@ impl FoveaApp {
                     .push(format!("cannot start the scan: {e}"))
             })
             .ok();
+    }
+
+    /// Runs the model from another pack: a new analysis worker on the same device, and the
+    /// open studies analyzed again (a new opening, so nothing of the old pack's results is
+    /// shown). The old worker is dropped on a thread of its own: dropping waits for the
+    /// patient it is analyzing, and the frame must not.
+    pub(super) fn switch_pack(&mut self, pack: PathBuf) {
+        let ctx = self.ctx.clone();
+        match AnalysisJob::start(pack.clone(), self.jobs.model_device.clone(), move || {
+            ctx.request_repaint()
+        }) {
+            Ok(job) => {
+                if let Some(old) = self.jobs.analysis.replace(job) {
+                    let spawned = std::thread::Builder::new()
+                        .name("fovea-analyze-stop".into())
+                        .spawn(move || drop(old));
+                    if let Err(e) = spawned {
+                        log::warn!("the old analysis worker is stopped on the main thread: {e}");
+                    }
+                }
+                self.jobs.model = ModelStatus::Loading;
+                self.config.pack = pack;
+                self.jobs.library = None;
+                let paths = self.config.paths.clone();
+                self.open(paths);
+            }
+            Err(e) => self
+                .jobs
+                .job_errors
+                .push(format!("cannot start the model on {}: {e}", pack.display())),
+        }
     }
 
     /// Applies what the jobs reported since the last frame.

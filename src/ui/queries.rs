@@ -9,7 +9,7 @@ use super::display::WindowLevel;
 use super::settings::Settings;
 use super::status::{HeatState, LibraryStatus, PatientStatus, Pixels, ShownFrame};
 use super::view_transform::ViewTransform;
-use crate::analysis::engine::PatientResult;
+use crate::analysis::engine::{ImageResult, PatientResult};
 use crate::study::model::{ImageRecord, Patient};
 use crate::study::{Eye, Modality};
 
@@ -44,6 +44,24 @@ impl FoveaApp {
             .images()
             .filter(|r| r.eye == eye)
             .nth(self.chosen_image(index, eye))
+    }
+
+    /// The analysis result of the image shown large in an eye's column, once analyzed.
+    pub(super) fn shown_image_result(&self, eye: Eye) -> Option<&ImageResult> {
+        let path = self.shown_record(eye)?.source.path();
+        self.selected_result()?
+            .images
+            .iter()
+            .find(|i| i.path == path)
+    }
+
+    /// Whether the image shown in an eye's column is outside the images the model was
+    /// validated on (`None` before analysis or when not checked).
+    pub fn shown_outside_domain(&self, eye: Eye) -> Option<bool> {
+        self.shown_image_result(eye)?
+            .domain
+            .as_ref()
+            .and_then(|d| d.in_domain.map(|inside| !inside))
     }
 
     /// The modality of the image shown large in an eye's column.
@@ -202,5 +220,27 @@ impl FoveaApp {
     /// Whether the selected patient's findings are ready (shown from the next frame on).
     pub fn selected_analyzed(&self) -> bool {
         self.selected_result().is_some()
+    }
+
+    /// Runs the model from another pack and analyzes the open studies again (as Model →
+    /// Switch pack does).
+    pub fn switch_to_pack(&mut self, pack: PathBuf) {
+        self.switch_pack(pack);
+    }
+
+    /// The loaded pack's name, once it is ready.
+    pub fn pack_name(&self) -> Option<&str> {
+        match &self.jobs.model {
+            super::status::ModelStatus::Ready(info) => Some(info.stamp.name.as_str()),
+            _ => None,
+        }
+    }
+
+    /// The selected patient's eye-level finding ids, in order.
+    pub fn eye_finding_ids(&self, eye: Eye) -> Vec<&str> {
+        self.selected_result()
+            .and_then(|r| r.eyes.iter().find(|e| e.eye == eye))
+            .map(|e| e.findings.iter().map(|f| f.id.as_str()).collect())
+            .unwrap_or_default()
     }
 }

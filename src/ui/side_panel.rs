@@ -54,6 +54,14 @@ impl FoveaApp {
                         "Demo model trained on synthetic images only — not for clinical use.",
                     );
                 }
+                if !info.domain_described {
+                    ui.label(
+                        egui::RichText::new(
+                            "Domain check: not validated here — the pack does not describe the images it was validated on.",
+                        )
+                        .small(),
+                    );
+                }
                 ui.collapsing("Intended use", |ui| {
                     ui.label(&info.intended_use);
                     if let Some(set) = &info.finding_set {
@@ -71,6 +79,7 @@ impl FoveaApp {
                 if let Some(note) = &result.patient_note {
                     ui.label(note);
                 }
+                outside_note_ui(ui, result.images_outside_domain, result.images.len());
                 findings_bars_ui(ui, &result.findings);
                 distributions_ui(ui, &result.distributions);
                 for eye in &result.eyes {
@@ -79,6 +88,7 @@ impl FoveaApp {
                     if let Some(note) = &eye.note {
                         ui.label(note);
                     }
+                    outside_note_ui(ui, eye.images_outside_domain, eye.contributing.len());
                     findings_bars_ui(ui, &eye.findings);
                     distributions_ui(ui, &eye.distributions);
                     let names: Vec<String> = eye
@@ -313,6 +323,26 @@ impl FoveaApp {
 /// One bar per finding, with the probability, the operating point and the referral flag.
 fn findings_bars_ui(ui: &mut egui::Ui, findings: &[FindingProbability]) {
     for f in findings {
+        if f.outside_domain {
+            // Greyed: a number about an image unlike the validation images, never a flag.
+            let grey = ui.visuals().weak_text_color();
+            ui.colored_label(
+                grey,
+                format!(
+                    "{} — outside the images this model was validated on",
+                    f.name
+                ),
+            );
+            ui.add(
+                egui::ProgressBar::new(f.probability as f32)
+                    .fill(grey.gamma_multiply(0.5))
+                    .text(
+                        egui::RichText::new(format!("{:.2} · not flagged", f.probability))
+                            .color(grey),
+                    ),
+            );
+            continue;
+        }
         let refer = if f.refer { "  REFER" } else { "" };
         let threshold = f
             .operating_point
@@ -335,6 +365,18 @@ fn findings_bars_ui(ui: &mut egui::Ui, findings: &[FindingProbability]) {
                 egui::Stroke::new(2.0, ui.visuals().strong_text_color()),
             );
         }
+    }
+}
+
+/// "2 of 3 images outside the images this model was validated on", when any is.
+fn outside_note_ui(ui: &mut egui::Ui, outside: usize, of: usize) {
+    if outside > 0 {
+        ui.colored_label(
+            ui.visuals().warn_fg_color,
+            format!(
+                "{outside} of {of} image(s) outside the images this model was validated on: their numbers are greyed and raise no referral flag"
+            ),
+        );
     }
 }
 

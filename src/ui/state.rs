@@ -17,7 +17,7 @@ use std::path::PathBuf;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use super::analysis_job::{AnalysisJob, HeatKey};
+use super::analysis_job::{AnalysisJob, HeatKey, ModelDevice};
 use super::dialogs::DialogJob;
 use super::display::{ImageUpload, WindowLevel};
 use super::library_job::{LibraryJob, SimilarAnswer, SimilarCase};
@@ -107,6 +107,10 @@ pub(super) struct Jobs {
     pub library_status: LibraryStatus,
     /// The last patient analyzed: id, how long it took, when.
     pub last_analysis: Option<(String, Duration, Instant)>,
+    /// Where the model runs: kept to start the analysis worker again on another pack.
+    pub model_device: ModelDevice,
+    /// The pack the viewer started with (first in the Model menu).
+    pub first_pack: PathBuf,
 }
 
 /// How things are shown; survives openings.
@@ -121,6 +125,8 @@ pub(super) struct View {
     pub active_eye: Eye,
     pub hovered_eye: Option<Eye>,
     pub show_help: bool,
+    /// The pack card window.
+    pub show_pack_card: bool,
     /// Durations in the status bar (off for pixel-stable screenshots).
     pub show_timings: bool,
     /// The patient list's filter.
@@ -146,6 +152,7 @@ impl View {
             active_eye: Eye::Right,
             hovered_eye: None,
             show_help: false,
+            show_pack_card: false,
             show_timings,
             search: String::new(),
             heat_finding: None,

@@ -229,11 +229,11 @@ fn ungradable_images_one_eyed_patients_and_broken_files_are_reported() {
     let csv = std::fs::read_to_string(&out).expect("csv written");
     let mut lines = csv.lines();
     let header = csv_fields(lines.next().expect("header"));
-    assert_eq!(header.len(), 18);
-    assert_eq!(header.last().map(String::as_str), Some("calibrated"));
+    assert_eq!(header.len(), 20);
+    assert_eq!(header.last().map(String::as_str), Some("domain"));
     let rows: Vec<Vec<String>> = lines.map(csv_fields).collect();
     assert!(
-        rows.iter().all(|r| r.len() == 18),
+        rows.iter().all(|r| r.len() == 20),
         "every row has every column"
     );
     let column = |name: &str| header.iter().position(|h| h == name).expect("column");

@@ -25,4 +25,5 @@ mod retclip;
 mod rooms;
 mod support;
 mod timm_vit;
+mod validation;
 mod viewer;

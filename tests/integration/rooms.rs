@@ -8,15 +8,34 @@ use std::path::{Path, PathBuf};
 
 /// The rooms each room may use (besides itself and the [`SHARED`] pieces).
 const ALLOWED: &[(&str, &[&str])] = &[
-    ("ui", &["analysis", "library", "encoder", "study"]),
+    (
+        "ui",
+        &["validation", "analysis", "library", "encoder", "study"],
+    ),
     (
         "cli",
-        &["demo", "analysis", "library", "encoder", "study", "synth"],
+        &[
+            "demo",
+            "validation",
+            "analysis",
+            "library",
+            "encoder",
+            "study",
+            "synth",
+        ],
     ),
     (
         "demo",
-        &["analysis", "library", "encoder", "study", "synth"],
+        &[
+            "validation",
+            "analysis",
+            "library",
+            "encoder",
+            "study",
+            "synth",
+        ],
     ),
+    ("validation", &["analysis", "library", "encoder", "study"]),
     ("analysis", &["encoder", "study"]),
     ("library", &["analysis", "encoder", "study"]),
     ("encoder", &["study"]),

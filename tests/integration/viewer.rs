@@ -708,3 +708,120 @@ fn within_deadline(mut child: std::process::Child, limit: Duration) -> std::proc
     }
     child.wait_with_output().expect("output")
 }
+
+/// A seeded pack in EyeCLIP's layout (uncalibrated, the bundled EyeCLIP set), made once.
+fn seeded_eyeclip_pack() -> &'static PathBuf {
+    static PACK: std::sync::OnceLock<(tempfile::TempDir, PathBuf)> = std::sync::OnceLock::new();
+    &PACK
+        .get_or_init(|| {
+            let dir = tempfile::tempdir().expect("temp dir");
+            let pack = dir.path().join("eyeclip");
+            fovea::demo::seeded::write_seeded_eyeclip_pack(&pack, 9).expect("seeded pack");
+            (dir, pack)
+        })
+        .1
+}
+
+#[test]
+fn screen_findings_of_an_eyeclip_layout_pack() {
+    let mut harness = rendered(ViewerConfig {
+        paths: vec![root().join("assets/demo/dicom")],
+        pack: seeded_eyeclip_pack().clone(),
+        library: None,
+        model_on: ModelPlacement::Cpu,
+        pixel_stable: true,
+    });
+    step_until(&mut harness, "the analysis and pixels", |app| {
+        app.analysis_finished() && !app.decoding()
+    });
+    // The set's findings, for every eye, each marked uncalibrated and none flagged.
+    for eye in [Eye::Right, Eye::Left] {
+        let ids = harness.state().eye_finding_ids(eye);
+        for want in ["referable_dr", "glaucoma", "oct_macular_hole"] {
+            assert!(ids.contains(&want), "{eye:?}: {ids:?}");
+        }
+    }
+    assert!(harness.query_all_by_label_contains("uncalibrated").count() >= 10);
+    assert_eq!(harness.query_all_by_label_contains("REFER").count(), 0);
+    assert!(
+        harness
+            .query_all_by_label_contains("Diabetic retinopathy grade (model's shares")
+            .count()
+            >= 2,
+        "the grade distribution of each eye"
+    );
+    harness.get_by_label_contains("Domain check: not validated here");
+    harness.snapshot("viewer_eyeclip_findings");
+}
+
+#[test]
+fn switching_packs_analyzes_the_open_patients_again() {
+    let mut harness = headless(ViewerConfig {
+        paths: vec![root().join("assets/demo/dicom")],
+        pack: seeded_eyeclip_pack().clone(),
+        library: None,
+        model_on: ModelPlacement::Cpu,
+        pixel_stable: true,
+    });
+    step_until(&mut harness, "the EyeCLIP-layout analysis", |app| {
+        app.analysis_finished() && app.selected_analyzed()
+    });
+    assert!(
+        harness
+            .state()
+            .eye_finding_ids(Eye::Right)
+            .contains(&"any_dr")
+    );
+    harness
+        .state_mut()
+        .switch_to_pack(root().join("models/demo"));
+    assert_eq!(harness.state().pack_name(), None, "loading the new pack");
+    step_until(&mut harness, "the demo pack's analysis", |app| {
+        app.pack_name() == Some("Fovea demo (synthetic)")
+            && app.analysis_finished()
+            && app.selected_analyzed()
+    });
+    assert_eq!(
+        harness.state().eye_finding_ids(Eye::Right),
+        ["referable_dr", "glaucoma", "amd"],
+        "the new pack's findings, not the old one's"
+    );
+}
+
+#[test]
+fn real_photographs_with_the_demo_pack_are_greyed_as_outside_and_never_flagged() {
+    let real = root().join("../shared/data/real/fundus");
+    if !real.is_dir() {
+        eprintln!(
+            "skipped: {} is absent (a fresh clone has no ../shared)",
+            real.display()
+        );
+        return;
+    }
+    let mut harness = headless(ViewerConfig {
+        paths: vec![real],
+        pack: root().join("models/demo"),
+        library: None,
+        model_on: ModelPlacement::Cpu,
+        pixel_stable: true,
+    });
+    step_until(&mut harness, "the analysis", |app| {
+        app.analysis_finished() && app.selected_analyzed()
+    });
+    for eye in [Eye::Right, Eye::Left] {
+        if harness.state().shown_modality(eye).is_some() {
+            assert_eq!(
+                harness.state().shown_outside_domain(eye),
+                Some(true),
+                "{eye:?}"
+            );
+        }
+    }
+    assert!(
+        harness
+            .query_all_by_label_contains("outside the images this model was validated on")
+            .count()
+            >= 1
+    );
+    assert_eq!(harness.query_all_by_label_contains("REFER").count(), 0);
+}
