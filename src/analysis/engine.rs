@@ -204,6 +204,14 @@ fn withhold_outside<'a>(
     }
 }
 
+/// The patient level: findings, distributions, the rule used, and its note.
+struct PatientLevel(
+    Vec<FindingProbability>,
+    Vec<ClassDistribution>,
+    PatientRule,
+    Option<String>,
+);
+
 /// The element-wise mean of equal-length rows.
 fn mean_rows(rows: &[&Vec<f64>]) -> Option<Vec<f64>> {
     let first = rows.first()?;
@@ -364,7 +372,7 @@ impl Analyzer {
             }
             eyes.push(self.eye_result(eye, &of_eye)?);
         }
-        let (mut findings, distributions, patient_rule, patient_note) =
+        let PatientLevel(mut findings, distributions, patient_rule, patient_note) =
             self.patient_level(&eyes, &prepared)?;
         withhold_outside(&mut findings, &self.scorer, prepared.iter());
         let images_outside_domain = prepared.iter().filter(|p| p.outside_domain()).count();
@@ -470,24 +478,15 @@ impl Analyzer {
         Ok(result)
     }
 
-    #[allow(clippy::type_complexity)]
     fn patient_level(
         &self,
         eyes: &[EyeResult],
         prepared: &[Prepared],
-    ) -> Result<
-        (
-            Vec<FindingProbability>,
-            Vec<ClassDistribution>,
-            PatientRule,
-            Option<String>,
-        ),
-        AnalysisError,
-    > {
+    ) -> Result<PatientLevel, AnalysisError> {
         let with_results: Vec<&EyeResult> =
             eyes.iter().filter(|e| !e.findings.is_empty()).collect();
         if with_results.is_empty() {
-            return Ok((
+            return Ok(PatientLevel(
                 Vec::new(),
                 Vec::new(),
                 PatientRule::None,
@@ -555,7 +554,7 @@ impl Analyzer {
         } else {
             None
         };
-        Ok((findings, distributions, rule, note))
+        Ok(PatientLevel(findings, distributions, rule, note))
     }
 }
 

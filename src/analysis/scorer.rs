@@ -51,11 +51,14 @@ pub struct Scored {
     pub distributions: Vec<ClassDistribution>,
 }
 
+/// The vector of the images a scope allows, or `None` when there is none.
+pub type VectorFor<'a> = dyn Fn(Scope<'_>) -> Result<Option<Vec<f32>>, EmbedError> + 'a;
+
 /// The vectors a level offers: `vector(scope)` is the vector of the images the scope allows
 /// (`None` when there is none), `head(scope)` the classifier's class probabilities for them.
 pub struct LevelInputs<'a> {
     /// Vector for text-based findings.
-    pub vector: &'a dyn Fn(Scope<'_>) -> Result<Option<Vec<f32>>, EmbedError>,
+    pub vector: &'a VectorFor<'a>,
     /// Class probabilities of the classifier head.
     pub head: &'a dyn Fn(Scope<'_>) -> Option<Vec<f64>>,
 }

@@ -77,7 +77,7 @@ pub struct LevelFit {
 pub enum FitRefusal {
     /// Too few labelled positives or negatives in a half.
     #[error(
-        "too few labels: each half needs at least {needed} positives and {needed} negatives, and the calibration half has {cal_pos} positives / {cal_neg} negatives, the held-out half {held_pos} / {held_neg}"
+        "too few labels: each half needs positives and negatives from at least {needed} patients each, and the calibration half has {cal_pos} patients with positives / {cal_neg} with negatives, the held-out half {held_pos} / {held_neg}"
     )]
     TooFew {
         /// The minimum per class and half.
@@ -96,16 +96,27 @@ pub enum FitRefusal {
 /// Bootstrap resamples.
 pub const BOOTSTRAP_RESAMPLES: usize = 1000;
 
-/// The fewest positives and negatives per half: below this a 95 % interval on sensitivity is
-/// wider than ±0.25 and an operating point means nothing.
+/// The fewest patients with positives, and with negatives, per half: below this a 95 %
+/// interval on sensitivity is wider than ±0.25 and an operating point means nothing.
 pub const MIN_PER_CLASS: usize = 10;
 
 /// The bins of the ECE and the reliability diagram.
 pub const BINS: usize = 10;
 
+/// Positives and negatives, each counted once per patient: ten images of one patient are one
+/// piece of evidence, not ten (the bootstrap resamples patients).
 fn counts(samples: &[Sample]) -> (usize, usize) {
-    let pos = samples.iter().filter(|s| s.label).count();
-    (pos, samples.len() - pos)
+    let patients = |label: bool| {
+        let mut p: Vec<usize> = samples
+            .iter()
+            .filter(|s| s.label == label)
+            .map(|s| s.patient)
+            .collect();
+        p.sort_unstable();
+        p.dedup();
+        p.len()
+    };
+    (patients(true), patients(false))
 }
 
 /// Fits and measures; `held_out[p]` says whether patient `p` is in the held-out half.
@@ -120,6 +131,7 @@ pub fn fit_level(
     let test: Vec<Sample> = samples.iter().copied().filter(is_held).collect();
     let (cal_pos, cal_neg) = counts(&calibration);
     let (held_pos, held_neg) = counts(&test);
+    let positives = |set: &[Sample]| set.iter().filter(|s| s.label).count();
     if [cal_pos, cal_neg, held_pos, held_neg]
         .iter()
         .any(|&n| n < MIN_PER_CLASS)
@@ -166,8 +178,8 @@ pub fn fit_level(
     Ok(LevelFit {
         temperature,
         operating_point,
-        calibration: (calibration.len(), cal_pos),
-        held_out: (test.len(), held_pos),
+        calibration: (calibration.len(), positives(&calibration)),
+        held_out: (test.len(), positives(&test)),
         auroc: estimate(0),
         ece: estimate(1),
         sensitivity: estimate(2),

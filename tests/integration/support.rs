@@ -227,3 +227,18 @@ pub fn assert_succeeded(output: &std::process::Output) {
         String::from_utf8_lossy(&output.stderr)
     );
 }
+
+/// The real material (`../shared/data/real`), or `None` after saying the test is skipped:
+/// a user's fresh clone has no `../shared`.
+#[allow(clippy::print_stderr)] // the skip message is this helper's job
+pub fn real_material(sub: &str) -> Option<PathBuf> {
+    let dir = Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("../shared/data/real")
+        .join(sub);
+    if dir.exists() {
+        Some(dir)
+    } else {
+        eprintln!("skipped: {} is absent (a fresh clone has no ../shared)", dir.display());
+        None
+    }
+}

@@ -168,14 +168,9 @@ fn fresh_synthetic_patients_are_inside_the_demo_packs_domain() {
 
 #[test]
 fn real_images_are_outside_the_demo_packs_domain_and_never_flagged() {
-    let real = Path::new(env!("CARGO_MANIFEST_DIR")).join("../shared/data/real");
-    if !real.is_dir() {
-        eprintln!(
-            "skipped: {} is absent (a fresh clone has no ../shared)",
-            real.display()
-        );
+    let Some(real) = crate::support::real_material("") else {
         return;
-    }
+    };
     let paths: Vec<PathBuf> = ["fundus", "oct", "dicom"]
         .iter()
         .map(|d| real.join(d))

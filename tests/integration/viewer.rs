@@ -790,14 +790,9 @@ fn switching_packs_analyzes_the_open_patients_again() {
 
 #[test]
 fn real_photographs_with_the_demo_pack_are_greyed_as_outside_and_never_flagged() {
-    let real = root().join("../shared/data/real/fundus");
-    if !real.is_dir() {
-        eprintln!(
-            "skipped: {} is absent (a fresh clone has no ../shared)",
-            real.display()
-        );
+    let Some(real) = crate::support::real_material("fundus") else {
         return;
-    }
+    };
     let mut harness = headless(ViewerConfig {
         paths: vec![real],
         pack: root().join("models/demo"),
