@@ -238,7 +238,10 @@ pub fn real_material(sub: &str) -> Option<PathBuf> {
     if dir.exists() {
         Some(dir)
     } else {
-        eprintln!("skipped: {} is absent (a fresh clone has no ../shared)", dir.display());
+        eprintln!(
+            "skipped: {} is absent (a fresh clone has no ../shared)",
+            dir.display()
+        );
         None
     }
 }
