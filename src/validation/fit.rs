@@ -315,7 +315,7 @@ mod tests {
         let held: Vec<bool> = (0..30).map(|p| p % 2 == 1).collect();
         let refusal = fit_level(&s, &held, 0.9, 1).expect_err("10 positives in all");
         assert!(
-            refusal.to_string().contains("at least 10 positives"),
+            refusal.to_string().contains("at least 10 patients"),
             "{refusal}"
         );
     }
