@@ -5,21 +5,17 @@ use std::io::Write;
 use std::path::PathBuf;
 use std::process::ExitCode;
 
-use anyhow::{Context, bail};
+use anyhow::Context;
 
 use crate::encoder::bundled_sets::check_fits;
-use crate::encoder::clip::ClipConfig;
-use crate::encoder::clip_text::ClipTextConfig;
-use crate::encoder::clip_vision::ClipVisionConfig;
 use crate::encoder::device::{DeviceChoice, cpu_device, open_device, with_cpu_fallback};
 use crate::encoder::embed::{embed_image, text_vectors};
 use crate::encoder::finding_set::{FindingSet, PerLevel};
 use crate::encoder::pack::{
-    Architecture, ImportOptions, PackManifest, import_checkpoint, load_pack, read_manifest,
+    ImportOptions, PackManifest, import_checkpoint, load_pack, read_manifest,
     write_pack_with_weights_of,
 };
-use crate::encoder::ret_clip::RetClipConfig;
-use crate::encoder::timm_vit::{TimmVitConfig, VitPool};
+use crate::encoder::presets::{ARCH_NAMES, preset};
 use crate::study::dicom_meta::has_dicom_magic;
 use crate::study::pixels::{decode_dicom_file, decode_plain_file};
 use crate::validation::pack::ValidateRequest;
@@ -127,7 +123,12 @@ pub fn run(command: &ModelCommand) -> anyhow::Result<ExitCode> {
             version,
             findings,
         } => {
-            let mut architecture = preset(arch)?;
+            let mut architecture = preset(arch).ok_or_else(|| {
+                anyhow::anyhow!(
+                    "unknown --arch {arch}: use one of {}",
+                    ARCH_NAMES.join(", ")
+                )
+            })?;
             if let Some(path) = arch_config {
                 let text = std::fs::read_to_string(path)
                     .with_context(|| format!("reading {}", path.display()))?;
@@ -423,33 +424,6 @@ fn finding_lines(out: &mut impl Write, m: &PackManifest) -> std::io::Result<()> 
         }
     }
     Ok(())
-}
-
-/// The architecture `--arch` names, with the published sizes.
-fn preset(arch: &str) -> anyhow::Result<Architecture> {
-    Ok(match arch {
-        "eyeclip" | "openai-clip-b32" => Architecture::OpenaiClip {
-            config: ClipConfig::vit_b32(),
-        },
-        "openai-clip-b16" => Architecture::OpenaiClip {
-            config: ClipConfig::new(ClipVisionConfig::vit_b16(), ClipTextConfig::vit_b()),
-        },
-        "openai-clip-l14" => Architecture::OpenaiClip {
-            config: ClipConfig::new(ClipVisionConfig::vit_l14(), ClipTextConfig::vit_l14()),
-        },
-        "retclip" => Architecture::RetClip {
-            config: RetClipConfig::published(),
-        },
-        "retfound" | "timm-vit-l16" => Architecture::TimmVit {
-            config: TimmVitConfig::vit_large_patch16(VitPool::Avg, 0),
-        },
-        "timm-vit-b16" => Architecture::TimmVit {
-            config: TimmVitConfig::vit_base_patch16(VitPool::Avg, 0),
-        },
-        other => bail!(
-            "unknown --arch {other}: use eyeclip, openai-clip-b16, openai-clip-l14, retclip, retfound or timm-vit-b16"
-        ),
-    })
 }
 
 /// Writes `overrides` into `base`, object by object; other values replace.

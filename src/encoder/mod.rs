@@ -23,6 +23,7 @@ pub mod finding_set;
 pub mod open_clip_keys;
 pub mod pack;
 pub mod preprocess;
+pub mod presets;
 pub mod ret_clip;
 pub mod session;
 pub mod timm_vit;

@@ -137,6 +137,9 @@ impl FoveaApp {
                 model: ModelStatus::Loading,
                 library_status,
                 last_analysis: None,
+                dialog_kind: None,
+                model_tool: None,
+                model_tool_status: super::state::ToolStatus::Idle,
                 model_device,
                 first_pack: config.pack.clone(),
             },
@@ -199,6 +202,9 @@ impl eframe::App for FoveaApp {
         self.help_ui(ui.ctx());
         if self.view.show_pack_card {
             self.pack_card_ui(ui.ctx());
+        }
+        if self.view.model_tool.open.is_some() {
+            self.model_tool_ui(ui.ctx());
         }
         self.apply();
         // What the screen now shows (after the commands) asks for its pixels.

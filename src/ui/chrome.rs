@@ -5,6 +5,7 @@ use super::app::FoveaApp;
 use super::commands::Command;
 use super::dialogs::OpenKind;
 use super::packs::{available_packs, installed_dir};
+use super::state::ToolKind;
 use super::status::{LibraryStatus, ModelStatus, PatientStatus};
 use crate::study::Eye;
 use crate::study::model::Patient;
@@ -148,6 +149,15 @@ impl FoveaApp {
                 });
                 if ui.button("Pack card…").clicked() {
                     self.commands.push(Command::TogglePackCard);
+                    ui.close();
+                }
+                ui.separator();
+                if ui.button("Import checkpoint…").clicked() {
+                    self.commands.push(Command::ShowModelTool(Some(ToolKind::Import)));
+                    ui.close();
+                }
+                if ui.button("Validate on labelled images…").clicked() {
+                    self.commands.push(Command::ShowModelTool(Some(ToolKind::Validate)));
                     ui.close();
                 }
             });

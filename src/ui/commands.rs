@@ -7,6 +7,8 @@ use super::app::FoveaApp;
 use super::dialogs::{DialogJob, OpenKind};
 use super::display::{ImageUpload, WindowLevel};
 use super::library_job::SimilarCase;
+use super::model_tool_job::ModelTask;
+use super::state::ToolKind;
 use super::status::{PatientStatus, Pixels};
 use super::view_transform::ViewTransform;
 use crate::study::Eye;
@@ -35,6 +37,8 @@ pub(super) enum Command {
     CancelScan,
     SwitchPack(PathBuf),
     TogglePackCard,
+    ShowModelTool(Option<ToolKind>),
+    StartModelTask(ModelTask),
 }
 
 impl FoveaApp {
@@ -43,10 +47,15 @@ impl FoveaApp {
         for command in std::mem::take(&mut self.commands) {
             match command {
                 Command::Open(paths) => self.open(paths),
+                Command::ShowModelTool(kind) => self.view.model_tool.open = kind,
+                Command::StartModelTask(task) => self.start_model_task(task),
                 Command::OpenDialog(kind) => {
                     if self.jobs.dialog.is_none() {
                         match DialogJob::start(kind, self.view.settings.last_folder.clone()) {
-                            Ok(job) => self.jobs.dialog = Some(job),
+                            Ok(job) => {
+                                self.jobs.dialog = Some(job);
+                                self.jobs.dialog_kind = Some(kind);
+                            }
                             Err(e) => self
                                 .jobs
                                 .job_errors

@@ -14,6 +14,10 @@ pub enum OpenKind {
     Files,
     /// A DICOMDIR (media index).
     Dicomdir,
+    /// A model checkpoint to import (Model → Import checkpoint).
+    Checkpoint,
+    /// A folder of labelled studies to validate the pack on (Model → Validate).
+    LabelledFolder,
 }
 
 /// An open dialog in flight: its one event is the chosen paths (empty: cancelled, or no
@@ -46,6 +50,23 @@ impl DialogJob {
                 OpenKind::Dicomdir => dialog
                     .set_title("Open a DICOMDIR")
                     .pick_file()
+                    .into_iter()
+                    .collect(),
+                OpenKind::Checkpoint => dialog
+                    .set_title("Choose a checkpoint to import")
+                    .add_filter(
+                        "PyTorch or safetensors",
+                        &["pt", "pth", "bin", "safetensors"],
+                    )
+                    .add_filter("All files", &["*"])
+                    .pick_file()
+                    .into_iter()
+                    .collect(),
+                OpenKind::LabelledFolder => dialog
+                    .set_title(
+                        "Choose a folder of labelled studies (ground_truth.json or labels.csv)",
+                    )
+                    .pick_folder()
                     .into_iter()
                     .collect(),
             };

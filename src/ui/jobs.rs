@@ -7,12 +7,14 @@ use std::time::Instant;
 
 use super::analysis_job::{AnalysisEvent, AnalysisJob, AnalysisRequest, PatientOutcome};
 use super::app::{FoveaApp, POLL_INTERVAL};
-use super::dialogs::DialogJob;
+use super::dialogs::{DialogJob, OpenKind};
 use super::display::HeatUpload;
 use super::image_view::rgb_texture;
 use super::library_job::{LibraryEvent, LibraryJob};
+use super::model_tool_job::{ModelTask, ModelToolEvent, start_model_task};
 use super::requests::prompt_rows;
 use super::state::Session;
+use super::state::ToolStatus;
 use super::status::{HeatState, LibraryStatus, ModelStatus, PatientStatus, Pixels};
 use crate::study::jobs::{DecodeEvent, ScanEvent, ScanJob};
 
@@ -71,15 +73,63 @@ impl FoveaApp {
         }
     }
 
+    /// Starts an import or a validation (one at a time).
+    pub(super) fn start_model_task(&mut self, task: ModelTask) {
+        if self.jobs.model_tool.is_some() {
+            return;
+        }
+        let ctx = self.ctx.clone();
+        match start_model_task(task, move || ctx.request_repaint()) {
+            Ok(job) => {
+                self.jobs.model_tool = Some(job);
+                self.jobs.model_tool_status = ToolStatus::Running("starting…".to_string());
+            }
+            Err(e) => {
+                self.jobs.model_tool_status = ToolStatus::Failed(format!("cannot start: {e}"));
+            }
+        }
+    }
+
+    fn poll_model_tool(&mut self) {
+        let Some(job) = &self.jobs.model_tool else {
+            return;
+        };
+        let mut finished = false;
+        while let Some(event) = job.try_next() {
+            self.jobs.model_tool_status = match event {
+                ModelToolEvent::Progress(text) => ToolStatus::Running(text),
+                ModelToolEvent::Written(pack) => {
+                    finished = true;
+                    ToolStatus::Written(pack)
+                }
+                ModelToolEvent::Failed(reason) => {
+                    finished = true;
+                    ToolStatus::Failed(reason)
+                }
+            };
+        }
+        if finished {
+            self.jobs.model_tool = None;
+        }
+    }
+
     /// Applies what the jobs reported since the last frame.
     pub(super) fn poll(&mut self) {
         self.poll_scan();
         self.poll_analysis();
         self.poll_decode();
         self.poll_library();
+        self.poll_model_tool();
         if let Some(answer) = self.jobs.dialog.as_ref().and_then(DialogJob::try_next) {
             self.jobs.dialog = None;
-            if answer.is_empty() {
+            let kind = self.jobs.dialog_kind.take();
+            if let (Some(OpenKind::Checkpoint), Some(path)) = (kind, answer.first()) {
+                self.view.model_tool.checkpoint = Some(path.clone());
+            } else if let (Some(OpenKind::LabelledFolder), Some(path)) = (kind, answer.first()) {
+                self.view.model_tool.folder = Some(path.clone());
+            } else if matches!(kind, Some(OpenKind::Checkpoint | OpenKind::LabelledFolder)) {
+                // Cancelled: the form keeps what it had.
+            } else if answer.is_empty() {
                 self.session.scan_note = "nothing chosen (if no dialog appeared: drop files on the window or run `fovea <folder>`)".into();
             } else {
                 self.open(answer);

@@ -22,6 +22,8 @@ mod image_view;
 mod jobs;
 mod library_job;
 mod localizer;
+mod model_tool;
+mod model_tool_job;
 mod pack_card;
 mod packs;
 mod queries;

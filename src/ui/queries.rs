@@ -243,4 +243,26 @@ impl FoveaApp {
             .map(|e| e.findings.iter().map(|f| f.id.as_str()).collect())
             .unwrap_or_default()
     }
+
+    /// Imports a checkpoint into the installed packs, as Model → Import checkpoint does
+    /// (the window opens and shows how it went).
+    pub fn import_checkpoint(&mut self, checkpoint: PathBuf, arch: &str, out: PathBuf) {
+        self.view.model_tool.open = Some(super::state::ToolKind::Import);
+        self.view.model_tool.checkpoint = Some(checkpoint.clone());
+        self.start_model_task(super::model_tool_job::ModelTask::Import {
+            checkpoint,
+            arch: arch.to_string(),
+            out,
+        });
+    }
+
+    /// Whether the Model menu's import or validation is still running.
+    pub fn model_tool_running(&self) -> bool {
+        self.jobs.model_tool.is_some()
+    }
+
+    /// Opens the pack card (Model → Pack card).
+    pub fn open_pack_card(&mut self) {
+        self.view.show_pack_card = true;
+    }
 }

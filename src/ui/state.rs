@@ -19,8 +19,10 @@ use std::time::{Duration, Instant};
 
 use super::analysis_job::{AnalysisJob, HeatKey, ModelDevice};
 use super::dialogs::DialogJob;
+use super::dialogs::OpenKind;
 use super::display::{ImageUpload, WindowLevel};
 use super::library_job::{LibraryJob, SimilarAnswer, SimilarCase};
+use super::model_tool_job::ModelToolJob;
 use super::settings::Settings;
 use super::status::{
     HeatState, LibraryStatus, ModelStatus, PatientStatus, Pixels, PromptState, ScoreRow,
@@ -107,10 +109,60 @@ pub(super) struct Jobs {
     pub library_status: LibraryStatus,
     /// The last patient analyzed: id, how long it took, when.
     pub last_analysis: Option<(String, Duration, Instant)>,
+    /// What the open dialog is for.
+    pub dialog_kind: Option<OpenKind>,
+    /// The Model menu's import or validation, while it runs.
+    pub model_tool: Option<ModelToolJob>,
+    /// What it last said.
+    pub model_tool_status: ToolStatus,
     /// Where the model runs: kept to start the analysis worker again on another pack.
     pub model_device: ModelDevice,
     /// The pack the viewer started with (first in the Model menu).
     pub first_pack: PathBuf,
+}
+
+/// Which Model-menu window is open.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(super) enum ToolKind {
+    Import,
+    Validate,
+}
+
+/// The fields of the Model menu's window.
+#[derive(Debug, Clone)]
+pub(super) struct ToolForm {
+    pub open: Option<ToolKind>,
+    pub checkpoint: Option<PathBuf>,
+    /// Index into `encoder::presets::ARCH_NAMES`.
+    pub arch: usize,
+    pub folder: Option<PathBuf>,
+    pub sensitivity: f64,
+}
+
+impl Default for ToolForm {
+    fn default() -> Self {
+        ToolForm {
+            open: None,
+            checkpoint: None,
+            arch: 0,
+            folder: None,
+            sensitivity: 0.9,
+        }
+    }
+}
+
+/// What the Model menu's job last said.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub enum ToolStatus {
+    /// Nothing asked yet.
+    #[default]
+    Idle,
+    /// Running: its progress.
+    Running(String),
+    /// Done: the pack written.
+    Written(PathBuf),
+    /// Failed: why.
+    Failed(String),
 }
 
 /// How things are shown; survives openings.
@@ -127,6 +179,8 @@ pub(super) struct View {
     pub show_help: bool,
     /// The pack card window.
     pub show_pack_card: bool,
+    /// The Model menu's import / validation window and its fields.
+    pub model_tool: ToolForm,
     /// Durations in the status bar (off for pixel-stable screenshots).
     pub show_timings: bool,
     /// The patient list's filter.
@@ -153,6 +207,7 @@ impl View {
             hovered_eye: None,
             show_help: false,
             show_pack_card: false,
+            model_tool: ToolForm::default(),
             show_timings,
             search: String::new(),
             heat_finding: None,

@@ -245,3 +245,38 @@ pub fn real_material(sub: &str) -> Option<PathBuf> {
         None
     }
 }
+
+/// The demo pack validated (`fovea model validate`, sensitivity 0.9) on 120 small labelled
+/// synthetic patients, made once per test run: (the labelled studies, the validated pack).
+pub fn validated_demo_pack() -> &'static (PathBuf, PathBuf) {
+    static PACK: OnceLock<(tempfile::TempDir, (PathBuf, PathBuf))> = OnceLock::new();
+    &PACK
+        .get_or_init(|| {
+            let dir = tempfile::tempdir().expect("temp dir");
+            let studies = dir.path().join("labelled");
+            generate(
+                &studies,
+                &small_config(4242, 120, PixelEncoding::ExplicitLe),
+            )
+            .expect("labelled patients");
+            let out = dir.path().join("validated");
+            let output = std::process::Command::new(env!("CARGO_BIN_EXE_fovea"))
+                .args([
+                    "model",
+                    "validate",
+                    "--device",
+                    "cpu",
+                    "--sensitivity",
+                    "0.9",
+                ])
+                .arg(Path::new(env!("CARGO_MANIFEST_DIR")).join("models/demo"))
+                .arg(&studies)
+                .arg("--out")
+                .arg(&out)
+                .output()
+                .expect("run fovea");
+            assert_succeeded(&output);
+            (dir, (studies, out))
+        })
+        .1
+}

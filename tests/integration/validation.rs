@@ -31,30 +31,7 @@ fn analyze_json(pack: &Path, paths: &[PathBuf]) -> serde_json::Value {
 
 #[test]
 fn a_validated_pack_reproduces_the_asked_sensitivity_on_its_held_out_half() {
-    let dir = tempfile::tempdir().expect("tmp");
-    let studies = dir.path().join("labelled");
-    fovea::synth::generate(
-        &studies,
-        &small_config(4242, 120, PixelEncoding::ExplicitLe),
-    )
-    .expect("labelled patients");
-    let out = dir.path().join("validated");
-    let output = fovea()
-        .args([
-            "model",
-            "validate",
-            "--device",
-            "cpu",
-            "--sensitivity",
-            "0.9",
-        ])
-        .arg(demo_pack())
-        .arg(&studies)
-        .arg("--out")
-        .arg(&out)
-        .output()
-        .expect("run");
-    assert_succeeded(&output);
+    let (_, out) = crate::support::validated_demo_pack();
     let before = std::fs::read(demo_pack().join("weights.safetensors")).expect("weights");
     let after = std::fs::read(out.join("weights.safetensors")).expect("weights");
     assert!(before == after, "weights copied byte for byte");

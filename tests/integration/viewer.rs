@@ -820,3 +820,55 @@ fn real_photographs_with_the_demo_pack_are_greyed_as_outside_and_never_flagged()
     );
     assert_eq!(harness.query_all_by_label_contains("REFER").count(), 0);
 }
+
+#[test]
+fn a_failed_import_shows_its_reason_in_the_model_window() {
+    let dir = tempfile::tempdir().expect("tmp");
+    let bogus = dir.path().join("eyeclip_visual.pt");
+    std::fs::write(&bogus, b"this is not a checkpoint").expect("write");
+    let mut harness = headless(ViewerConfig {
+        paths: vec![root().join("assets/demo/dicom")],
+        pack: seeded_eyeclip_pack().clone(),
+        library: None,
+        model_on: ModelPlacement::Cpu,
+        pixel_stable: true,
+    });
+    harness.run_steps(2);
+    let out = dir.path().join("imported");
+    harness
+        .state_mut()
+        .import_checkpoint(bogus.clone(), "eyeclip", out.clone());
+    step_until(&mut harness, "the import to end", |app| {
+        !app.model_tool_running()
+    });
+    let failure = harness.get_by_label_contains("Failed:");
+    let text = format!("{failure:?}");
+    assert!(
+        text.contains("eyeclip_visual.pt"),
+        "the reason names the file: {text}"
+    );
+    assert!(!out.exists(), "nothing half-written");
+    harness.get_by_label("Import a checkpoint");
+}
+
+#[test]
+fn the_pack_card_shows_a_validated_packs_report() {
+    let (studies, validated) = crate::support::validated_demo_pack();
+    let mut harness = rendered(ViewerConfig {
+        paths: vec![studies.join("dicom")],
+        pack: validated.clone(),
+        library: None,
+        model_on: ModelPlacement::Cpu,
+        pixel_stable: true,
+    });
+    step_until(&mut harness, "the model", |app| app.pack_name().is_some());
+    harness.state_mut().open_pack_card();
+    harness.run_steps(3);
+    harness.get_by_label("Pack card");
+    harness.get_by_label_contains("Validation report (VALIDATION.md)");
+    harness.get_by_label_contains("# Validation report: Fovea demo (synthetic)");
+    assert!(harness.query_all_by_label_contains("validated at").count() >= 3);
+    if let Ok(picture) = harness.render() {
+        let _ = picture.save(std::env::temp_dir().join("fovea_pack_card.png"));
+    }
+}
