@@ -57,6 +57,12 @@ fn main() -> anyhow::Result<()> {
     let appearance_time = time(50, || {
         std::hint::black_box(appearance(&photo));
     });
+    let camera = image::RgbImage::from_fn(3872, 2592, |x, y| {
+        image::Rgb([(x % 251) as u8, (y % 241) as u8, ((x + y) % 239) as u8])
+    });
+    let camera_time = time(20, || {
+        std::hint::black_box(appearance(&camera));
+    });
     let forward = time(10, || {
         std::hint::black_box(session.photo_features(&photo, true).ok());
     });
@@ -91,6 +97,7 @@ fn main() -> anyhow::Result<()> {
         photo.width(),
         photo.height()
     );
+    println!("appearance vector of a 3872×2592 camera frame: {camera_time:?}");
     println!("peer: the demo model's forward pass on the same photo (two views, CPU): {forward:?}");
     Ok(())
 }

@@ -312,22 +312,19 @@ impl Scorer {
                 continue;
             };
             let shares = softmax(&logits);
-            let ids: Vec<&str> = g.classes.iter().map(|c| c.id.as_str()).collect();
-            push_sums(&mut scored, &g.findings, &ids, &shares, level);
-            scored.distributions.push(ClassDistribution {
-                id: g.id.clone(),
-                name: g.name.clone(),
-                classes: g
-                    .classes
-                    .iter()
-                    .zip(&shares)
-                    .map(|(c, p)| ClassShare {
-                        id: c.id.clone(),
-                        name: c.name.clone(),
-                        probability: *p,
-                    })
-                    .collect(),
-            });
+            let classes: Vec<(&str, &str)> = g
+                .classes
+                .iter()
+                .map(|c| (c.id.as_str(), c.name.as_str()))
+                .collect();
+            push_group(
+                &mut scored,
+                (&g.id, &g.name),
+                &classes,
+                &g.findings,
+                &shares,
+                level,
+            );
         }
         if let Some(h) = &self.set.classifier {
             let scope = h.scope();
@@ -335,22 +332,19 @@ impl Scorer {
                 && let Some(shares) = (inputs.head)(scope)
                 && shares.len() == h.classes.len()
             {
-                let ids: Vec<&str> = h.classes.iter().map(|c| c.id.as_str()).collect();
-                push_sums(&mut scored, &h.findings, &ids, &shares, level);
-                scored.distributions.push(ClassDistribution {
-                    id: h.id.clone(),
-                    name: h.name.clone(),
-                    classes: h
-                        .classes
-                        .iter()
-                        .zip(&shares)
-                        .map(|(c, p)| ClassShare {
-                            id: c.id.clone(),
-                            name: c.name.clone(),
-                            probability: *p,
-                        })
-                        .collect(),
-                });
+                let classes: Vec<(&str, &str)> = h
+                    .classes
+                    .iter()
+                    .map(|c| (c.id.as_str(), c.name.as_str()))
+                    .collect();
+                push_group(
+                    &mut scored,
+                    (&h.id, &h.name),
+                    &classes,
+                    &h.findings,
+                    &shares,
+                    level,
+                );
             }
         }
         Ok(scored)
@@ -365,6 +359,32 @@ impl Scorer {
             HeadActivation::Sigmoid => logits.iter().map(|z| sigmoid(*z)).collect(),
         })
     }
+}
+
+/// A group's (or head's) sums of classes and its distribution; `classes` are (id, name).
+fn push_group(
+    scored: &mut Scored,
+    (id, name): (&str, &str),
+    classes: &[(&str, &str)],
+    sums: &[ClassSumFinding],
+    shares: &[f64],
+    level: Level,
+) {
+    let ids: Vec<&str> = classes.iter().map(|(id, _)| *id).collect();
+    push_sums(scored, sums, &ids, shares, level);
+    scored.distributions.push(ClassDistribution {
+        id: id.to_string(),
+        name: name.to_string(),
+        classes: classes
+            .iter()
+            .zip(shares)
+            .map(|((id, name), p)| ClassShare {
+                id: id.to_string(),
+                name: name.to_string(),
+                probability: *p,
+            })
+            .collect(),
+    });
 }
 
 fn push_sums(

@@ -383,36 +383,25 @@ fn finding_lines(out: &mut impl Write, m: &PackManifest) -> std::io::Result<()> 
             calibration(&f.temperature, &f.operating_point)
         )?;
     }
-    for g in &m.class_groups {
+    let groups = m.class_groups.iter().map(|g| {
         let classes: Vec<&str> = g.classes.iter().map(|c| c.name.as_str()).collect();
-        writeln!(
-            out,
-            "class group {}: {} [{}]",
-            g.id,
-            g.name,
-            classes.join(" | ")
-        )?;
-        for f in &g.findings {
-            writeln!(
-                out,
-                "finding {}: {} (= {}; {})",
-                f.id,
-                f.name,
-                f.classes.join(" + "),
-                calibration(&f.temperature, &f.operating_point)
-            )?;
-        }
-    }
-    if let Some(h) = &m.classifier {
+        (
+            format!("class group {}: {}", g.id, g.name),
+            classes,
+            &g.findings,
+        )
+    });
+    let head = m.classifier.iter().map(|h| {
         let classes: Vec<&str> = h.classes.iter().map(|c| c.name.as_str()).collect();
-        writeln!(
-            out,
-            "classifier head {}: {} [{}]",
-            h.id,
-            h.name,
-            classes.join(" | ")
-        )?;
-        for f in &h.findings {
+        (
+            format!("classifier head {}: {}", h.id, h.name),
+            classes,
+            &h.findings,
+        )
+    });
+    for (title, classes, findings) in groups.chain(head) {
+        writeln!(out, "{title} [{}]", classes.join(" | "))?;
+        for f in findings {
             writeln!(
                 out,
                 "finding {}: {} (= {}; {})",

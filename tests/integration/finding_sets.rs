@@ -6,7 +6,7 @@
 use std::path::{Path, PathBuf};
 use std::process::Command;
 
-use crate::support::{assert_succeeded, demo_set, import_pack, reference_path};
+use crate::support::{analyze_json, assert_succeeded, demo_set, import_pack, reference_path};
 
 const TINY_CLIP: &str = r#"{"vision": {"image_size": 32, "patch_size": 8, "width": 64, "layers": 2, "heads": 4, "embed_dim": 32},
     "text": {"context_length": 77, "vocab_size": 512, "width": 48, "layers": 2, "heads": 4, "embed_dim": 32}}"#;
@@ -36,17 +36,6 @@ fn tiny_eyeclip(dir: &Path) -> PathBuf {
         "import says which set it attached"
     );
     pack
-}
-
-fn analyze_json(pack: &Path, paths: &[&Path]) -> serde_json::Value {
-    let output = fovea()
-        .args(["analyze", "--format", "json", "--device", "cpu", "--pack"])
-        .arg(pack)
-        .args(paths)
-        .output()
-        .expect("run");
-    assert_succeeded(&output);
-    serde_json::from_slice(&output.stdout).expect("json")
 }
 
 /// A seeded pack in EyeCLIP's layout whose text tower has CLIP's vocabulary (the tiny

@@ -280,3 +280,15 @@ pub fn validated_demo_pack() -> &'static (PathBuf, PathBuf) {
         })
         .1
 }
+
+/// `fovea analyze --format json --device cpu --pack <pack> <paths…>`, parsed.
+pub fn analyze_json(pack: &Path, paths: &[&Path]) -> serde_json::Value {
+    let output = std::process::Command::new(env!("CARGO_BIN_EXE_fovea"))
+        .args(["analyze", "--format", "json", "--device", "cpu", "--pack"])
+        .arg(pack)
+        .args(paths)
+        .output()
+        .expect("run");
+    assert_succeeded(&output);
+    serde_json::from_slice(&output.stdout).expect("json")
+}

@@ -8,7 +8,7 @@ use std::process::Command;
 
 use fovea::synth::dicom_writer::PixelEncoding;
 
-use crate::support::{assert_succeeded, small_config};
+use crate::support::{analyze_json, small_config};
 
 fn fovea() -> Command {
     Command::new(env!("CARGO_BIN_EXE_fovea"))
@@ -16,17 +16,6 @@ fn fovea() -> Command {
 
 fn demo_pack() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).join("models/demo")
-}
-
-fn analyze_json(pack: &Path, paths: &[PathBuf]) -> serde_json::Value {
-    let output = fovea()
-        .args(["analyze", "--format", "json", "--device", "cpu", "--pack"])
-        .arg(pack)
-        .args(paths)
-        .output()
-        .expect("run");
-    assert_succeeded(&output);
-    serde_json::from_slice(&output.stdout).expect("json")
 }
 
 #[test]
@@ -38,7 +27,7 @@ fn a_validated_pack_reproduces_the_asked_sensitivity_on_its_held_out_half() {
     let report: serde_json::Value =
         serde_json::from_slice(&std::fs::read(out.join("validation.json")).expect("report json"))
             .expect("json");
-    let manifest = fovea::encoder::pack::read_manifest(&out).expect("manifest");
+    let manifest = fovea::encoder::pack::read_manifest(out).expect("manifest");
     let mut fitted = 0;
     for finding in report["findings"].as_array().expect("findings") {
         let id = finding["id"].as_str().expect("id");
@@ -126,7 +115,7 @@ fn fresh_synthetic_patients_are_inside_the_demo_packs_domain() {
         ..fovea::synth::DemoConfig::default()
     };
     fovea::synth::generate(&fresh, &config).expect("fresh patients");
-    let json = analyze_json(&demo_pack(), &[fresh]);
+    let json = analyze_json(&demo_pack(), &[fresh.as_path()]);
     let (mut gradable, mut outside) = (0, 0);
     for patient in json["patients"].as_array().expect("patients") {
         for image in patient["images"].as_array().expect("images") {
@@ -152,6 +141,7 @@ fn real_images_are_outside_the_demo_packs_domain_and_never_flagged() {
         .iter()
         .map(|d| real.join(d))
         .collect();
+    let paths: Vec<&Path> = paths.iter().map(PathBuf::as_path).collect();
     let json = analyze_json(&demo_pack(), &paths);
     let mut checked = 0;
     for patient in json["patients"].as_array().expect("patients") {
