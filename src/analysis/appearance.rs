@@ -80,21 +80,24 @@ fn reduced(image: &RgbImage) -> Vec<[f64; 3]> {
     if width == 0 || height == 0 {
         return vec![[0.0; 3]; (side * side) as usize];
     }
+    // Row by row (the same samples and sums as cell by cell, read in memory order).
+    let columns: Vec<(u32, u32)> = (0..side)
+        .map(|cx| {
+            let x0 = cx * width / side;
+            (x0, ((cx + 1) * width / side).max(x0 + 1))
+        })
+        .collect();
+    let mut sums = vec![[0_u32; 3]; side as usize];
     for cy in 0..side {
-        let (y0, y1) = (
-            cy * height / side,
-            ((cy + 1) * height / side).max(cy * height / side + 1),
-        );
-        for cx in 0..side {
-            let (x0, x1) = (
-                cx * width / side,
-                ((cx + 1) * width / side).max(cx * width / side + 1),
-            );
-            let (nx, ny) = ((x1 - x0).min(SAMPLES), (y1 - y0).min(SAMPLES));
-            let mut sum = [0_u32; 3];
-            for j in 0..ny {
-                let y = (y0 + (2 * j + 1) * (y1 - y0) / (2 * ny)).min(height - 1) as usize;
-                let row = &raw[y * stride..(y + 1) * stride];
+        let y0 = cy * height / side;
+        let y1 = ((cy + 1) * height / side).max(y0 + 1);
+        let ny = (y1 - y0).min(SAMPLES);
+        sums.iter_mut().for_each(|s| *s = [0; 3]);
+        for j in 0..ny {
+            let y = (y0 + (2 * j + 1) * (y1 - y0) / (2 * ny)).min(height - 1) as usize;
+            let row = &raw[y * stride..(y + 1) * stride];
+            for (sum, &(x0, x1)) in sums.iter_mut().zip(&columns) {
+                let nx = (x1 - x0).min(SAMPLES);
                 for i in 0..nx {
                     let x = (x0 + (2 * i + 1) * (x1 - x0) / (2 * nx)).min(width - 1) as usize;
                     let p = &row[3 * x..3 * x + 3];
@@ -103,7 +106,9 @@ fn reduced(image: &RgbImage) -> Vec<[f64; 3]> {
                     sum[2] += u32::from(p[2]);
                 }
             }
-            let count = f64::from(nx * ny) * 255.0;
+        }
+        for (sum, &(x0, x1)) in sums.iter().zip(&columns) {
+            let count = f64::from((x1 - x0).min(SAMPLES) * ny) * 255.0;
             out.push(sum.map(|v| f64::from(v) / count));
         }
     }

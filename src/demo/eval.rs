@@ -1,6 +1,7 @@
 //! Scoring, calibrating and evaluating the demo model, and writing it as a pack with its model
 //! card. Numbers in the card come from held-out synthetic patients drawn with a seed the model
-//! never saw; temperatures and operating points from a separate validation split.
+//! never saw; temperatures and operating points from a separate validation split, fitted by
+//! `validation::fit::calibrate` (the one `fovea model validate` uses).
 
 use std::collections::BTreeMap;
 use std::path::Path;
@@ -22,9 +23,9 @@ use crate::encoder::pack::{
 };
 use crate::encoder::ret_clip::Side;
 use crate::path_error::AtPath;
+use crate::validation::fit::{Calibration, calibrate};
 use crate::validation::stats::{
-    auroc, expected_calibration_error, fit_temperature, sensitivity_specificity, sigmoid,
-    threshold_for_sensitivity,
+    auroc, expected_calibration_error, sensitivity_specificity, sigmoid,
 };
 
 /// Renders the validation and test splits of `config`, scores them with `model`, calibrates
@@ -209,12 +210,10 @@ pub fn evaluate(
         for level in LEVELS {
             let (val_logits, val_labels) = level_data(validation.0, validation.1, level, f);
             let (logits, labels) = level_data(test.0, test.1, level, f);
-            let temperature = fit_temperature(&val_logits, &val_labels);
-            let val_probabilities: Vec<f64> = val_logits
-                .iter()
-                .map(|z| sigmoid(z / temperature))
-                .collect();
-            let operating_point = threshold_for_sensitivity(&val_probabilities, &val_labels, 0.9);
+            let Calibration {
+                temperature,
+                operating_point,
+            } = calibrate(&val_logits, &val_labels, 0.9);
             let raw: Vec<f64> = logits.iter().map(|&z| sigmoid(z)).collect();
             let calibrated: Vec<f64> = logits.iter().map(|z| sigmoid(z / temperature)).collect();
             let (sensitivity, specificity) =

@@ -119,6 +119,26 @@ fn counts(samples: &[Sample]) -> (usize, usize) {
     (patients(true), patients(false))
 }
 
+/// A finding's calibration at one level: what validation writes into a pack.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct Calibration {
+    /// Temperature minimising the NLL of `sigmoid(logit / T)`.
+    pub temperature: f64,
+    /// The operating point at the asked sensitivity on the calibrated probabilities.
+    pub operating_point: f64,
+}
+
+/// Calibrates raw logits against labels: the one implementation `fovea model validate` and
+/// the demo model's training and recalibration share.
+pub fn calibrate(logits: &[f64], labels: &[bool], sensitivity: f64) -> Calibration {
+    let temperature = fit_temperature(logits, labels);
+    let probabilities: Vec<f64> = logits.iter().map(|z| sigmoid(z / temperature)).collect();
+    Calibration {
+        temperature,
+        operating_point: threshold_for_sensitivity(&probabilities, labels, sensitivity),
+    }
+}
+
 /// Fits and measures; `held_out[p]` says whether patient `p` is in the held-out half.
 pub fn fit_level(
     samples: &[Sample],
@@ -146,9 +166,10 @@ pub fn fit_level(
     }
     let logits: Vec<f64> = calibration.iter().map(|s| s.logit).collect();
     let labels: Vec<bool> = calibration.iter().map(|s| s.label).collect();
-    let temperature = fit_temperature(&logits, &labels);
-    let probabilities: Vec<f64> = logits.iter().map(|z| sigmoid(z / temperature)).collect();
-    let operating_point = threshold_for_sensitivity(&probabilities, &labels, sensitivity);
+    let Calibration {
+        temperature,
+        operating_point,
+    } = calibrate(&logits, &labels, sensitivity);
     let metrics = |set: &[Sample]| {
         let p: Vec<f64> = set.iter().map(|s| sigmoid(s.logit / temperature)).collect();
         let y: Vec<bool> = set.iter().map(|s| s.label).collect();
