@@ -58,8 +58,9 @@ pub struct ValidateRequest {
 /// How far it is: (patients analyzed, patients found).
 pub type Progress<'a> = &'a mut dyn FnMut(usize, usize);
 
-/// Runs the whole validation; returns the new manifest and the outcome. Nothing is written
-/// unless every step succeeds (the pack is staged and renamed into place).
+/// Runs the whole validation; returns the new manifest and the outcome. Nothing is left
+/// unless every step succeeds (the pack is staged and renamed into place; when its report then
+/// cannot be written, the new folder is removed again).
 pub fn validate_pack(
     request: &ValidateRequest,
     progress: Progress<'_>,
@@ -109,6 +110,15 @@ pub fn validate_pack(
     let validation = validate(&results, &labels, &set, &options)?;
     let validated = calibrated_manifest(&manifest, &validation);
     let written = write_pack_with_weights_of(&request.pack, &request.out, validated)?;
-    write_report(&request.out, &written, &validation)?;
+    if let Err(e) = write_report(&request.out, &written, &validation) {
+        // A validated pack without its report is not one: the folder this call made goes.
+        if let Err(removal) = std::fs::remove_dir_all(&request.out) {
+            log::warn!(
+                "could not remove the unfinished {}: {removal}",
+                request.out.display()
+            );
+        }
+        return Err(e.into());
+    }
     Ok((written, validation))
 }
