@@ -9,7 +9,7 @@
 //! compression, illumination) is not something such a model was made to see, and these
 //! statistics see it.
 //!
-//! Computed on the frame reduced to [`SIDE_PX`]² (each cell the mean of 4 × 4 evenly spaced
+//! Computed on the frame reduced to [`SIDE_PX`]² (each cell the mean of 2 × 2 evenly spaced
 //! pixels of its area, so the cost does not grow with the frame): per channel mean and
 //! standard deviation, red/grey and blue/grey ratios, an 8-bin grey histogram, the log mean
 //! absolute difference from the 2 × 2, 4 × 4 and 8 × 8 block means (detail at three scales, as
@@ -67,7 +67,7 @@ pub fn appearance(image: &RgbImage) -> Vec<f32> {
 }
 
 /// Samples per cell side when reducing: the cost is fixed whatever the frame's size.
-const SAMPLES: u32 = 4;
+const SAMPLES: u32 = 2;
 
 /// The frame reduced to [`SIDE_PX`]²: each cell the mean of [`SAMPLES`]² evenly spaced
 /// pixels of its area (every pixel when the cell is smaller), RGB in 0–1.
