@@ -189,21 +189,10 @@ impl Scorer {
 
     /// Every finding's (id, name), in scoring order.
     pub fn finding_names(&self) -> Vec<(String, String)> {
-        let pairs = self.set.findings.iter().map(|f| (&f.id, &f.name));
-        let groups = self
-            .set
-            .class_groups
-            .iter()
-            .flat_map(|g| g.findings.iter().map(|f| (&f.id, &f.name)));
-        let head = self
-            .set
-            .classifier
-            .iter()
-            .flat_map(|h| h.findings.iter().map(|f| (&f.id, &f.name)));
-        pairs
-            .chain(groups)
-            .chain(head)
-            .map(|(id, name)| (id.clone(), name.clone()))
+        self.set
+            .finding_names()
+            .into_iter()
+            .map(|(id, name)| (id.to_string(), name.to_string()))
             .collect()
     }
 

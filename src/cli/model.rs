@@ -12,8 +12,8 @@ use crate::encoder::device::{DeviceChoice, cpu_device, open_device, with_cpu_fal
 use crate::encoder::embed::{embed_image, text_vectors};
 use crate::encoder::finding_set::{FindingSet, PerLevel};
 use crate::encoder::pack::{
-    ImportOptions, PackManifest, import_checkpoint, load_pack, read_manifest,
-    write_pack_with_weights_of,
+    IMPORTED_INTENDED_USE, ImportOptions, PackManifest, import_checkpoint, load_pack,
+    read_manifest, write_pack_with_weights_of,
 };
 use crate::encoder::presets::{ARCH_NAMES, preset};
 use crate::study::dicom_meta::has_dicom_magic;
@@ -142,7 +142,7 @@ pub fn run(command: &ModelCommand) -> anyhow::Result<ExitCode> {
             let options = ImportOptions {
                 name: name.clone().unwrap_or_else(|| arch.clone()),
                 version: version.clone(),
-                intended_use: "Research use only. Not a medical device; not for diagnosis. Imported from a published checkpoint; validate on your own data before drawing conclusions.".to_string(),
+                intended_use: IMPORTED_INTENDED_USE.to_string(),
                 finding_set: findings.as_deref().map(FindingSet::read).transpose()?,
             };
             let manifest = import_checkpoint(checkpoint, architecture, out, &options)?;

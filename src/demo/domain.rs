@@ -40,7 +40,10 @@ pub fn describe_demo_domain(
     config: &DemoTrainConfig,
     progress: &mut dyn FnMut(&str),
 ) -> Result<DomainDescription, DemoDomainError> {
-    let dir = tempfile_dir()?;
+    let dir = tempfile::Builder::new()
+        .prefix("fovea-demo-domain-")
+        .tempdir()
+        .map_err(DemoDomainError::Temp)?;
     let synth = DemoConfig {
         patients: config.validation_patients,
         seed: config.validation_seed,
@@ -72,34 +75,4 @@ pub fn describe_demo_domain(
         &source,
     );
     Ok(description)
-}
-
-/// A temporary folder that is removed when dropped.
-fn tempfile_dir() -> Result<TempDir, DemoDomainError> {
-    let path = std::env::temp_dir().join(format!(
-        "fovea-demo-domain-{}-{}",
-        std::process::id(),
-        std::time::SystemTime::now()
-            .duration_since(std::time::UNIX_EPOCH)
-            .map_or(0, |d| d.as_nanos())
-    ));
-    std::fs::create_dir_all(&path).map_err(DemoDomainError::Temp)?;
-    Ok(TempDir(path))
-}
-
-/// Removes its folder on drop.
-struct TempDir(std::path::PathBuf);
-
-impl TempDir {
-    fn path(&self) -> &Path {
-        &self.0
-    }
-}
-
-impl Drop for TempDir {
-    fn drop(&mut self) {
-        if let Err(e) = std::fs::remove_dir_all(&self.0) {
-            log::warn!("could not remove {}: {e}", self.0.display());
-        }
-    }
 }

@@ -349,18 +349,27 @@ impl FindingSet {
         }
     }
 
-    /// Every finding id of the set, in scoring order.
-    pub fn finding_ids(&self) -> Vec<&str> {
-        let pairs = self.findings.iter().map(|f| f.id.as_str());
+    /// Every finding's (id, name), in scoring order: prompt pairs, class groups' sums, the
+    /// head's sums.
+    pub fn finding_names(&self) -> Vec<(&str, &str)> {
+        let pairs = self
+            .findings
+            .iter()
+            .map(|f| (f.id.as_str(), f.name.as_str()));
         let groups = self
             .class_groups
             .iter()
-            .flat_map(|g| g.findings.iter().map(|f| f.id.as_str()));
+            .flat_map(|g| g.findings.iter().map(|f| (f.id.as_str(), f.name.as_str())));
         let head = self
             .classifier
             .iter()
-            .flat_map(|h| h.findings.iter().map(|f| f.id.as_str()));
+            .flat_map(|h| h.findings.iter().map(|f| (f.id.as_str(), f.name.as_str())));
         pairs.chain(groups).chain(head).collect()
+    }
+
+    /// Every finding id of the set, in scoring order.
+    pub fn finding_ids(&self) -> Vec<&str> {
+        self.finding_names().into_iter().map(|(id, _)| id).collect()
     }
 
     /// Whether the set scores anything.

@@ -397,6 +397,9 @@ pub fn sha256_file(path: &Path) -> Result<String, PackError> {
         .collect())
 }
 
+/// The intended-use text of a pack imported from a published checkpoint.
+pub const IMPORTED_INTENDED_USE: &str = "Research use only. Not a medical device; not for diagnosis. Imported from a published checkpoint; validate on your own data before drawing conclusions.";
+
 /// What to write into a new pack besides the weights.
 #[derive(Debug, Clone)]
 pub struct ImportOptions {

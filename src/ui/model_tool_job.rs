@@ -5,7 +5,7 @@
 use std::path::PathBuf;
 
 use crate::encoder::device::DeviceChoice;
-use crate::encoder::pack::{ImportOptions, import_checkpoint};
+use crate::encoder::pack::{IMPORTED_INTENDED_USE, ImportOptions, import_checkpoint};
 use crate::encoder::presets::preset;
 use crate::validation::pack::{ValidateRequest, validate_pack};
 use crate::worker::{Worker, WorkerSpec};
@@ -68,7 +68,7 @@ pub fn start_model_task(
                                 .file_stem()
                                 .map_or_else(|| arch.clone(), |s| s.to_string_lossy().to_string()),
                             version: "1".to_string(),
-                            intended_use: "Research use only. Not a medical device; not for diagnosis. Imported from a published checkpoint; validate on your own data before drawing conclusions.".to_string(),
+                            intended_use: IMPORTED_INTENDED_USE.to_string(),
                             finding_set: None,
                         };
                         match import_checkpoint(&checkpoint, architecture, &out, &options) {

@@ -149,20 +149,7 @@ pub fn validate(
     options: &ValidateOptions,
 ) -> Result<Validation, ValidationError> {
     let sums = class_sums(set);
-    let ids: Vec<(&str, String)> = {
-        let mut ids: Vec<(&str, String)> = set
-            .findings
-            .iter()
-            .map(|f| (f.id.as_str(), f.name.clone()))
-            .collect();
-        for g in &set.class_groups {
-            ids.extend(g.findings.iter().map(|f| (f.id.as_str(), f.name.clone())));
-        }
-        if let Some(h) = &set.classifier {
-            ids.extend(h.findings.iter().map(|f| (f.id.as_str(), f.name.clone())));
-        }
-        ids
-    };
+    let ids = set.finding_names();
     let labelled = |r: &PatientResult| {
         [Eye::Right, Eye::Left].iter().any(|e| {
             labels.of(&r.patient_id, *e).is_some() || labels.classes_of(&r.patient_id, *e).is_some()
@@ -236,7 +223,7 @@ pub fn validate(
         }
         let mut outcome = FindingValidation {
             id: id.to_string(),
-            name: name.clone(),
+            name: name.to_string(),
             levels: BTreeMap::new(),
             refused: BTreeMap::new(),
         };
