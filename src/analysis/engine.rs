@@ -268,6 +268,15 @@ impl Analyzer {
         (!inside.is_empty() && !outside.is_empty()).then(|| (mean(&inside), mean(&outside)))
     }
 
+    /// A head finding's outputs, for classic Grad-CAM of a CNN's head (see
+    /// [`crate::encoder::session::EncoderSession::head_grad_cam`]); `None` for other packs.
+    pub fn head_target(&self, finding: &str) -> Option<Vec<usize>> {
+        if !self.session().is_convolutional() {
+            return None;
+        }
+        self.scorer.head_classes(finding)
+    }
+
     fn prepare(&self, record: &ImageRecord) -> Result<Prepared, AnalysisError> {
         let frame = if record.modality == Modality::Oct && record.frames > 1 {
             record.frames / 2

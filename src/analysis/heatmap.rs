@@ -1,6 +1,8 @@
 //! Heatmaps over images, as data the viewer overlays: attention rollout (no gradients) and
 //! Grad-CAM on the last block for a finding's prompt pair (burn's autodiff, inside the
-//! encoder), at patch resolution, with bilinear upsampling to the image. The pointing game that checks
+//! encoder), at patch resolution, with bilinear upsampling to the image. For a CNN
+//! (Image+Fundus's ResNet), Grad-CAM is the classic one on the last convolutional stage for a
+//! head finding; the ViT-only methods are not offered there ([`methods_for`]). The pointing game that checks
 //! them on synthetic lesions is in [`crate::demo::pointing_game`].
 
 use serde::{Deserialize, Serialize};
@@ -20,6 +22,28 @@ pub enum HeatmapMethod {
     GradCam,
     /// Class-specific relevance through every block (Chefer et al.) for one finding.
     Relevance,
+}
+
+/// The methods a pack's model supports, first the default: a CNN has classic Grad-CAM only;
+/// a ViT with a text tower all three; a ViT with only a classifier head rollout only.
+pub fn methods_for(analyzer: &Analyzer) -> Vec<HeatmapMethod> {
+    let session = analyzer.session();
+    if session.is_convolutional() {
+        vec![HeatmapMethod::GradCam]
+    } else if session.has_text() {
+        vec![
+            HeatmapMethod::GradCam,
+            HeatmapMethod::Relevance,
+            HeatmapMethod::AttentionRollout,
+        ]
+    } else {
+        vec![HeatmapMethod::AttentionRollout]
+    }
+}
+
+/// Whether a class-specific map can aim at `finding` with this pack.
+pub fn can_aim_at(analyzer: &Analyzer, finding: &str) -> bool {
+    analyzer.heat_target(finding).is_some() || analyzer.head_target(finding).is_some()
 }
 
 /// A heatmap and what made it.
@@ -96,8 +120,9 @@ impl Heatmap {
 /// Why a heatmap could not be made.
 #[derive(Debug, thiserror::Error)]
 pub enum HeatmapError {
-    /// The pack has no such text finding (classifier-head findings have no text target).
-    #[error("no text-based finding {0} in this pack to aim the map at")]
+    /// The pack has no such finding to aim at (a ViT's classifier-head findings have no text
+    /// target; a CNN's text findings have no head).
+    #[error("no finding {0} in this pack that this map can aim at")]
     UnknownFinding(String),
     /// Grad-CAM needs a finding.
     #[error("Grad-CAM needs a finding")]
@@ -116,6 +141,13 @@ pub fn heatmap(
 ) -> Result<Heatmap, HeatmapError> {
     let grid: PatchGrid = match method {
         HeatmapMethod::AttentionRollout => analyzer.session().attention_rollout(image)?,
+        HeatmapMethod::GradCam if analyzer.session().is_convolutional() => {
+            let id = finding.ok_or(HeatmapError::NoFinding)?;
+            let classes = analyzer
+                .head_target(id)
+                .ok_or_else(|| HeatmapError::UnknownFinding(id.to_string()))?;
+            analyzer.session().head_grad_cam(image, &classes)?
+        }
         HeatmapMethod::GradCam | HeatmapMethod::Relevance => {
             let id = finding.ok_or(HeatmapError::NoFinding)?;
             let (positive, negative) = analyzer

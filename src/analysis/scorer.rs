@@ -339,6 +339,17 @@ impl Scorer {
         Ok(scored)
     }
 
+    /// The head outputs a classifier finding sums (their indices), for a class-specific map of
+    /// the head; `None` for unknown ids and text findings.
+    pub fn head_classes(&self, finding: &str) -> Option<Vec<usize>> {
+        let head = self.set.classifier.as_ref()?;
+        let sum = head.findings.iter().find(|f| f.id == finding)?;
+        sum.classes
+            .iter()
+            .map(|id| head.classes.iter().position(|c| &c.id == id))
+            .collect()
+    }
+
     /// A head's class probabilities from its logits.
     pub fn head_probabilities(&self, logits: &[f32]) -> Option<Vec<f64>> {
         let head = self.set.classifier.as_ref()?;

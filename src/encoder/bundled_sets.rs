@@ -7,12 +7,45 @@ use super::finding_set::{
     HeadActivation, HeadClass,
 };
 use super::pack::Architecture;
+use super::resnet::ResNetHead;
 
 /// Every bundled set: (file name, JSON).
 pub const BUNDLED: &[(&str, &str)] = &[
     (
         "eyeclip.json",
         include_str!("../../models/finding-sets/eyeclip.json"),
+    ),
+    (
+        "image-fundus.json",
+        include_str!("../../models/finding-sets/image-fundus.json"),
+    ),
+    (
+        "image-fundus-amd.json",
+        include_str!("../../models/finding-sets/image-fundus-amd.json"),
+    ),
+    (
+        "image-fundus-dmr.json",
+        include_str!("../../models/finding-sets/image-fundus-dmr.json"),
+    ),
+    (
+        "image-fundus-erm.json",
+        include_str!("../../models/finding-sets/image-fundus-erm.json"),
+    ),
+    (
+        "image-fundus-glaucoma.json",
+        include_str!("../../models/finding-sets/image-fundus-glaucoma.json"),
+    ),
+    (
+        "image-fundus-glaucoma-suspect.json",
+        include_str!("../../models/finding-sets/image-fundus-glaucoma-suspect.json"),
+    ),
+    (
+        "image-fundus-pathologic-myopia.json",
+        include_str!("../../models/finding-sets/image-fundus-pathologic-myopia.json"),
+    ),
+    (
+        "image-fundus-rvo.json",
+        include_str!("../../models/finding-sets/image-fundus-rvo.json"),
     ),
     (
         "ret-clip.json",
@@ -48,28 +81,23 @@ pub fn bundled(file: &str) -> Result<FindingSet, FindingSetError> {
     FindingSet::parse(json.as_bytes(), &format!("models/finding-sets/{file}"))
 }
 
-/// The serde tag of an architecture (`openai_clip`, `ret_clip`, `timm_vit`, `clip_tripartite`).
+/// The serde tag of an architecture (`openai_clip`, `ret_clip`, `timm_vit`, `clip_tripartite`,
+/// `resnet`).
 pub fn architecture_kind(architecture: &Architecture) -> &'static str {
     match architecture {
         Architecture::OpenaiClip { .. } => "openai_clip",
         Architecture::RetClip { .. } => "ret_clip",
         Architecture::TimmVit { .. } => "timm_vit",
         Architecture::ClipTripartite { .. } => "clip_tripartite",
-    }
-}
-
-/// The classes of a timm ViT's head, or 0 without one.
-fn head_classes(architecture: &Architecture) -> usize {
-    match architecture {
-        Architecture::TimmVit { config } => config.num_classes,
-        _ => 0,
+        Architecture::Resnet { .. } => "resnet",
     }
 }
 
 /// The set `fovea model import` attaches: EyeCLIP's classes to an OpenAI-style CLIP,
 /// RET-CLIP's diagnoses to RET-CLIP, and to a ViT with a head its outputs named by index
-/// (`output 0`, …) — which head a checkpoint has, only its user knows (`--findings`). A ViT
-/// without a head scores nothing: `None`.
+/// (`output 0`, …) — which head a checkpoint has, only its user knows (`--findings`). A ResNet
+/// with Image+Fundus's two-output MLP head gets the released pretraining head's normal vs
+/// abnormal; another head, numbered outputs. A model without a head scores nothing: `None`.
 pub fn default_for(architecture: &Architecture) -> Result<Option<FindingSet>, FindingSetError> {
     Ok(match architecture {
         Architecture::OpenaiClip { .. } => Some(bundled("eyeclip.json")?),
@@ -79,6 +107,11 @@ pub fn default_for(architecture: &Architecture) -> Result<Option<FindingSet>, Fi
             Some(numbered_head(config.num_classes))
         }
         Architecture::TimmVit { .. } => None,
+        Architecture::Resnet { config } => match (config.head, config.num_classes) {
+            (_, 0) | (ResNetHead::None, _) => None,
+            (ResNetHead::Mlp { .. }, 2) => Some(bundled("image-fundus.json")?),
+            (_, classes) => Some(numbered_head(classes)),
+        },
     })
 }
 
@@ -142,15 +175,14 @@ pub fn check_fits(
             set.architectures.join(", ")
         )));
     }
-    let has_text = !matches!(architecture, Architecture::TimmVit { .. });
-    if set.needs_text() && !has_text {
+    if set.needs_text() && !architecture.has_text_tower() {
         return Err(invalid(
             "it scores prompts, and this model has no text encoder (use a classifier head set)"
                 .to_string(),
         ));
     }
     if let Some(head) = &set.classifier {
-        let outputs = head_classes(architecture);
+        let outputs = architecture.head_classes();
         if outputs == 0 {
             return Err(invalid(
                 "it names a classifier head's outputs, and this model has no classifier head"

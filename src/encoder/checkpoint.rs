@@ -1,6 +1,9 @@
 //! Reading published checkpoints (safetensors, or PyTorch `.pt`/`.pth`) into the burn towers.
 //!
 //! Every architecture brings its own [`KeyRules`]; what all of them share is done here:
+//! - a PyTorch file's pickle is audited first ([`super::pickle_audit`]): one that names
+//!   anything but tensors, containers and module classes is refused;
+//! - a whole pickled model (`torch.save(model)`) is read as its `state_dict()`;
 //! - a PyTorch file's state dict is found at the top level or under `model_state_dict`,
 //!   `state_dict` or `model`;
 //! - `module.` (from `DataParallel` training) is stripped, then the architecture's renames apply
@@ -125,6 +128,7 @@ pub fn read_checkpoint(path: &Path) -> Result<RawCheckpoint, LoadError> {
             tensors: all_tensors(&mut store, path)?,
         });
     }
+    super::pickle_audit::audit_file(path).map_err(|e| read_error(path, e.to_string()))?;
     let keys = PytorchStore::from_file(path)
         .keys()
         .map_err(|e| read_error(path, e.to_string()))?;
@@ -322,13 +326,55 @@ fn check_complete(path: &Path, result: &ApplyResult) -> Result<(), LoadError> {
         return Ok(());
     }
     let missing: Vec<String> = result.missing.iter().map(|(key, _)| key.clone()).collect();
-    let errors: Vec<String> = result.errors.iter().map(|e| format!("{e:?}")).collect();
+    let errors: Vec<String> = result.errors.iter().map(describe_apply_error).collect();
+    let mut parts = Vec::new();
+    if !missing.is_empty() {
+        parts.push(format!("missing [{}]", first_of(&missing)));
+    }
+    if !errors.is_empty() {
+        parts.push(format!("shapes or types differ: {}", first_of(&errors)));
+    }
     Err(LoadError::Mismatch {
         path: path.to_path_buf(),
         details: format!(
-            "missing [{}]; errors [{}]",
-            missing.join(", "),
-            errors.join("; ")
+            "{}; is it a checkpoint of another architecture or size (--arch, --arch-config)?",
+            parts.join("; ")
         ),
     })
+}
+
+/// The first few items, then how many more: a checkpoint of another architecture differs in
+/// hundreds of keys, and the first ones say what it is.
+fn first_of(items: &[String]) -> String {
+    const SHOWN: usize = 8;
+    let mut text = items
+        .iter()
+        .take(SHOWN)
+        .cloned()
+        .collect::<Vec<_>>()
+        .join(", ");
+    if items.len() > SHOWN {
+        text.push_str(&format!(" and {} more", items.len() - SHOWN));
+    }
+    text
+}
+
+fn describe_apply_error(error: &burn_store::ApplyError) -> String {
+    match error {
+        burn_store::ApplyError::ShapeMismatch {
+            path,
+            expected,
+            found,
+        } => format!(
+            "{path} (model {:?}, file {:?})",
+            expected.as_slice(),
+            found.as_slice()
+        ),
+        burn_store::ApplyError::DTypeMismatch {
+            path,
+            expected,
+            found,
+        } => format!("{path} (model {expected:?}, file {found:?})"),
+        other => format!("{other:?}"),
+    }
 }

@@ -22,11 +22,23 @@ pub enum EmbedError {
         needed: usize,
     },
     /// The pack is an image model only.
-    #[error("the pack ({0}) has no text tower: it cannot embed text")]
+    #[error(
+        "this model ({0}) has no text encoder (no text tower): prompts, zero-shot scoring and text search need one"
+    )]
     NoTextTower(String),
     /// The shipped vocabulary is broken (a build problem).
     #[error("the shipped tokenizer vocabulary cannot be used: {0}")]
     Tokenizer(String),
+    /// The heatmap method does not apply to this architecture.
+    #[error("{method} is not available for {model}: {reason}")]
+    NotForArchitecture {
+        /// The method.
+        method: &'static str,
+        /// The pack's architecture, in words.
+        model: String,
+        /// Why, and what to use instead.
+        reason: &'static str,
+    },
     /// The result could not be read back from the device.
     #[error("the embedding could not be read back from the device: {0}")]
     Readback(String),
@@ -107,7 +119,7 @@ impl TextTokenizer {
                     .min(config.text.max_position_embeddings);
                 Ok((TextTokenizer::WordPiece(tokenizer), context))
             }
-            Architecture::TimmVit { .. } => {
+            Architecture::TimmVit { .. } | Architecture::Resnet { .. } => {
                 Err(EmbedError::NoTextTower(pack.manifest.name.clone()))
             }
         }

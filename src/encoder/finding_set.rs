@@ -277,7 +277,7 @@ pub struct FindingSet {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub note: Option<String>,
     /// Architectures the set is written for (`openai_clip`, `ret_clip`, `timm_vit`,
-    /// `clip_tripartite`); empty: any.
+    /// `clip_tripartite`, `resnet`); empty: any.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub architectures: Vec<String>,
     /// Prompt-pair findings.

@@ -15,6 +15,7 @@ use super::checkpoint::{LoadError, LoadReport, read_checkpoint};
 use super::clip::{Clip, ClipConfig};
 use super::clip_tripartite::{ClipTripartite, init_clip_tripartite};
 use super::preprocess::Preprocess;
+use super::resnet::{ResNet, ResNetConfig, ResNetHead, load_resnet_checkpoint};
 use super::ret_clip::{
     RetClip, RetClipConfig, TripartiteHeads, TripartiteText, load_ret_clip_checkpoint,
 };
@@ -52,6 +53,11 @@ pub enum Architecture {
     ClipTripartite {
         /// Tower sizes; the heads follow from them.
         config: ClipConfig,
+    },
+    /// torchvision ResNet (Image+Fundus): pooled features and optionally a head; no text.
+    Resnet {
+        /// Depth, widths and head.
+        config: ResNetConfig,
     },
 }
 
@@ -104,6 +110,38 @@ impl Architecture {
                     "no head (features only)".to_string()
                 }
             ),
+            Architecture::Resnet { config } => format!(
+                "torchvision {}: image {} px, stem width {}, feature {}, {}",
+                config.depth_name(),
+                config.image_size,
+                config.base_width,
+                config.feature_width(),
+                match config.head {
+                    ResNetHead::None => "no head (features only)".to_string(),
+                    ResNetHead::Linear => format!("{}-class linear head", config.num_classes),
+                    ResNetHead::Mlp { hidden } => format!(
+                        "{}-class MLP head (hidden {hidden}, Image+Fundus)",
+                        config.num_classes
+                    ),
+                }
+            ),
+        }
+    }
+
+    /// Whether the architecture has a text tower (prompts, zero-shot, text search).
+    pub fn has_text_tower(&self) -> bool {
+        !matches!(
+            self,
+            Architecture::TimmVit { .. } | Architecture::Resnet { .. }
+        )
+    }
+
+    /// Outputs of the classifier head, 0 without one.
+    pub fn head_classes(&self) -> usize {
+        match self {
+            Architecture::TimmVit { config } => config.num_classes,
+            Architecture::Resnet { config } => config.num_classes,
+            _ => 0,
         }
     }
 
@@ -118,6 +156,7 @@ impl Architecture {
             Architecture::ClipTripartite { config } => {
                 PackModel::ClipTripartite(Box::new(init_clip_tripartite(config, device)))
             }
+            Architecture::Resnet { config } => PackModel::Resnet(Box::new(config.init(device))),
         }
     }
 
@@ -134,6 +173,9 @@ impl Architecture {
             Architecture::ClipTripartite { config } => {
                 Preprocess::squash_clip(config.vision.image_size as u32)
             }
+            Architecture::Resnet { config } => {
+                Preprocess::squash_imagenet(config.image_size as u32)
+            }
         }
     }
 }
@@ -149,6 +191,8 @@ pub enum PackModel {
     TimmVit(Box<TimmVit>),
     /// CLIP with tripartite heads.
     ClipTripartite(Box<ClipTripartite>),
+    /// torchvision ResNet.
+    Resnet(Box<ResNet>),
 }
 
 impl PackModel {
@@ -161,6 +205,7 @@ impl PackModel {
             PackModel::RetClip(m) => m.encode_image(images),
             PackModel::TimmVit(m) => m.forward(images).features,
             PackModel::ClipTripartite(m) => m.encode_image(images),
+            PackModel::Resnet(m) => m.encode_image(images),
         }
     }
 
@@ -169,7 +214,7 @@ impl PackModel {
         match self {
             PackModel::RetClip(m) => Some(&m.heads),
             PackModel::ClipTripartite(m) => Some(&m.heads),
-            PackModel::OpenaiClip(_) | PackModel::TimmVit(_) => None,
+            PackModel::OpenaiClip(_) | PackModel::TimmVit(_) | PackModel::Resnet(_) => None,
         }
     }
 
@@ -191,7 +236,17 @@ impl PackModel {
                 let text = m.encode_text(ids);
                 Some((text.patient.clone(), Some(text)))
             }
-            PackModel::TimmVit(_) => None,
+            PackModel::TimmVit(_) | PackModel::Resnet(_) => None,
+        }
+    }
+
+    /// The classifier head's logits for pooled features `[batch, width]`, for models with a
+    /// head (a fine-tuned RETFound, Image+Fundus).
+    pub fn head_logits(&self, features: Tensor<2>) -> Option<Tensor<2>> {
+        match self {
+            PackModel::TimmVit(m) => m.head.as_ref().map(|h| h.forward(features)),
+            PackModel::Resnet(m) => m.head(features),
+            _ => None,
         }
     }
 }
@@ -446,6 +501,9 @@ pub fn import_checkpoint(
         Architecture::TimmVit { config } => Architecture::TimmVit {
             config: config.fitted_to(&raw),
         },
+        Architecture::Resnet { config } => Architecture::Resnet {
+            config: config.fitted_to(&raw),
+        },
         other => other,
     };
     let finding_set = match &options.finding_set {
@@ -465,6 +523,7 @@ pub fn import_checkpoint(
         )?,
         PackModel::RetClip(m) => load_ret_clip_checkpoint(m, checkpoint, raw)?,
         PackModel::TimmVit(m) => load_timm_checkpoint(m, checkpoint, raw)?,
+        PackModel::Resnet(m) => load_resnet_checkpoint(m, checkpoint, raw)?,
         PackModel::ClipTripartite(_) => {
             return Err(PackError::NotImportable(
                 "CLIP with tripartite heads is trained by Fovea (fovea train-demo), not imported"
@@ -525,6 +584,7 @@ pub fn write_pack(
             PackModel::RetClip(m) => m.save_into(&mut store),
             PackModel::TimmVit(m) => m.save_into(&mut store),
             PackModel::ClipTripartite(m) => m.save_into(&mut store),
+            PackModel::Resnet(m) => m.save_into(&mut store),
         };
         saved.map_err(|e| PackError::Write {
             path: weights_path.to_path_buf(),
@@ -684,6 +744,7 @@ pub fn load_pack(pack: &Path, device: &Device) -> Result<LoadedPack, PackError> 
         PackModel::RetClip(m) => m.load_from(&mut store),
         PackModel::TimmVit(m) => m.load_from(&mut store),
         PackModel::ClipTripartite(m) => m.load_from(&mut store),
+        PackModel::Resnet(m) => m.load_from(&mut store),
     };
     let result = result.map_err(|e| LoadError::Read {
         path: weights_path.clone(),

@@ -82,6 +82,21 @@ impl Preprocess {
         }
     }
 
+    /// Image+Fundus (a ResNet-50 at 512 px): squash to `size` × `size`, ImageNet mean/std.
+    /// The authors' released code names `image_size = 512` and imports albumentations, whose
+    /// `Resize` squashes and whose `Normalize` defaults to ImageNet's mean/std; their transform
+    /// itself is not published. Fovea resamples with PIL's bicubic (its one resampler) where
+    /// albumentations would use OpenCV's bilinear.
+    pub fn squash_imagenet(size: u32) -> Self {
+        Preprocess {
+            resize: ResizeMode::Squash,
+            resize_px: size,
+            crop_px: size,
+            mean: IMAGENET_MEAN,
+            std: IMAGENET_STD,
+        }
+    }
+
     /// The model's input side in pixels.
     pub fn size(&self) -> u32 {
         self.crop_px

@@ -136,7 +136,21 @@ impl EncoderSession {
 
     /// Whether the pack can embed text.
     pub fn has_text(&self) -> bool {
-        !matches!(self.pack.model, PackModel::TimmVit(_))
+        self.pack.manifest.architecture.has_text_tower()
+    }
+
+    /// Whether the image model is a CNN (ResNet): classic Grad-CAM on its last stage, no
+    /// attention maps.
+    pub fn is_convolutional(&self) -> bool {
+        matches!(self.pack.model, PackModel::Resnet(_))
+    }
+
+    fn not_for_cnn(&self, method: &'static str) -> EmbedError {
+        EmbedError::NotForArchitecture {
+            method,
+            model: self.pack.manifest.architecture.describe(),
+            reason: "it reads a vision transformer's attention maps, and this model is a CNN; use classic Grad-CAM",
+        }
     }
 
     fn input(&self, images: &[&image::RgbImage]) -> Tensor<4> {
@@ -170,6 +184,7 @@ impl EncoderSession {
                 let grid = side / m.patch_embed.proj.kernel_size[0].max(1);
                 (vec![m.forward(input).attention], (grid, grid))
             }
+            PackModel::Resnet(_) => return Err(self.not_for_cnn("attention rollout")),
         };
         let mut rollout: Option<Vec<f64>> = None;
         let mut tokens = 0;
@@ -276,6 +291,9 @@ impl EncoderSession {
             PackModel::RetClip(m) => (&m.visual, Some(&m.heads)),
             PackModel::TimmVit(_) => {
                 return Err(EmbedError::NoTextTower(self.pack.manifest.name.clone()));
+            }
+            PackModel::Resnet(_) => {
+                return Err(self.not_for_cnn("gradient-weighted attention"));
             }
         };
         let (mut x, grid) = visual.input_tokens(input);
@@ -412,14 +430,88 @@ impl EncoderSession {
     /// The classifier head's logits for one image's features (packs with a head, e.g. a
     /// fine-tuned RETFound), else `None`.
     pub fn head_logits(&self, features: &[f32]) -> Result<Option<Vec<f32>>, EmbedError> {
-        let PackModel::TimmVit(m) = &self.pack.model else {
-            return Ok(None);
+        match self
+            .pack
+            .model
+            .head_logits(row_tensor(features, &self.opened.device))
+        {
+            Some(logits) => to_rows(logits).map(|mut r| Some(r.remove(0))),
+            None => Ok(None),
+        }
+    }
+
+    /// Classic Grad-CAM (Selvaraju et al. 2017) of a CNN's classifier head, on the last stage
+    /// (`layer4`): `A` its activation, `y` the score; channel weights `α_c = mean_ij ∂y/∂A_cij`
+    /// (burn's autodiff), map `relu(Σ_c α_c A_c)` at the stage's resolution, scaled to [0, 1]
+    /// (all zeros when nothing supports the class). The score is the logit of the one class
+    /// in `classes`, or for several, the finding's logit `log Σ_F p − log Σ_¬F p` over the
+    /// head's softmax. Runs on a second copy of the model on the autodiff device.
+    pub fn head_grad_cam(
+        &self,
+        image: &image::RgbImage,
+        classes: &[usize],
+    ) -> Result<PatchGrid, EmbedError> {
+        let PackModel::Resnet(_) = &self.pack.model else {
+            return Err(EmbedError::NotForArchitecture {
+                method: "classic Grad-CAM on a classifier head",
+                model: self.pack.manifest.architecture.describe(),
+                reason: "it is built for CNNs; for a vision transformer use the prompt-based maps",
+            });
         };
-        let Some(head) = &m.head else {
-            return Ok(None);
+        let device = self.opened.device.clone().autodiff();
+        let loaded = self
+            .with_gradients
+            .get_or_init(|| load_pack(&self.pack_dir, &device).map_err(|e| e.to_string()))
+            .as_ref()
+            .map_err(|e| EmbedError::Readback(e.clone()))?;
+        let PackModel::Resnet(model) = &loaded.model else {
+            return Err(EmbedError::Readback(
+                "the autodiff copy is another model".to_string(),
+            ));
         };
-        to_rows(head.forward(row_tensor(features, &self.opened.device)))
-            .map(|mut r| Some(r.remove(0)))
+        let input = self.input_on(&[image], &device);
+        // The stages run without a graph; the activation is the leaf whose gradient is read.
+        let activation = model.feature_map(input).detach().require_grad();
+        let logits = model
+            .head(super::resnet::ResNet::pool(activation.clone()))
+            .ok_or_else(|| EmbedError::Readback("this model has no classifier head".to_string()))?;
+        let [_, outputs] = logits.dims();
+        if classes.is_empty() || classes.iter().any(|&c| c >= outputs) {
+            return Err(EmbedError::Readback(format!(
+                "classes {classes:?} are not outputs of this {outputs}-output head"
+            )));
+        }
+        let score = if let [class] = classes {
+            logits.narrow(1, *class, 1).sum()
+        } else {
+            let mask: Vec<f32> = (0..outputs)
+                .map(|c| if classes.contains(&c) { 1.0 } else { 0.0 })
+                .collect();
+            let mask = Tensor::<2>::from_data(TensorData::new(mask, [1, outputs]), &device);
+            let max = logits.clone().max_dim(1).detach();
+            let e = (logits - max).exp();
+            let inside = (e.clone() * mask.clone()).sum();
+            let outside = (e * (mask.neg() + 1.0)).sum();
+            inside.log() - outside.log()
+        };
+        let grads = score.backward();
+        let gradient = activation.grad(&grads).ok_or_else(|| {
+            EmbedError::Readback("no gradient reached the last stage".to_string())
+        })?;
+        let [_, channels, rows, columns] = gradient.dims();
+        let weights = gradient
+            .reshape([1, channels, rows * columns])
+            .mean_dim(2)
+            .reshape([1, channels, 1, 1]);
+        let activation = activation.detach();
+        let weights = Tensor::<4>::from_data(weights.into_data(), &activation.device());
+        let cam = burn::tensor::activation::relu((activation * weights).sum_dim(1))
+            .reshape([rows * columns]);
+        let values = cam
+            .into_data()
+            .try_to_vec::<f32>()
+            .map_err(|e| EmbedError::Readback(format!("{e:?}")))?;
+        Ok(grid_of(values, (rows, columns)))
     }
 
     /// Scores this finding set instead of the manifest's (the pack on disk is not changed).

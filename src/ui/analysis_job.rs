@@ -10,7 +10,7 @@ use std::time::{Duration, Instant};
 
 use crate::analysis::engine::{Analyzer, PatientResult, add_zero_shot};
 use crate::analysis::findings::ModelStamp;
-use crate::analysis::heatmap::{Heatmap, HeatmapMethod, heatmap};
+use crate::analysis::heatmap::{Heatmap, HeatmapMethod, can_aim_at, heatmap, methods_for};
 use crate::analysis::zero_shot::ZeroShot;
 use crate::encoder::device::OpenedDevice;
 use crate::encoder::session::EncoderSession;
@@ -80,8 +80,11 @@ pub struct ModelInfo {
     pub intended_use: String,
     /// `(id, name)` of the pack's findings.
     pub findings: Vec<(String, String)>,
-    /// `(id, name)` of the findings a Grad-CAM or relevance map can aim at (text-based ones).
+    /// `(id, name)` of the findings a Grad-CAM or relevance map can aim at (text-based ones;
+    /// head findings for a CNN).
     pub heat_findings: Vec<(String, String)>,
+    /// The heatmap methods the model supports, the default first.
+    pub heat_methods: Vec<HeatmapMethod>,
     /// The finding set's name and source, when the pack names one.
     pub finding_set: Option<String>,
     /// Whether the pack describes the images it was validated on (the domain check).
@@ -377,8 +380,9 @@ fn open_model(
             .scorer()
             .finding_names()
             .into_iter()
-            .filter(|(id, _)| analyzer.heat_target(id).is_some())
+            .filter(|(id, _)| can_aim_at(&analyzer, id))
             .collect(),
+        heat_methods: methods_for(&analyzer),
         domain_described: manifest.domain.is_some(),
         card: pack_card(pack, &analyzer),
         finding_set: manifest

@@ -29,15 +29,19 @@ impl FoveaApp {
                     .text("opacity")
                     .fixed_decimals(2),
             );
+            let methods = match &self.jobs.model {
+                ModelStatus::Ready(info) => info.heat_methods.clone(),
+                _ => vec![
+                    HeatmapMethod::GradCam,
+                    HeatmapMethod::Relevance,
+                    HeatmapMethod::AttentionRollout,
+                ],
+            };
             let method = &mut self.view.settings.heatmap_method;
             egui::ComboBox::new("heatmap method", "method")
                 .selected_text(method.label())
                 .show_ui(ui, |ui| {
-                    for m in [
-                        HeatmapMethod::GradCam,
-                        HeatmapMethod::Relevance,
-                        HeatmapMethod::AttentionRollout,
-                    ] {
+                    for m in methods {
                         ui.selectable_value(method, m, m.label());
                     }
                 });

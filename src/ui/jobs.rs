@@ -219,6 +219,13 @@ impl FoveaApp {
             match event {
                 AnalysisEvent::Ready(info) => {
                     self.view.heat_finding = info.heat_findings.first().map(|(id, _)| id.clone());
+                    if let Some(&default) = info.heat_methods.first()
+                        && !info
+                            .heat_methods
+                            .contains(&self.view.settings.heatmap_method)
+                    {
+                        self.view.settings.heatmap_method = default;
+                    }
                     start_library =
                         Some((info.stamp.name.clone(), info.stamp.weights_sha256.clone()));
                     self.jobs.model = ModelStatus::Ready(info);

@@ -21,6 +21,7 @@ mod model_pack;
 mod plain_images;
 mod published_keys;
 mod pydicom_files;
+mod resnet;
 mod retclip;
 mod rooms;
 mod support;

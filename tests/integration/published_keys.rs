@@ -1,4 +1,5 @@
-//! Full-size RET-CLIP (ViT-B/16 + RoBERTa-wwm-ext-base-chinese + heads) and RETFound (ViT-L/16:
+//! Full-size RET-CLIP (ViT-B/16 + RoBERTa-wwm-ext-base-chinese + heads), Image+Fundus (torchvision
+//! ResNet-50 with the authors' MLP head) and RETFound (ViT-L/16:
 //! fine-tuned classifier, and MAE pretraining with its decoder) load every key and shape the
 //! reference implementations' state dicts hold (tests/data/reference/*_state_dict_keys.json,
 //! written by tests/reference/), through the same key rules as a real import — so a published
@@ -11,6 +12,7 @@ use std::path::Path;
 use burn::prelude::*;
 use burn::tensor::{DType, TensorData};
 use fovea::encoder::checkpoint::RawCheckpoint;
+use fovea::encoder::resnet::{ResNetConfig, load_resnet_checkpoint};
 use fovea::encoder::ret_clip::{RetClipConfig, load_ret_clip_checkpoint};
 use fovea::encoder::timm_vit::{TimmVitConfig, VitPool, load_timm_checkpoint};
 
@@ -120,4 +122,39 @@ fn full_size_retfound_classifier_and_mae_load_every_reference_key() {
     assert!(decoder > 100, "the MAE decoder is in the reference list");
     assert_eq!(report.dropped.len(), decoder);
     assert_eq!(report.loaded, mae.len() - decoder);
+}
+
+#[test]
+fn full_size_image_fundus_resnet50_loads_every_torchvision_key() {
+    let keys = keys(
+        "image_fundus_state_dict_keys.json",
+        "/image_fundus_resnet50",
+    );
+    // torchvision's resnet50 has 320 state-dict entries with fc; the MLP head adds 7.
+    assert!(keys.len() > 320, "{} keys", keys.len());
+    let raw = zeros_checkpoint(&keys, "module.");
+    let config = ResNetConfig::image_fundus(2).fitted_to(&raw);
+    assert_eq!(config, ResNetConfig::image_fundus(2), "the published sizes");
+    assert_eq!(config.feature_width(), 2048);
+    let mut model = config.init(&Device::flex());
+    let report = load_resnet_checkpoint(
+        &mut model,
+        Path::new("resnet50_512_ImageNet+Fundus.pth"),
+        raw,
+    )
+    .expect("every key fits");
+    let counters = keys
+        .keys()
+        .filter(|k| k.ends_with("num_batches_tracked"))
+        .count();
+    assert_eq!(
+        counters, 54,
+        "53 BatchNorm2d layers and the head's BatchNorm1d"
+    );
+    assert_eq!(report.dropped.len(), counters);
+    assert_eq!(
+        report.loaded,
+        keys.len() - counters,
+        "every other key is used"
+    );
 }
