@@ -1,9 +1,10 @@
 //! Benchmark: image-tower latency (batch 1) and throughput (batch 16) for the CLIP ViT-B/32,
-//! B/16 and L/14 and RETFound's timm ViT-L/16 (`l16`) on the CPU backend and on wgpu. Run by `benches/run_encoder_speed.sh`, which
+//! B/16 and L/14, RETFound's timm ViT-L/16 (`l16`) and Image+Fundus's ResNet-50 at 512 px
+//! (`r50`) on the CPU backend and on wgpu. Run by `benches/run_encoder_speed.sh`, which
 //! times PyTorch (open_clip) on the same machine in the same run. Weights are random: speed
 //! does not depend on their values.
 //!
-//! Usage: `encoder_speed [b32,b16,l14,l16] [cpu,wgpu]`
+//! Usage: `encoder_speed [b32,b16,l14,l16,r50] [cpu,wgpu]`
 
 mod common;
 
@@ -19,6 +20,7 @@ use fovea::encoder::timm_vit::{TimmVitConfig, VitPool};
 enum Tower {
     Clip(fovea::encoder::clip_vision::ClipVision),
     Timm(fovea::encoder::timm_vit::TimmVit),
+    Resnet(fovea::encoder::resnet::ResNet),
 }
 
 impl Tower {
@@ -26,14 +28,27 @@ impl Tower {
         match self {
             Tower::Clip(m) => m.forward(x),
             Tower::Timm(m) => m.forward(x).features,
+            // Features and the head's logits, as `analyze` computes them.
+            Tower::Resnet(m) => {
+                let features = m.encode_image(x);
+                m.head(features.clone()).unwrap_or(features)
+            }
+        }
+    }
+
+    fn input_px(&self) -> usize {
+        match self {
+            Tower::Resnet(_) => 512,
+            _ => 224,
         }
     }
 }
 
 fn time_batch(model: &Tower, device: &Device, batch: usize, repeats: usize) -> Duration {
+    let side = model.input_px();
     let input = || {
         Tensor::<4>::random(
-            [batch, 3, 224, 224],
+            [batch, 3, side, side],
             burn::tensor::Distribution::Normal(0.0, 1.0),
             device,
         )
@@ -69,9 +84,16 @@ fn main() -> anyhow::Result<()> {
                 "l16" => {
                     Tower::Timm(TimmVitConfig::vit_large_patch16(VitPool::Avg, 5).init(device))
                 }
+                "r50" => Tower::Resnet(
+                    fovea::encoder::resnet::ResNetConfig::image_fundus(2).init(device),
+                ),
                 other => anyhow::bail!("unknown model {other}"),
             };
-            let repeats = if model_name.starts_with('l') { 3 } else { 5 };
+            let repeats = if model_name.starts_with('l') || model_name == "r50" {
+                3
+            } else {
+                5
+            };
             let one = time_batch(&model, &opened.device, 1, repeats);
             let sixteen = time_batch(&model, &opened.device, 16, repeats.min(3));
             println!(

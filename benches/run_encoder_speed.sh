@@ -6,7 +6,7 @@ cd "$(dirname "$0")/.."
 source packaging/env.sh
 venv=${FOVEA_REFERENCE_VENV:-$HOME/.cache/fovea-venv}
 [ -x "$venv/bin/python" ] || python3 -m venv "$venv"
-"$venv/bin/pip" install -q torch open-clip-torch timm
+"$venv/bin/pip" install -q torch torchvision open-clip-torch timm
 cargo build --release --locked --bench encoder_speed
 bench=$(ls -t "$CARGO_TARGET_DIR"/release/deps/encoder_speed-* | grep -v '\.d$' | head -1)
 echo "machine: $(nproc) cores, $(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2 | xargs); torch threads: $("$venv/bin/python" -c 'import torch; print(torch.get_num_threads())')"

@@ -66,7 +66,7 @@ impl ZeroShot {
     pub fn new(session: &EncoderSession) -> Result<Self, ZeroShotError> {
         if !session.has_text() {
             return Err(ZeroShotError::Disabled(
-                "the pack has no text tower".to_string(),
+                "it has no text encoder".to_string(),
             ));
         }
         let probes = session.text_vectors(PROBES)?;

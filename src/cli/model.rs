@@ -164,7 +164,7 @@ pub fn run(command: &ModelCommand) -> anyhow::Result<ExitCode> {
                 writeln!(
                     stdout,
                     "dropped training-only keys: {}",
-                    manifest.provenance.dropped_keys.join(", ")
+                    summarize_keys(&manifest.provenance.dropped_keys)
                 )?;
             }
             Ok(ExitCode::SUCCESS)
@@ -425,4 +425,52 @@ fn merge_json(base: &mut serde_json::Value, overrides: serde_json::Value) {
         }
         (base, overrides) => *base = overrides,
     }
+}
+
+/// Keys for people: listed when few; when many, as patterns with the layer numbers folded
+/// (`layerN.N.bnN.num_batches_tracked × 48`), the full list being in the pack's manifest.
+fn summarize_keys(keys: &[String]) -> String {
+    const LISTED: usize = 12;
+    if keys.len() <= LISTED {
+        return keys.join(", ");
+    }
+    let mut patterns: std::collections::BTreeMap<String, usize> = std::collections::BTreeMap::new();
+    for key in keys {
+        let pattern: String = key
+            .split('.')
+            .map(|part| {
+                let mut folded = String::with_capacity(part.len());
+                let mut in_digits = false;
+                for c in part.chars() {
+                    if c.is_ascii_digit() {
+                        if !in_digits {
+                            folded.push('N');
+                        }
+                        in_digits = true;
+                    } else {
+                        folded.push(c);
+                        in_digits = false;
+                    }
+                }
+                folded
+            })
+            .collect::<Vec<_>>()
+            .join(".");
+        *patterns.entry(pattern).or_default() += 1;
+    }
+    let parts: Vec<String> = patterns
+        .iter()
+        .map(|(pattern, n)| {
+            if *n == 1 {
+                pattern.clone()
+            } else {
+                format!("{pattern} × {n}")
+            }
+        })
+        .collect();
+    format!(
+        "{} keys: {} (all named in the pack's manifest.json)",
+        keys.len(),
+        parts.join(", ")
+    )
 }

@@ -11,7 +11,7 @@ use std::time::{Duration, Instant};
 use crate::analysis::engine::{Analyzer, PatientResult, add_zero_shot};
 use crate::analysis::findings::ModelStamp;
 use crate::analysis::heatmap::{Heatmap, HeatmapMethod, can_aim_at, heatmap, methods_for};
-use crate::analysis::zero_shot::ZeroShot;
+use crate::analysis::zero_shot::{ZeroShot, ZeroShotError};
 use crate::encoder::device::OpenedDevice;
 use crate::encoder::session::EncoderSession;
 use crate::study::model::Patient;
@@ -369,7 +369,11 @@ fn open_model(
             return None;
         }
     };
-    let zero_shot = ZeroShot::new(analyzer.session()).map_err(|e| e.to_string());
+    // "Free text is off for this model: <reason>." — the reason alone.
+    let zero_shot = ZeroShot::new(analyzer.session()).map_err(|e| match e {
+        ZeroShotError::Disabled(reason) => reason,
+        other => other.to_string(),
+    });
     let manifest = analyzer.session().manifest();
     let info = ModelInfo {
         stamp: analyzer.stamp().clone(),

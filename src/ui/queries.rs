@@ -7,7 +7,7 @@ use super::analysis_job::{HeatKey, HeatSource};
 use super::app::FoveaApp;
 use super::display::WindowLevel;
 use super::settings::Settings;
-use super::status::{HeatState, LibraryStatus, PatientStatus, Pixels, ShownFrame};
+use super::status::{HeatState, LibraryStatus, ModelStatus, PatientStatus, Pixels, ShownFrame};
 use super::view_transform::ViewTransform;
 use crate::analysis::engine::{ImageResult, PatientResult};
 use crate::study::model::{ImageRecord, Patient};
@@ -140,6 +140,14 @@ impl FoveaApp {
         match self.session.heatmaps.get(&self.eye_heat_key(eye)?)? {
             HeatState::Ready(_, heatmap) => Some((heatmap.peak(), heatmap.finding.clone())),
             _ => None,
+        }
+    }
+
+    /// The heatmap methods the loaded model offers (empty before it is loaded).
+    pub fn heatmap_methods(&self) -> Vec<crate::analysis::heatmap::HeatmapMethod> {
+        match &self.jobs.model {
+            ModelStatus::Ready(info) => info.heat_methods.clone(),
+            _ => Vec::new(),
         }
     }
 

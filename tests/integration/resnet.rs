@@ -271,3 +271,63 @@ fn bad_checkpoints_are_refused_naming_the_problem() {
         "a ResNet-50 is not a ResNet-18, said briefly: {deeper}"
     );
 }
+
+/// Retrieval with a CNN pack: a library built on the demo patients with the Image+Fundus
+/// pack (its pooled 2048-style feature as the embedding) finds an image's own case first, at
+/// image and eye level; a text query says the model has no text encoder.
+#[test]
+fn a_case_library_built_with_an_image_fundus_pack_finds_similar_cases() {
+    let dir = tempfile::tempdir().expect("tmp");
+    let (pack, _) = import(
+        dir.path(),
+        "image-fundus",
+        "tiny_image_fundus_dataparallel.pth",
+    );
+    let root = std::path::PathBuf::from(env!("CARGO_MANIFEST_DIR"));
+    let fovea = env!("CARGO_BIN_EXE_fovea");
+    let library = dir.path().join("library");
+    let built = std::process::Command::new(fovea)
+        .args(["library", "build"])
+        .arg(root.join("assets/demo/dicom"))
+        .arg("--labels")
+        .arg(root.join("assets/demo/ground_truth.json"))
+        .arg("--out")
+        .arg(&library)
+        .arg("--pack")
+        .arg(&pack)
+        .args(["--device", "cpu"])
+        .output()
+        .expect("build runs");
+    assert_succeeded(&built);
+    let search = |args: &[&str]| {
+        std::process::Command::new(fovea)
+            .args(["library", "search"])
+            .arg(&library)
+            .args(args)
+            .arg("--pack")
+            .arg(&pack)
+            .args(["--device", "cpu", "--json"])
+            .output()
+            .expect("search runs")
+    };
+    let fundus = root.join("assets/demo/dicom/SYN010001/SYN010001_OD_fundus.dcm");
+    let fundus = fundus.to_string_lossy();
+    for (args, level) in [
+        (vec!["--image", &*fundus, "--k", "3"], "image"),
+        (vec!["--image", &*fundus, "--eye-level", "--k", "3"], "eye"),
+    ] {
+        let output = search(&args);
+        assert_succeeded(&output);
+        let json: serde_json::Value = serde_json::from_slice(&output.stdout).expect("json");
+        assert_eq!(json["level"], level, "{json}");
+        let first = &json["hits"][0];
+        assert!(
+            first.to_string().contains("SYN010001"),
+            "{level}: the query's own case comes first: {json}"
+        );
+    }
+    let text = search(&["--text", "drusen"]);
+    assert!(!text.status.success());
+    let stderr = String::from_utf8_lossy(&text.stderr);
+    assert!(stderr.contains("no text encoder"), "{stderr}");
+}

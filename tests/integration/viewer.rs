@@ -872,3 +872,69 @@ fn the_pack_card_shows_a_validated_packs_report() {
         let _ = picture.save(std::env::temp_dir().join("fovea_pack_card.png"));
     }
 }
+
+/// The tiny Image+Fundus-layout checkpoint (whole DataParallel model, seeded by
+/// tests/reference/resnet_reference.py) imported at its 256 px, made once.
+fn image_fundus_pack() -> &'static PathBuf {
+    static PACK: std::sync::OnceLock<(tempfile::TempDir, PathBuf)> = std::sync::OnceLock::new();
+    &PACK
+        .get_or_init(|| {
+            let dir = tempfile::tempdir().expect("temp dir");
+            let pack = dir.path().join("image-fundus");
+            let fovea::encoder::pack::Architecture::Resnet { mut config } =
+                fovea::encoder::presets::preset("image-fundus").expect("preset")
+            else {
+                panic!("a ResNet preset")
+            };
+            config.image_size = 256;
+            fovea::encoder::pack::import_checkpoint(
+                &crate::support::reference_path("tiny_image_fundus_dataparallel.pth"),
+                fovea::encoder::pack::Architecture::Resnet { config },
+                &pack,
+                &fovea::encoder::pack::ImportOptions {
+                    name: "Image+Fundus layout (tiny, seeded)".to_string(),
+                    version: "test".to_string(),
+                    intended_use: fovea::encoder::pack::IMPORTED_INTENDED_USE.to_string(),
+                    finding_set: None,
+                },
+            )
+            .expect("imports");
+            (dir, pack)
+        })
+        .1
+}
+
+/// A CNN pack: its head finding per eye, uncalibrated; the heatmap is classic Grad-CAM (the
+/// only method offered) aimed at that finding; free text says there is no text encoder.
+#[test]
+fn screen_grad_cam_of_an_image_fundus_layout_pack() {
+    let mut harness = rendered(ViewerConfig {
+        paths: vec![root().join("assets/demo/dicom")],
+        pack: image_fundus_pack().clone(),
+        library: None,
+        model_on: ModelPlacement::Cpu,
+        pixel_stable: true,
+    });
+    step_until(&mut harness, "the analysis and pixels", |app| {
+        app.analysis_finished() && !app.decoding()
+    });
+    for eye in [Eye::Right, Eye::Left] {
+        let ids = harness.state().eye_finding_ids(eye);
+        assert!(ids.contains(&"abnormal"), "{eye:?}: {ids:?}");
+    }
+    assert!(harness.query_all_by_label_contains("uncalibrated").count() >= 2);
+    assert_eq!(harness.query_all_by_label_contains("REFER").count(), 0);
+    harness.get_by_label_contains("Free text is off for this model: it has no text encoder.");
+    assert_eq!(
+        harness.state().heatmap_methods(),
+        vec![fovea::analysis::heatmap::HeatmapMethod::GradCam],
+        "rollout and relevance are for ViTs"
+    );
+    harness.key_press(egui::Key::H);
+    step_until(&mut harness, "the Grad-CAM maps", |app| {
+        app.shown_heatmap(Eye::Right).is_some() && app.shown_heatmap(Eye::Left).is_some()
+    });
+    let (_, finding) = harness.state().shown_heatmap(Eye::Right).expect("a map");
+    assert_eq!(finding.as_deref(), Some("abnormal"));
+    harness.snapshot("viewer_image_fundus_grad_cam");
+}

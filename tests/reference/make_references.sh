@@ -19,3 +19,5 @@ fi
 "$venv/bin/pip" install -q timm cn_clip transformers
 "$venv/bin/python" "$here/timm_vit_reference.py"
 "$venv/bin/python" "$here/retclip_reference.py"
+"$venv/bin/pip" install -q torchvision
+"$venv/bin/python" "$here/resnet_reference.py"
