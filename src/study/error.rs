@@ -81,6 +81,9 @@ pub enum StudyError {
         /// Frames in the image.
         frames: u32,
     },
+    /// A Heidelberg `.vol` file that cannot be read (the error names the file).
+    #[error(transparent)]
+    Vol(#[from] super::heidelberg_vol::VolError),
 }
 
 crate::path_error::from_path_error!(

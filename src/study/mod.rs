@@ -14,6 +14,7 @@ pub mod dicomdir;
 pub mod error;
 pub mod grading;
 pub mod group;
+pub mod heidelberg_vol;
 pub mod jobs;
 pub mod jpeg;
 pub mod model;

@@ -61,6 +61,8 @@ pub enum EyeSource {
     Sidecar,
     /// The file name follows a convention (`_OD`, `_OS`, `right`, `left`, `_R`, `_L`).
     FileName,
+    /// A vendor header's scan position (Heidelberg `.vol` ScanPosition).
+    ScanPosition,
     /// Nothing said which eye: the user has to set it.
     NotDetermined,
 }
@@ -123,13 +125,46 @@ pub enum ImageSource {
         /// The file.
         path: PathBuf,
     },
+    /// One part of a Heidelberg Spectralis `.vol` export.
+    HeidelbergVol {
+        /// The file.
+        path: PathBuf,
+        /// The B-scans or the SLO.
+        part: VolPart,
+        /// A key made from the scan's ID, standing in for a SOP Instance UID (the OCT's
+        /// localizer reference names the SLO by it).
+        instance_uid: String,
+    },
+}
+
+/// Which image of a `.vol` file.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum VolPart {
+    /// The OCT B-scans (a volume).
+    Bscans,
+    /// The IR SLO.
+    Slo,
 }
 
 impl ImageSource {
     /// The file the pixels live in.
     pub fn path(&self) -> &std::path::Path {
         match self {
-            ImageSource::Dicom { path, .. } | ImageSource::Plain { path } => path,
+            ImageSource::Dicom { path, .. }
+            | ImageSource::Plain { path }
+            | ImageSource::HeidelbergVol { path, .. } => path,
+        }
+    }
+
+    /// The SOP Instance UID (DICOM) or the key standing in for one (`.vol`).
+    pub fn instance_uid(&self) -> Option<&str> {
+        match self {
+            ImageSource::Dicom {
+                sop_instance_uid, ..
+            } => Some(sop_instance_uid),
+            ImageSource::HeidelbergVol { instance_uid, .. } => Some(instance_uid),
+            ImageSource::Plain { .. } => None,
         }
     }
 }

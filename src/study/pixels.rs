@@ -95,6 +95,19 @@ pub struct DecodedImage {
     pub colour: ColourModel,
     /// The samples.
     pub samples: Samples,
+    /// Per frame, the device's layer boundaries where the file carries them (Heidelberg
+    /// `.vol`); empty otherwise.
+    pub vendor_layers: Vec<Vec<LayerBoundary>>,
+}
+
+/// One vendor layer boundary across a B-scan: a row position per column (A-scan), `None`
+/// where the device found none.
+#[derive(Debug, Clone, PartialEq)]
+pub struct LayerBoundary {
+    /// The vendor's name (ILM, BM, RNFL, …).
+    pub name: String,
+    /// Row (from the top, sub-pixel) per column.
+    pub rows: Vec<Option<f32>>,
 }
 
 impl DecodedImage {
@@ -201,7 +214,62 @@ pub fn decode_image(record: &ImageRecord) -> Result<DecodedImage, StudyError> {
     match &record.source {
         ImageSource::Dicom { path, .. } => decode_dicom_file(path),
         ImageSource::Plain { path } => decode_plain_file(path),
+        ImageSource::HeidelbergVol { path, part, .. } => decode_vol_file(path, *part),
     }
+}
+
+/// Decodes one part of a Heidelberg `.vol` file: the SLO as stored (8-bit grey), or the
+/// B-scans through the vendor's display transform (the fourth root, 16 bits; see
+/// [`super::heidelberg_vol`]) with their layer boundaries.
+pub fn decode_vol_file(
+    path: &Path,
+    part: super::model::VolPart,
+) -> Result<DecodedImage, StudyError> {
+    use super::heidelberg_vol::{LAYER_NAMES, display_u16, read};
+    let vol = read(path)?;
+    let h = &vol.header;
+    Ok(match part {
+        super::model::VolPart::Slo => DecodedImage {
+            columns: h.slo_width as u32,
+            rows: h.slo_height as u32,
+            frames: 1,
+            channels: 1,
+            bits_stored: 8,
+            colour: ColourModel::Monochrome2,
+            samples: Samples::U8(vol.slo),
+            vendor_layers: Vec::new(),
+        },
+        super::model::VolPart::Bscans => DecodedImage {
+            columns: h.size_x as u32,
+            rows: h.size_z as u32,
+            frames: vol.bscans.len() as u32,
+            channels: 1,
+            bits_stored: 16,
+            colour: ColourModel::Monochrome2,
+            samples: Samples::U16(
+                vol.bscans
+                    .iter()
+                    .flat_map(|b| b.values.iter().map(|v| display_u16(*v)))
+                    .collect(),
+            ),
+            vendor_layers: vol
+                .bscans
+                .into_iter()
+                .map(|b| {
+                    b.layers
+                        .into_iter()
+                        .enumerate()
+                        .map(|(k, rows)| LayerBoundary {
+                            name: LAYER_NAMES
+                                .get(k)
+                                .map_or_else(|| format!("layer {k}"), |n| (*n).to_string()),
+                            rows,
+                        })
+                        .collect()
+                })
+                .collect(),
+        },
+    })
 }
 
 /// Decodes every frame of a DICOM file.
@@ -335,6 +403,7 @@ pub fn decode_dicom_file(path: &Path) -> Result<DecodedImage, StudyError> {
         bits_stored: if bits_allocated == 1 { 1 } else { bits_stored },
         colour,
         samples,
+        vendor_layers: Vec::new(),
     })
 }
 
@@ -483,6 +552,7 @@ pub fn decode_plain_file(path: &Path) -> Result<DecodedImage, StudyError> {
         bits_stored,
         colour,
         samples,
+        vendor_layers: Vec::new(),
     })
 }
 
@@ -499,6 +569,7 @@ mod tests {
             bits_stored,
             colour,
             samples,
+            vendor_layers: Vec::new(),
         }
     }
 

@@ -13,6 +13,7 @@ use super::error::{StudyError, error_chain};
 use super::group::group_into_patients;
 use super::model::{Catalog, UnreadableFile};
 use super::plain::{is_plain_image, read_plain_image};
+use crate::path_error::AtPath;
 
 /// How far a scan has come.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -26,6 +27,8 @@ pub struct ScanProgress {
 /// What became of one file.
 enum FileOutcome {
     Image(Box<ScannedImage>),
+    /// Several images from one file (a `.vol` export: its OCT volume and its SLO).
+    Images(Vec<ScannedImage>),
     Directory(Vec<PathBuf>),
     Skipped(String),
     Failed(String),
@@ -72,6 +75,7 @@ pub fn scan_paths_with(
         for (path, outcome) in outcomes {
             match outcome {
                 FileOutcome::Image(image) => scanned.push(*image),
+                FileOutcome::Images(images) => scanned.extend(images),
                 FileOutcome::Directory(files) => {
                     catalog.media_directories.push(path);
                     queue.extend(files);
@@ -221,6 +225,11 @@ fn examine_file_inner(path: &Path) -> Result<FileOutcome, StudyError> {
             )),
         });
     }
+    if super::heidelberg_vol::has_vol_magic(&file_start(path)?) {
+        return Ok(FileOutcome::Images(super::heidelberg_vol::scanned_images(
+            path,
+        )?));
+    }
     if is_plain_image(path) {
         return Ok(FileOutcome::Image(Box::new(read_plain_image(path)?)));
     }
@@ -238,6 +247,18 @@ fn examine_file_inner(path: &Path) -> Result<FileOutcome, StudyError> {
     Ok(FileOutcome::Skipped(
         "not a DICOM file or a supported image".into(),
     ))
+}
+
+/// The first bytes of a file (fewer when it is shorter).
+fn file_start(path: &Path) -> Result<Vec<u8>, StudyError> {
+    use std::io::Read;
+    let mut head = Vec::with_capacity(16);
+    std::fs::File::open(path)
+        .at_path(path)?
+        .take(16)
+        .read_to_end(&mut head)
+        .at_path(path)?;
+    Ok(head)
 }
 
 fn has_image_twin(json: &Path) -> bool {

@@ -16,6 +16,7 @@ pub mod noise;
 pub mod oct;
 pub mod samples;
 pub mod truth;
+pub mod vol_writer;
 
 use std::path::{Path, PathBuf};
 

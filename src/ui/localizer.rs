@@ -1,7 +1,7 @@
 //! An OCT volume's B-scans on its localizer (SLO or fundus): which localizer image, and which
 //! B-scan line is nearest to a clicked point.
 
-use crate::study::model::{BscanLocation, ImagePoint, ImageRecord, ImageSource};
+use crate::study::model::{BscanLocation, ImagePoint, ImageRecord};
 
 /// The localizer image of `oct` among `candidates` (matched by SOP Instance UID).
 pub fn localizer_of<'a>(
@@ -9,9 +9,9 @@ pub fn localizer_of<'a>(
     candidates: impl IntoIterator<Item = &'a ImageRecord>,
 ) -> Option<&'a ImageRecord> {
     let uid = &oct.localizer.as_ref()?.sop_instance_uid;
-    candidates.into_iter().find(|r| {
-        matches!(&r.source, ImageSource::Dicom { sop_instance_uid, .. } if sop_instance_uid == uid)
-    })
+    candidates
+        .into_iter()
+        .find(|r| r.source.instance_uid() == Some(uid.as_str()))
 }
 
 /// Distance from `p` to the segment `a`–`b`.

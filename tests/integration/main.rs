@@ -15,6 +15,7 @@ mod dependencies;
 mod eyeclip_checkpoint;
 mod finding_sets;
 mod gpu_device;
+mod heidelberg_vol;
 mod jobs;
 mod library;
 mod model_pack;

@@ -19,6 +19,8 @@ Outputs (committed, tests/data/reference/):
   features and logits; the ResNet-18's; and, for preprocess_photo.png through Fovea's
   Image+Fundus preprocessing (squash to the input size with PIL bicubic, ImageNet mean/std),
   the logits and the Grad-CAM map;
+- tiny_legacy.pth, tiny_legacy_malicious.pth: PyTorch's legacy (pre-1.6, non-zip) format,
+  a small state dict and one whose pickle calls os.system, for the pickle audit;
 - image_fundus_state_dict_keys.json: keys and shapes of a full-size Image+Fundus ResNet-50
   (torchvision resnet50 with the authors' head), for the key-coverage test.
 """
@@ -117,7 +119,15 @@ class Payload:
         return (os.system, ("echo this checkpoint ran code",))
 
 
+def legacy_files():
+    legacy = {"fc.weight": torch.arange(6, dtype=torch.float32).reshape(2, 3), "fc.bias": torch.zeros(2)}
+    torch.save(legacy, os.path.join(OUT, "tiny_legacy.pth"), _use_new_zipfile_serialization=False)
+    torch.save({"model": Payload()}, os.path.join(OUT, "tiny_legacy_malicious.pth"),
+               _use_new_zipfile_serialization=False)
+
+
 def main():
+    legacy_files()
     torch.manual_seed(3)  # a seed whose class-1 Grad-CAM is not all zeros (random nets give one-signed maps)
     model = narrow(Bottleneck, [3, 4, 6, 3], 8, image_fundus_head)
     perturb(model)
