@@ -20,7 +20,7 @@ use fovea::encoder::timm_vit::{TimmVitConfig, VitPool};
 enum Tower {
     Clip(fovea::encoder::clip_vision::ClipVision),
     Timm(fovea::encoder::timm_vit::TimmVit),
-    Resnet(fovea::encoder::resnet::ResNet),
+    Resnet(Box<fovea::encoder::resnet::ResNet>),
 }
 
 impl Tower {
@@ -85,9 +85,9 @@ fn main() -> anyhow::Result<()> {
                 "l16" => {
                     Tower::Timm(TimmVitConfig::vit_large_patch16(VitPool::Avg, 5).init(device))
                 }
-                "r50" => Tower::Resnet(
+                "r50" => Tower::Resnet(Box::new(
                     fovea::encoder::resnet::ResNetConfig::image_fundus(2).init(device),
-                ),
+                )),
                 other => anyhow::bail!("unknown model {other}"),
             };
             let repeats = if model_name.starts_with('l') || model_name == "r50" {

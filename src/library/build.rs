@@ -218,11 +218,18 @@ fn case_of(
 
 /// A JPEG thumbnail of the analyzed frame and the fingerprint of the source (bytes + frame).
 fn thumbnail_and_source(record: &ImageRecord, frame: u32) -> Result<(Vec<u8>, String), String> {
-    let path = record.source.path();
-    let bytes = std::fs::read(path).map_err(|e| e.to_string())?;
+    let bytes = std::fs::read(record.source.file()).map_err(|e| e.to_string())?;
     let mut hasher = Sha256::new();
     hasher.update(&bytes);
     hasher.update(frame.to_le_bytes());
+    if let crate::study::model::ImageSource::HeidelbergVol {
+        part: crate::study::model::VolPart::Slo,
+        ..
+    } = &record.source
+    {
+        // The SLO and the first B-scan live in one file: tell them apart.
+        hasher.update(b"slo");
+    }
     let source: String = hasher
         .finalize()
         .iter()

@@ -425,6 +425,27 @@ pub fn display_u16(value: f32) -> u16 {
     (value.min(1.0).powf(0.25) * 65_535.0).round() as u16
 }
 
+/// Each B-scan's line on the SLO in mm (start, end), read from the B-scan headers only.
+pub fn read_lines(path: &Path, header: &VolHeader) -> Result<Vec<[(f64, f64); 2]>, VolError> {
+    use std::io::{Read, Seek, SeekFrom};
+    let io = |source| VolError::Io {
+        path: path.to_path_buf(),
+        source,
+    };
+    let mut file = std::fs::File::open(path).map_err(io)?;
+    let mut lines = Vec::with_capacity(header.num_bscans);
+    let mut head = [0_u8; 48];
+    for i in 0..header.num_bscans {
+        file.seek(SeekFrom::Start(header.bscan_offset(i) as u64))
+            .map_err(io)?;
+        file.read_exact(&mut head).map_err(io)?;
+        let f = Fields(&head);
+        let v = |o| f.f64(o).unwrap_or(0.0);
+        lines.push([(v(16), v(24)), (v(32), v(40))]);
+    }
+    Ok(lines)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -455,163 +476,4 @@ mod tests {
         let error = parse(&bytes, Path::new("x.vol")).expect_err("too short");
         assert!(error.to_string().contains("2048-byte header"), "{error}");
     }
-}
-
-/// Each B-scan's line on the SLO in mm (start, end), read from the B-scan headers only.
-pub fn read_lines(path: &Path, header: &VolHeader) -> Result<Vec<[(f64, f64); 2]>, VolError> {
-    use std::io::{Read, Seek, SeekFrom};
-    let io = |source| VolError::Io {
-        path: path.to_path_buf(),
-        source,
-    };
-    let mut file = std::fs::File::open(path).map_err(io)?;
-    let mut lines = Vec::with_capacity(header.num_bscans);
-    let mut head = [0_u8; 48];
-    for i in 0..header.num_bscans {
-        file.seek(SeekFrom::Start(header.bscan_offset(i) as u64))
-            .map_err(io)?;
-        file.read_exact(&mut head).map_err(io)?;
-        let f = Fields(&head);
-        let v = |o| f.f64(o).unwrap_or(0.0);
-        lines.push([(v(16), v(24)), (v(32), v(40))]);
-    }
-    Ok(lines)
-}
-
-/// The two images of a `.vol` file for the studies tree: its OCT volume (with its B-scans'
-/// lines on the SLO) and its SLO.
-pub fn scanned_images(path: &Path) -> Result<Vec<super::dicom_meta::ScannedImage>, VolError> {
-    use super::model::{
-        BscanLocation, EyeSource, ImagePoint, ImageRecord, ImageSource, LocalizerReference,
-        Modality, PatientInfo, PixelSpacingMm, StudyInfo, VolPart,
-    };
-    let (header, _) = read_header(path)?;
-    let lines = read_lines(path, &header)?;
-    let key = if header.scan_id.is_empty() {
-        path.display().to_string()
-    } else {
-        header.scan_id.clone()
-    };
-    let slo_uid = format!("vol:{key}:slo");
-    let patient_id = if header.patient_id.is_empty() {
-        format!("file:{}", path.display())
-    } else {
-        header.patient_id.clone()
-    };
-    let (eye, eye_source) = match header.eye() {
-        Some(eye) => (eye, EyeSource::ScanPosition),
-        None => (super::model::Eye::Unknown, EyeSource::NotDetermined),
-    };
-    let to_px = |(x, y): (f64, f64)| ImagePoint {
-        x: if header.slo_scale_x_mm > 0.0 {
-            x / header.slo_scale_x_mm
-        } else {
-            x
-        },
-        y: if header.slo_scale_y_mm > 0.0 {
-            y / header.slo_scale_y_mm
-        } else {
-            y
-        },
-    };
-    let description = Some(format!(
-        "Heidelberg Spectralis raw export ({})",
-        header.version
-    ));
-    let record = |part: VolPart| {
-        let (modality, columns, rows, frames, bits, spacing, localizer) = match part {
-            VolPart::Bscans => (
-                Modality::Oct,
-                header.size_x,
-                header.size_z,
-                header.num_bscans,
-                16,
-                (header.scale_z_mm, header.scale_x_mm),
-                Some(LocalizerReference {
-                    sop_instance_uid: slo_uid.clone(),
-                    bscan_locations: lines
-                        .iter()
-                        .enumerate()
-                        .map(|(frame_index, [a, b])| BscanLocation {
-                            frame_index,
-                            points: vec![to_px(*a), to_px(*b)],
-                        })
-                        .collect(),
-                }),
-            ),
-            VolPart::Slo => (
-                Modality::SloIr,
-                header.slo_width,
-                header.slo_height,
-                1,
-                8,
-                (header.slo_scale_y_mm, header.slo_scale_x_mm),
-                None,
-            ),
-        };
-        ImageRecord {
-            source: ImageSource::HeidelbergVol {
-                path: path.to_path_buf(),
-                part,
-                instance_uid: match part {
-                    VolPart::Bscans => format!("vol:{key}:oct"),
-                    VolPart::Slo => slo_uid.clone(),
-                },
-            },
-            modality,
-            eye,
-            eye_source,
-            acquisition_datetime: header.exam_datetime.clone(),
-            columns: columns as u32,
-            rows: rows as u32,
-            frames: frames as u32,
-            samples_per_pixel: 1,
-            bits_allocated: bits,
-            photometric_interpretation: "MONOCHROME2".to_string(),
-            pixel_spacing_mm: (spacing.0 > 0.0 && spacing.1 > 0.0).then_some(PixelSpacingMm {
-                row_mm: spacing.0,
-                column_mm: spacing.1,
-            }),
-            series_instance_uid: Some(format!("vol:{key}")),
-            frame_of_reference_uid: Some(format!("vol:{key}")),
-            localizer,
-            description: description.clone(),
-        }
-    };
-    let study_date = header.visit_date.clone().or_else(|| {
-        header
-            .exam_datetime
-            .as_ref()
-            .map(|t| t[..10].replace('-', ""))
-    });
-    let study = StudyInfo {
-        instance_uid: format!(
-            "vol:{patient_id}:{}",
-            study_date.clone().unwrap_or_else(|| key.clone())
-        ),
-        date: study_date,
-        description: Some("Heidelberg Spectralis (.vol)".to_string()),
-        accession_number: None,
-        institution: None,
-    };
-    let patient = PatientInfo {
-        id: patient_id,
-        name: None,
-        birth_date: header.birth_date.clone(),
-        sex: None,
-    };
-    let mut images = Vec::with_capacity(2);
-    if header.num_bscans > 0 {
-        images.push(super::dicom_meta::ScannedImage {
-            patient: patient.clone(),
-            study: study.clone(),
-            record: record(VolPart::Bscans),
-        });
-    }
-    images.push(super::dicom_meta::ScannedImage {
-        patient,
-        study,
-        record: record(VolPart::Slo),
-    });
-    Ok(images)
 }

@@ -22,6 +22,7 @@ pub mod pixels;
 pub mod plain;
 pub mod scan;
 pub mod sop_class;
+pub mod vol_records;
 
 pub use error::StudyError;
 pub use model::{Catalog, Eye, ImageRecord, Modality, Patient};

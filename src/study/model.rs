@@ -127,8 +127,11 @@ pub enum ImageSource {
     },
     /// One part of a Heidelberg Spectralis `.vol` export.
     HeidelbergVol {
-        /// The file.
+        /// The image's identity in the viewer and in results: the file for the B-scans, the
+        /// file with `#slo` appended for the SLO (two images live in one file).
         path: PathBuf,
+        /// The file.
+        file: PathBuf,
         /// The B-scans or the SLO.
         part: VolPart,
         /// A key made from the scan's ID, standing in for a SOP Instance UID (the OCT's
@@ -154,6 +157,14 @@ impl ImageSource {
             ImageSource::Dicom { path, .. }
             | ImageSource::Plain { path }
             | ImageSource::HeidelbergVol { path, .. } => path,
+        }
+    }
+
+    /// The file to read: [`Self::path`] except for a `.vol` SLO, whose path names its part.
+    pub fn file(&self) -> &std::path::Path {
+        match self {
+            ImageSource::HeidelbergVol { file, .. } => file,
+            other => other.path(),
         }
     }
 

@@ -214,7 +214,7 @@ pub fn decode_image(record: &ImageRecord) -> Result<DecodedImage, StudyError> {
     match &record.source {
         ImageSource::Dicom { path, .. } => decode_dicom_file(path),
         ImageSource::Plain { path } => decode_plain_file(path),
-        ImageSource::HeidelbergVol { path, part, .. } => decode_vol_file(path, *part),
+        ImageSource::HeidelbergVol { file, part, .. } => decode_vol_file(file, *part),
     }
 }
 

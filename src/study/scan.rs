@@ -226,7 +226,7 @@ fn examine_file_inner(path: &Path) -> Result<FileOutcome, StudyError> {
         });
     }
     if super::heidelberg_vol::has_vol_magic(&file_start(path)?) {
-        return Ok(FileOutcome::Images(super::heidelberg_vol::scanned_images(
+        return Ok(FileOutcome::Images(super::vol_records::scanned_images(
             path,
         )?));
     }

@@ -24,6 +24,7 @@ pub(super) enum Command {
     SetFrame { path: PathBuf, frame: u32 },
     StepFrame { eye: Eye, delta: i32 },
     ToggleOverlay,
+    ToggleVendorLayers,
     ZoomActive(f32),
     ResetViews,
     ToggleLinked,
@@ -99,6 +100,9 @@ impl FoveaApp {
                 }
                 Command::ToggleOverlay => {
                     self.view.settings.overlay_on = !self.view.settings.overlay_on
+                }
+                Command::ToggleVendorLayers => {
+                    self.view.settings.vendor_layers_on = !self.view.settings.vendor_layers_on
                 }
                 Command::ZoomActive(factor) => {
                     let eye = self.view.hovered_eye.unwrap_or(self.view.active_eye);

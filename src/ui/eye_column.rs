@@ -80,6 +80,16 @@ impl FoveaApp {
             if ui.button("Reset view (0)").clicked() {
                 self.commands.push(Command::ResetViews);
             }
+            let mut layers = self.view.settings.vendor_layers_on;
+            if ui
+                .checkbox(&mut layers, "Vendor layers")
+                .on_hover_text(
+                    "the OCT device's own layer boundaries (ILM, BM, RNFL…), where the file carries them (Heidelberg .vol)",
+                )
+                .changed()
+            {
+                self.commands.push(Command::ToggleVendorLayers);
+            }
         });
         if self.view.settings.overlay_on {
             let note = self.heat_note();
@@ -187,11 +197,12 @@ impl FoveaApp {
                     frame: shown - 1,
                 });
             }
-            let localizer =
-                localizer_of(record, self.session.catalog.patients[index].images()).cloned();
-            if let Some(localizer) = localizer {
-                self.localizer_ui(ui, record, &localizer, frame);
-            }
+        }
+        // An OCT scan on its localizer — a volume, or a single B-scan (a `.vol` line scan).
+        let localizer =
+            localizer_of(record, self.session.catalog.patients[index].images()).cloned();
+        if let Some(localizer) = localizer {
+            self.localizer_ui(ui, record, &localizer, frame);
         }
         self.main_view_ui(ui, record, eye);
     }
@@ -245,6 +256,12 @@ impl FoveaApp {
             &mut window,
             &input,
         );
+        if self.view.settings.vendor_layers_on
+            && let Some(layers) = shown.decoded.vendor_layers.get(shown.frame as usize)
+        {
+            let image_px = egui::vec2(record.columns as f32, record.rows as f32);
+            vendor_layers_ui(ui, out.rect, &view, image_px, layers);
+        }
         if out.response.clicked() || out.response.drag_started() {
             self.commands.push(Command::Activate(eye));
         }
@@ -340,4 +357,68 @@ fn colour_bar_ui(ui: &mut egui::Ui) {
     }
     ui.painter().add(egui::Shape::mesh(mesh));
     ui.label("high relevance");
+}
+
+/// Colours of the vendor's boundaries, in file order (ILM, BM, RNFL, then the rest).
+const LAYER_COLOURS: [egui::Color32; 6] = [
+    egui::Color32::from_rgb(255, 80, 80),
+    egui::Color32::from_rgb(80, 160, 255),
+    egui::Color32::from_rgb(80, 230, 120),
+    egui::Color32::from_rgb(255, 200, 0),
+    egui::Color32::from_rgb(220, 120, 255),
+    egui::Color32::from_rgb(0, 220, 220),
+];
+
+/// The device's layer boundaries over a B-scan: one line per boundary, broken where the
+/// device found none, and the boundaries' names (bottom right).
+fn vendor_layers_ui(
+    ui: &egui::Ui,
+    rect: egui::Rect,
+    view: &ViewTransform,
+    image_px: egui::Vec2,
+    layers: &[crate::study::pixels::LayerBoundary],
+) {
+    if layers.is_empty() {
+        return;
+    }
+    let painter = ui.painter_at(rect);
+    let to_screen = |column: usize, row: f32| {
+        let uv = egui::pos2((column as f32 + 0.5) / image_px.x, (row + 0.5) / image_px.y);
+        view.image_to_screen(rect, image_px, uv)
+    };
+    let mut legend = Vec::new();
+    for (k, layer) in layers.iter().enumerate() {
+        let colour = LAYER_COLOURS[k % LAYER_COLOURS.len()];
+        let stroke = egui::Stroke::new(1.5, colour);
+        let mut run: Vec<egui::Pos2> = Vec::new();
+        for (column, row) in layer.rows.iter().enumerate() {
+            match row {
+                Some(row) => run.push(to_screen(column, *row)),
+                None => {
+                    if run.len() > 1 {
+                        painter.add(egui::Shape::line(std::mem::take(&mut run), stroke));
+                    }
+                    run.clear();
+                }
+            }
+        }
+        if run.len() > 1 {
+            painter.add(egui::Shape::line(run, stroke));
+        }
+        let found = layer.rows.iter().filter(|r| r.is_some()).count();
+        legend.push((
+            if found == 0 {
+                format!("{} (not found)", layer.name)
+            } else {
+                layer.name.clone()
+            },
+            colour,
+        ));
+    }
+    let font = egui::FontId::proportional(11.0);
+    let mut at = rect.right_bottom() + egui::vec2(-8.0, -8.0);
+    for (name, colour) in legend.iter().rev() {
+        painter.text(at, egui::Align2::RIGHT_BOTTOM, name, font.clone(), *colour);
+        at.y -= 14.0;
+    }
 }

@@ -26,6 +26,8 @@ pub struct Settings {
     pub heatmap_method: HeatmapMethod,
     /// Both eyes zoom and pan together.
     pub linked: bool,
+    /// The device's layer boundaries drawn on OCT B-scans that carry them (Heidelberg `.vol`).
+    pub vendor_layers_on: bool,
     /// The patient list is shown.
     pub patient_list_open: bool,
     /// Where the last open dialog was.
@@ -42,6 +44,7 @@ impl Default for Settings {
             overlay_opacity: 0.5,
             heatmap_method: HeatmapMethod::GradCam,
             linked: false,
+            vendor_layers_on: true,
             patient_list_open: true,
             last_folder: None,
             recent: Vec::new(),

@@ -21,7 +21,7 @@ fn the_real_vol_files_open_as_od_oct_with_an_slo_localizer_and_vendor_layers() {
     };
     for name in ["valid.vol", "spectralis_716_0.vol"] {
         let path = dir.join(name);
-        let catalog = scan_paths(&[path.clone()]);
+        let catalog = scan_paths(std::slice::from_ref(&path));
         assert!(
             catalog.unreadable.is_empty(),
             "{name}: {:?}",
@@ -38,6 +38,12 @@ fn the_real_vol_files_open_as_od_oct_with_an_slo_localizer_and_vendor_layers() {
             .find(|r| r.modality == Modality::SloIr)
             .expect("an SLO image");
         assert_eq!((oct.eye, slo.eye), (Eye::Right, Eye::Right), "{name}");
+        assert_ne!(
+            oct.source.path(),
+            slo.source.path(),
+            "two images, two identities"
+        );
+        assert_eq!(oct.source.file(), slo.source.file(), "one file");
         assert_eq!((oct.columns, oct.rows, oct.frames), (768, 496, 1));
         assert_eq!((slo.columns, slo.rows), (768, 768));
         let spacing = oct.pixel_spacing_mm.expect("ScaleX/ScaleZ");
