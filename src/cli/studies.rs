@@ -7,9 +7,11 @@ use std::process::ExitCode;
 use crate::study::model::{Catalog, ImageRecord};
 use crate::study::scan_paths;
 
-/// Scans and prints; exit status 2 when some files could not be read.
+/// Scans and prints; exit status 2 when some files could not be read, or when a file named
+/// on the command line was skipped (it is printed with the reason: the user asked for it).
 pub fn run(paths: &[PathBuf], json: bool) -> anyhow::Result<ExitCode> {
     let catalog = scan_paths(paths);
+    let named_but_skipped = named_files_skipped(paths, &catalog);
     let stdout = std::io::stdout();
     let mut out = stdout.lock();
     if json {
@@ -17,12 +19,41 @@ pub fn run(paths: &[PathBuf], json: bool) -> anyhow::Result<ExitCode> {
         writeln!(out)?;
     } else {
         write_tree(&mut out, &catalog)?;
+        if !named_but_skipped.is_empty() {
+            writeln!(out, "skipped (named on the command line):")?;
+            for file in &named_but_skipped {
+                writeln!(out, "  {}: {}", file.path.display(), file.reason)?;
+            }
+        }
     }
-    Ok(if catalog.unreadable.is_empty() {
-        ExitCode::SUCCESS
-    } else {
-        ExitCode::from(2)
-    })
+    Ok(
+        if catalog.unreadable.is_empty() && named_but_skipped.is_empty() {
+            ExitCode::SUCCESS
+        } else {
+            ExitCode::from(2)
+        },
+    )
+}
+
+/// The skipped files that were named themselves (not found inside a named folder).
+fn named_files_skipped<'a>(
+    paths: &[PathBuf],
+    catalog: &'a Catalog,
+) -> Vec<&'a crate::study::model::UnreadableFile> {
+    let named: Vec<PathBuf> = paths
+        .iter()
+        .filter(|p| p.is_file())
+        .filter_map(|p| p.canonicalize().ok())
+        .collect();
+    catalog
+        .skipped
+        .iter()
+        .filter(|f| {
+            f.path
+                .canonicalize()
+                .is_ok_and(|c| named.iter().any(|n| *n == c))
+        })
+        .collect()
 }
 
 /// Writes the catalog as an indented tree a person can read.

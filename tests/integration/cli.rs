@@ -42,6 +42,36 @@ fn studies_reports_unreadable_files_and_exits_two() {
     );
 }
 
+/// A file named on the command line that is skipped is printed with its reason, and the exit
+/// status says so; the same file inside a named folder is only counted as skipped.
+#[test]
+fn studies_names_a_skipped_file_that_was_asked_for() {
+    let dir = tempfile::tempdir().expect("tmp");
+    let odd = dir.path().join("export.lei");
+    std::fs::write(&odd, b"not an image at all").expect("write");
+    let output = fovea().arg("studies").arg(&odd).output().expect("run");
+    assert_eq!(
+        output.status.code(),
+        Some(2),
+        "a named file that was skipped"
+    );
+    let text = String::from_utf8_lossy(&output.stdout);
+    assert!(
+        text.contains("export.lei: not a DICOM file or a supported image"),
+        "{text}"
+    );
+    let folder = fovea()
+        .arg("studies")
+        .arg(dir.path())
+        .output()
+        .expect("run");
+    assert_eq!(
+        folder.status.code(),
+        Some(0),
+        "in a folder, skipping is normal"
+    );
+}
+
 #[test]
 fn studies_on_a_missing_path_says_so() {
     let output = fovea()
