@@ -16,7 +16,7 @@ use crate::encoder::pack::{
     read_manifest, write_pack_with_weights_of,
 };
 use crate::encoder::presets::{ARCH_NAMES, preset};
-use crate::study::dicom_meta::has_dicom_magic;
+use crate::study::dicom_meta::is_dicom;
 use crate::study::pixels::{decode_dicom_file, decode_plain_file};
 use crate::validation::pack::ValidateRequest;
 
@@ -286,7 +286,7 @@ fn embed(
     }
     let mut frames = Vec::new();
     for path in images {
-        let decoded = if has_dicom_magic(path)? {
+        let decoded = if is_dicom(path)? {
             decode_dicom_file(path)?
         } else {
             decode_plain_file(path)?

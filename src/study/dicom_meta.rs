@@ -63,13 +63,7 @@ pub fn has_dicom_magic(path: &Path) -> Result<bool, StudyError> {
 
 /// Reads a DICOM file's metadata (everything before Pixel Data) and classifies it.
 pub fn read_dicom_file(path: &Path) -> Result<DicomFileKind, StudyError> {
-    let obj = OpenFileOptions::new()
-        .read_until(tags::PIXEL_DATA)
-        .open_file(path)
-        .map_err(|e| StudyError::DicomParse {
-            path: path.to_path_buf(),
-            message: error_chain(&e),
-        })?;
+    let (obj, raw) = open_dicom(path, Some(tags::PIXEL_DATA))?;
     let meta = obj.meta();
     let transfer_syntax_uid = meta.transfer_syntax().trim_end_matches('\0').to_string();
     let sop_class_uid = text(&obj, tags::SOP_CLASS_UID).unwrap_or_else(|| {
@@ -107,11 +101,49 @@ pub fn read_dicom_file(path: &Path) -> Result<DicomFileKind, StudyError> {
         },
         &sop_class_uid,
     )?;
+    let mut record = record;
+    if raw {
+        const NOTE: &str = "raw data set, no file meta";
+        record.description = Some(match record.description.take() {
+            Some(d) => format!("{d} ({NOTE})"),
+            None => NOTE.to_string(),
+        });
+    }
     Ok(DicomFileKind::Image(Box::new(ScannedImage {
         patient: patient_info(dataset),
         study: study_info(dataset),
         record,
     })))
+}
+
+/// Whether a file is DICOM: a Part 10 file, or a raw data set (no preamble, no file meta;
+/// [`super::raw_dicom`]).
+pub fn is_dicom(path: &Path) -> Result<bool, StudyError> {
+    Ok(has_dicom_magic(path)? || super::raw_dicom::detect_file(path)?.is_some())
+}
+
+/// Opens a DICOM file — Part 10, or a raw data set — up to `until` when given; the flag is
+/// true for a raw data set.
+pub fn open_dicom(
+    path: &Path,
+    until: Option<dicom_core::Tag>,
+) -> Result<(dicom_object::DefaultDicomObject, bool), StudyError> {
+    if !has_dicom_magic(path)?
+        && let Some(encoding) = super::raw_dicom::detect_file(path)?
+    {
+        return Ok((super::raw_dicom::open_raw(path, encoding)?, true));
+    }
+    let mut options = OpenFileOptions::new();
+    if let Some(tag) = until {
+        options = options.read_until(tag);
+    }
+    let obj = options
+        .open_file(path)
+        .map_err(|e| StudyError::DicomParse {
+            path: path.to_path_buf(),
+            message: error_chain(&e),
+        })?;
+    Ok((obj, false))
 }
 
 fn required_uint(

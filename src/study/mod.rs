@@ -20,6 +20,7 @@ pub mod jpeg;
 pub mod model;
 pub mod pixels;
 pub mod plain;
+pub mod raw_dicom;
 pub mod scan;
 pub mod sop_class;
 pub mod vol_records;

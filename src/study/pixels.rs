@@ -7,7 +7,7 @@
 use std::path::Path;
 
 use dicom_dictionary_std::{tags, uids};
-use dicom_object::{InMemDicomObject, OpenFileOptions};
+use dicom_object::InMemDicomObject;
 use dicom_pixeldata::{PixelDecoder, PixelRepresentation, PlanarConfiguration};
 
 use super::attributes::{floats, text};
@@ -274,12 +274,7 @@ pub fn decode_vol_file(
 
 /// Decodes every frame of a DICOM file.
 pub fn decode_dicom_file(path: &Path) -> Result<DecodedImage, StudyError> {
-    let obj = OpenFileOptions::new()
-        .open_file(path)
-        .map_err(|e| StudyError::DicomParse {
-            path: path.to_path_buf(),
-            message: error_chain(&e),
-        })?;
+    let (obj, _) = super::dicom_meta::open_dicom(path, None)?;
     let fail = |message: String| StudyError::PixelDecode {
         path: path.to_path_buf(),
         message,

@@ -8,7 +8,7 @@ use std::path::{Path, PathBuf};
 use std::sync::Mutex;
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 
-use super::dicom_meta::{DicomFileKind, ScannedImage, has_dicom_magic, read_dicom_file};
+use super::dicom_meta::{DicomFileKind, ScannedImage, is_dicom, read_dicom_file};
 use super::error::{StudyError, error_chain};
 use super::group::group_into_patients;
 use super::model::{Catalog, UnreadableFile};
@@ -216,7 +216,7 @@ fn examine_file_inner(path: &Path) -> Result<FileOutcome, StudyError> {
     {
         return Ok(FileOutcome::Skipped("sidecar of an image".into()));
     }
-    if has_dicom_magic(path)? {
+    if is_dicom(path)? {
         return Ok(match read_dicom_file(path)? {
             DicomFileKind::Image(image) => FileOutcome::Image(image),
             DicomFileKind::Directory(files) => FileOutcome::Directory(files),

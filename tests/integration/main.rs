@@ -22,6 +22,7 @@ mod model_pack;
 mod plain_images;
 mod published_keys;
 mod pydicom_files;
+mod raw_dicom;
 mod resnet;
 mod retclip;
 mod rooms;
