@@ -95,6 +95,17 @@ pub fn write_tree(out: &mut impl Write, catalog: &Catalog) -> std::io::Result<()
             }
         }
     }
+    let by_name = catalog.patients.iter().flat_map(|p| p.images()).any(|i| {
+        i.eye_source == crate::study::model::EyeSource::FileName
+            && matches!(i.source, crate::study::model::ImageSource::Plain { .. })
+    });
+    if by_name {
+        writeln!(
+            out,
+            "plain images: patient and eye from file names ({})",
+            crate::study::file_names::PATTERNS_IN_WORDS
+        )?;
+    }
     if !catalog.unreadable.is_empty() {
         writeln!(out, "unreadable:")?;
         for file in &catalog.unreadable {

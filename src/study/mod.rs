@@ -12,6 +12,7 @@ pub mod attributes;
 pub mod dicom_meta;
 pub mod dicomdir;
 pub mod error;
+pub mod file_names;
 pub mod grading;
 pub mod group;
 pub mod heidelberg_vol;

@@ -101,19 +101,35 @@ pub fn read_plain_image(path: &Path) -> Result<ScannedImage, StudyError> {
         || folder_sidecar
             .as_ref()
             .is_some_and(|s| s.patient_id.is_some());
+    let from_name = path
+        .file_stem()
+        .and_then(|s| s.to_str())
+        .and_then(super::file_names::parse_stem);
     let (eye, eye_source) = match merged.eye {
         Some(eye) => (eye, EyeSource::Sidecar),
-        None => match eye_from_file_name(path) {
+        None => match from_name
+            .as_ref()
+            .map(|m| m.eye)
+            .or_else(|| eye_from_file_name(path))
+        {
             Some(eye) => (eye, EyeSource::FileName),
             None => (Eye::Unknown, EyeSource::NotDetermined),
         },
     };
     let colour = color.channel_count() >= 3;
+    // A sidecar's patient wins; then the file name's (camera exports); else the file itself.
+    let named = (!patient_known).then_some(from_name.as_ref()).flatten();
     let patient_id = if patient_known {
         merged.patient_id.clone().unwrap_or_default()
+    } else if let Some(m) = named {
+        m.patient.clone()
     } else {
         format!("file:{}", path.display())
     };
+    let study_date = merged
+        .study_date
+        .clone()
+        .or_else(|| named.and_then(|m| m.date.clone()));
     let bits = if color.bytes_per_pixel() / color.channel_count().max(1) >= 2 {
         16
     } else {
@@ -149,7 +165,7 @@ pub fn read_plain_image(path: &Path) -> Result<ScannedImage, StudyError> {
         localizer: None,
         description: merged.study_description.clone(),
     };
-    let study_uid = match (&merged.study_date, patient_known) {
+    let study_uid = match (&study_date, patient_known || named.is_some()) {
         (Some(date), true) => format!("plain:{patient_id}:{date}"),
         _ => format!("plain:{patient_id}"),
     };
@@ -162,7 +178,7 @@ pub fn read_plain_image(path: &Path) -> Result<ScannedImage, StudyError> {
         },
         study: StudyInfo {
             instance_uid: study_uid,
-            date: merged.study_date,
+            date: study_date,
             description: merged.study_description,
             accession_number: None,
             institution: None,

@@ -68,7 +68,7 @@ impl FoveaApp {
                 Command::TogglePackCard => self.view.show_pack_card = !self.view.show_pack_card,
                 Command::SelectPatient(index) => {
                     if index < self.session.catalog.patients.len() {
-                        self.session.selected = Some(index);
+                        self.select_patient(index);
                     }
                 }
                 Command::StepPatient(delta) => {
@@ -76,7 +76,7 @@ impl FoveaApp {
                     if count > 0 {
                         let current = self.session.selected.unwrap_or(0) as i64;
                         let next = (current + i64::from(delta)).clamp(0, count as i64 - 1);
-                        self.session.selected = Some(next as usize);
+                        self.select_patient(next as usize);
                     }
                 }
                 Command::ShowImage { eye, index } => {
@@ -183,5 +183,22 @@ impl FoveaApp {
         }
         let pixels = self.frame_pixels(path, shown.decoded.clone(), frame);
         self.session.pixels.insert(path.to_path_buf(), pixels);
+    }
+}
+
+impl FoveaApp {
+    /// Puts patient `index` on screen, with the active eye one that has images (OD when both
+    /// or neither have).
+    pub(super) fn select_patient(&mut self, index: usize) {
+        self.session.selected = Some(index);
+        if let Some(patient) = self.session.catalog.patients.get(index) {
+            let has = |eye| patient.images().any(|r| r.eye == eye);
+            if !has(self.view.active_eye) {
+                self.view.active_eye = [Eye::Right, Eye::Left]
+                    .into_iter()
+                    .find(|e| has(*e))
+                    .unwrap_or(Eye::Right);
+            }
+        }
     }
 }

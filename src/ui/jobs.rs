@@ -197,7 +197,10 @@ impl FoveaApp {
         if matches!(self.jobs.model, ModelStatus::Failed(_)) {
             self.session.to_analyze.clear();
         }
-        self.session.selected = (!self.session.catalog.patients.is_empty()).then_some(0);
+        self.session.selected = None;
+        if !self.session.catalog.patients.is_empty() {
+            self.select_patient(0);
+        }
     }
 
     fn poll_analysis(&mut self) {

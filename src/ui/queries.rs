@@ -143,6 +143,11 @@ impl FoveaApp {
         }
     }
 
+    /// The eye whose column is active (similar cases, keyboard zoom).
+    pub fn active_eye(&self) -> Eye {
+        self.view.active_eye
+    }
+
     /// The heatmap methods the loaded model offers (empty before it is loaded).
     pub fn heatmap_methods(&self) -> Vec<crate::analysis::heatmap::HeatmapMethod> {
         match &self.jobs.model {

@@ -81,3 +81,66 @@ fn loose_images_are_each_their_own_unknown_patient_and_a_bad_sidecar_is_reported
     );
     assert!(reasons.iter().any(|r| r.contains("d.png")), "{reasons:?}");
 }
+
+/// A screening camp's camera folder: files named by patient and eye become patients with both
+/// eyes; the id is the name without the eye (never a path); ambiguous names stay one patient
+/// per file; a folder `patient.json` still wins (the first test).
+#[test]
+fn camera_photo_folders_are_grouped_by_file_name() {
+    let dir = tempfile::tempdir().expect("tmp");
+    for name in [
+        "Patient001_L.jpg",
+        "Patient001_R.jpg",
+        "Patient002_L.png",
+        "CHASEDB1_08L.png",
+        "P0042_20240131_OD.png",
+        "P0042_20240131_OS_2.png",
+        "both_OD_OS.png",
+    ] {
+        let path = dir.path().join(name);
+        image::RgbImage::from_pixel(8, 6, image::Rgb([200, 80, 30]))
+            .save(&path)
+            .expect("image");
+    }
+    let catalog = scan_paths(&[dir.path().to_path_buf()]);
+    assert!(catalog.unreadable.is_empty(), "{:?}", catalog.unreadable);
+    let eyes_of = |id: &str| -> Vec<(Eye, usize)> {
+        let patient = catalog
+            .patients
+            .iter()
+            .find(|p| p.info.id == id)
+            .unwrap_or_else(|| {
+                panic!(
+                    "{id} among {:?}",
+                    catalog
+                        .patients
+                        .iter()
+                        .map(|p| &p.info.id)
+                        .collect::<Vec<_>>()
+                )
+            });
+        patient
+            .studies
+            .iter()
+            .flat_map(|s| s.eyes.iter().map(|e| (e.eye, e.images.len())))
+            .collect()
+    };
+    assert_eq!(eyes_of("Patient001"), vec![(Eye::Right, 1), (Eye::Left, 1)]);
+    assert_eq!(eyes_of("Patient002"), vec![(Eye::Left, 1)]);
+    assert_eq!(eyes_of("CHASEDB1_08"), vec![(Eye::Left, 1)]);
+    assert_eq!(eyes_of("P0042"), vec![(Eye::Right, 1), (Eye::Left, 1)]);
+    let p0042 = catalog
+        .patients
+        .iter()
+        .find(|p| p.info.id == "P0042")
+        .expect("P0042");
+    assert_eq!(p0042.studies.len(), 1, "one visit");
+    assert_eq!(p0042.studies[0].info.date.as_deref(), Some("20240131"));
+    let ambiguous = catalog
+        .patients
+        .iter()
+        .find(|p| p.info.id.ends_with("both_OD_OS.png"))
+        .expect("left alone: a patient of its own");
+    assert_eq!(ambiguous.images().next().map(|r| r.eye), Some(Eye::Unknown));
+    assert_eq!(catalog.patients.len(), 5);
+}

@@ -938,3 +938,23 @@ fn screen_grad_cam_of_an_image_fundus_layout_pack() {
     assert_eq!(finding.as_deref(), Some("abnormal"));
     harness.snapshot("viewer_image_fundus_grad_cam");
 }
+
+/// A patient with only a left eye opens on the OS column, not on an empty OD one.
+#[test]
+fn a_patient_with_one_eye_opens_on_that_eye() {
+    let dir = tempfile::tempdir().expect("tmp");
+    image::RgbImage::from_pixel(64, 64, image::Rgb([180, 90, 40]))
+        .save(dir.path().join("Patient002_L.png"))
+        .expect("image");
+    let mut harness = headless(ViewerConfig {
+        paths: vec![dir.path().to_path_buf()],
+        pack: root().join("models/demo"),
+        library: None,
+        model_on: ModelPlacement::Cpu,
+        pixel_stable: true,
+    });
+    step_until(&mut harness, "the patient", |app| {
+        app.selected_patient() == Some("Patient002")
+    });
+    assert_eq!(harness.state().active_eye(), Eye::Left);
+}
