@@ -48,11 +48,7 @@ fn named_files_skipped<'a>(
     catalog
         .skipped
         .iter()
-        .filter(|f| {
-            f.path
-                .canonicalize()
-                .is_ok_and(|c| named.iter().any(|n| *n == c))
-        })
+        .filter(|f| f.path.canonicalize().is_ok_and(|c| named.contains(&c)))
         .collect()
 }
 

@@ -9,6 +9,7 @@
 //! Source files are only ever opened for reading.
 
 pub mod attributes;
+pub mod content_modality;
 pub mod dicom_meta;
 pub mod dicomdir;
 pub mod error;

@@ -139,11 +139,11 @@ pub fn read_plain_image(path: &Path) -> Result<ScannedImage, StudyError> {
         source: ImageSource::Plain {
             path: path.to_path_buf(),
         },
-        modality: merged.modality.unwrap_or(if colour {
-            Modality::ColourFundus
-        } else {
-            Modality::Other
-        }),
+        // No sidecar modality: measured from the pixels (colour fundus, OCT B-scan, SLO/IR).
+        modality: match merged.modality {
+            Some(modality) => modality,
+            None => modality_from_content(path)?,
+        },
         eye,
         eye_source,
         acquisition_datetime: merged.acquisition_datetime.clone(),
@@ -185,6 +185,17 @@ pub fn read_plain_image(path: &Path) -> Result<ScannedImage, StudyError> {
         },
         record,
     })
+}
+
+/// The modality of a plain image by its pixels ([`super::content_modality`]).
+fn modality_from_content(path: &Path) -> Result<Modality, StudyError> {
+    let image = image::ImageReader::open(path)
+        .at_path(path)?
+        .with_guessed_format()
+        .at_path(path)?
+        .decode()
+        .at_path(path)?;
+    Ok(super::content_modality::modality_of(&image.to_rgb8()))
 }
 
 /// Image sidecar fields win over the folder's `patient.json`.

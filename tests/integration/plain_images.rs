@@ -144,3 +144,61 @@ fn camera_photo_folders_are_grouped_by_file_name() {
     assert_eq!(ambiguous.images().next().map(|r| r.eye), Some(Eye::Unknown));
     assert_eq!(catalog.patients.len(), 5);
 }
+
+/// The modality of an image without a sidecar, from its pixels: every synthetic photograph,
+/// SLO and B-scan of the demo set (truth from their sidecars) and every real sample (fundus
+/// photographs, a Cirrus B-scan PNG, the Spectralis SLOs and B-scans, the Spectralis IR OP).
+#[test]
+fn the_modality_of_an_image_is_read_from_its_content() {
+    use fovea::study::content_modality::{measure, modality_of};
+    let mut cases: Vec<(String, image::RgbImage, Modality)> = Vec::new();
+    let demo = &crate::support::demo_set().root;
+    for entry in walkdir::WalkDir::new(demo.join("png"))
+        .into_iter()
+        .flatten()
+    {
+        let path = entry.path();
+        if path.extension().is_some_and(|e| e == "png") {
+            let sidecar: serde_json::Value = serde_json::from_str(
+                &std::fs::read_to_string(path.with_extension("json")).expect("sidecar"),
+            )
+            .expect("json");
+            let truth: Modality =
+                serde_json::from_value(sidecar["modality"].clone()).expect("modality");
+            let image = image::open(path).expect("png").to_rgb8();
+            cases.push((path.display().to_string(), image, truth));
+        }
+    }
+    assert!(cases.len() >= 24, "{} synthetic images", cases.len());
+    if let Some(real) = crate::support::real_material("") {
+        for (file, truth) in [
+            ("fundus/normal_left_eye_OS.jpg", Modality::ColourFundus),
+            ("fundus/normal_right_eye_OD.jpg", Modality::ColourFundus),
+            ("oct/cirrus_onh_bscan.png", Modality::Oct),
+        ] {
+            let image = image::open(real.join(file)).expect("real image").to_rgb8();
+            cases.push((file.to_string(), image, truth));
+        }
+        let catalog = scan_paths(&[real.join("vol"), real.join("dicom")]);
+        for record in catalog.patients.iter().flat_map(|p| p.images()) {
+            let decoded = fovea::study::pixels::decode_image(record).expect("decodes");
+            let image = decoded.frame_to_rgb8(0).expect("frame");
+            cases.push((
+                record.source.path().display().to_string(),
+                image,
+                record.modality,
+            ));
+        }
+    }
+    let wrong: Vec<String> = cases
+        .iter()
+        .filter(|(_, image, truth)| modality_of(image) != *truth)
+        .map(|(name, image, truth)| format!("{name}: {truth:?}, measured {:?}", measure(image)))
+        .collect();
+    assert!(
+        wrong.is_empty(),
+        "{} of {} wrong: {wrong:?}",
+        wrong.len(),
+        cases.len()
+    );
+}
