@@ -170,6 +170,18 @@ impl EncoderSession {
         )
     }
 
+    /// The second copy of the model on the autodiff device (loaded on first use), and that
+    /// device.
+    fn gradient_copy(&self) -> Result<(&LoadedPack, Device), EmbedError> {
+        let device = self.opened.device.clone().autodiff();
+        let loaded = self
+            .with_gradients
+            .get_or_init(|| load_pack(&self.pack_dir, &device).map_err(|e| e.to_string()))
+            .as_ref()
+            .map_err(|e| EmbedError::Readback(e.clone()))?;
+        Ok((loaded, device))
+    }
+
     /// Attention rollout (Abnar & Zuidema): the head-averaged attention of every block, with
     /// the residual as `0.5·A + 0.5·I`, multiplied through; the class token's row over the
     /// patches, scaled to [0, 1]. Needs no gradients.
@@ -278,12 +290,7 @@ impl EncoderSession {
         negative: &[f32],
         tracked: TrackedBlocks,
     ) -> Result<GradientWeighted, EmbedError> {
-        let device = self.opened.device.clone().autodiff();
-        let loaded = self
-            .with_gradients
-            .get_or_init(|| load_pack(&self.pack_dir, &device).map_err(|e| e.to_string()))
-            .as_ref()
-            .map_err(|e| EmbedError::Readback(e.clone()))?;
+        let (loaded, device) = self.gradient_copy()?;
         let input = self.input_on(&[image], &device);
         let (visual, patient_heads) = match &loaded.model {
             PackModel::OpenaiClip(m) => (&m.visual, None),
@@ -458,12 +465,7 @@ impl EncoderSession {
                 reason: "it is built for CNNs; for a vision transformer use the prompt-based maps",
             });
         };
-        let device = self.opened.device.clone().autodiff();
-        let loaded = self
-            .with_gradients
-            .get_or_init(|| load_pack(&self.pack_dir, &device).map_err(|e| e.to_string()))
-            .as_ref()
-            .map_err(|e| EmbedError::Readback(e.clone()))?;
+        let (loaded, device) = self.gradient_copy()?;
         let PackModel::Resnet(model) = &loaded.model else {
             return Err(EmbedError::Readback(
                 "the autodiff copy is another model".to_string(),
