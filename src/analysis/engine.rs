@@ -54,6 +54,13 @@ pub struct ImageResult {
     pub error: Option<String>,
     /// Free-text scores asked for (uncalibrated, see [`super::zero_shot`]).
     pub zero_shot: Vec<TextScore>,
+    /// What the optic disc says about the eye (colour fundus and SLO/IR); the tag is never
+    /// changed ([`crate::study::laterality`]).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub laterality: Option<crate::study::laterality::LateralityEvidence>,
+    /// "tagged OD, but the optic disc is on the left: check the laterality", when so.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub laterality_warning: Option<String>,
     /// The image-level vector (for zero-shot and retrieval), when gradable.
     #[serde(skip)]
     pub vector: Option<Vec<f32>>,
@@ -289,6 +296,8 @@ impl Analyzer {
             eye: record.eye,
             frame,
             quality: None,
+            laterality: None,
+            laterality_warning: None,
             findings: Vec::new(),
             distributions: Vec::new(),
             domain: None,
@@ -314,6 +323,12 @@ impl Analyzer {
             result.error = Some(format!("frame {frame} cannot be shown"));
             return Ok(unusable(result));
         };
+        if crate::study::laterality::applies_to(record.modality) {
+            let evidence =
+                crate::study::laterality::check(&rgb, record.modality == Modality::ColourFundus);
+            result.laterality_warning = evidence.contradiction(record.eye);
+            result.laterality = Some(evidence);
+        }
         let quality = assess(&rgb, record.modality);
         let gradable = quality.gradable;
         result.quality = Some(quality);

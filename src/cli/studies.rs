@@ -12,13 +12,32 @@ use crate::study::scan_paths;
 pub fn run(paths: &[PathBuf], json: bool) -> anyhow::Result<ExitCode> {
     let catalog = scan_paths(paths);
     let named_but_skipped = named_files_skipped(paths, &catalog);
+    let laterality = laterality_checks(&catalog);
     let stdout = std::io::stdout();
     let mut out = stdout.lock();
     if json {
-        serde_json::to_writer_pretty(&mut out, &catalog)?;
+        let mut value = serde_json::to_value(&catalog)?;
+        if let Some(object) = value.as_object_mut() {
+            object.insert("laterality".to_string(), serde_json::to_value(&laterality)?);
+        }
+        serde_json::to_writer_pretty(&mut out, &value)?;
         writeln!(out)?;
     } else {
         write_tree(&mut out, &catalog)?;
+        for check in &laterality {
+            if let Some(warning) = &check.warning {
+                writeln!(out, "laterality: {}: {warning}", check.path.display())?;
+            }
+            if let Some(eye) = check.suggested_eye {
+                writeln!(
+                    out,
+                    "suggested eye (not applied): {}: {} — {}",
+                    check.path.display(),
+                    eye.label(),
+                    check.evidence.reason
+                )?;
+            }
+        }
         if !named_but_skipped.is_empty() {
             writeln!(out, "skipped (named on the command line):")?;
             for file in &named_but_skipped {
@@ -33,6 +52,47 @@ pub fn run(paths: &[PathBuf], json: bool) -> anyhow::Result<ExitCode> {
             ExitCode::from(2)
         },
     )
+}
+
+/// What the optic disc says about one image's eye, for `studies`.
+#[derive(Debug, serde::Serialize)]
+struct LateralityCheck {
+    path: PathBuf,
+    tagged_eye: crate::study::Eye,
+    /// For an image without an eye: the one the anatomy implies (a suggestion, not applied).
+    suggested_eye: Option<crate::study::Eye>,
+    /// When the tag contradicts the anatomy.
+    warning: Option<String>,
+    evidence: crate::study::laterality::LateralityEvidence,
+}
+
+/// The laterality check of every colour fundus photograph and SLO/IR image (decoded for it;
+/// an image that cannot be decoded is left out: the viewer and `analyze` report it).
+fn laterality_checks(catalog: &Catalog) -> Vec<LateralityCheck> {
+    use crate::study::laterality::{applies_to, check};
+    catalog
+        .patients
+        .iter()
+        .flat_map(|p| p.images())
+        .filter(|r| applies_to(r.modality))
+        .filter_map(|record| {
+            let decoded = crate::study::pixels::decode_image(record).ok()?;
+            let rgb = decoded.frame_to_rgb8(0)?;
+            let evidence = check(
+                &rgb,
+                record.modality == crate::study::model::Modality::ColourFundus,
+            );
+            Some(LateralityCheck {
+                path: record.source.path().to_path_buf(),
+                tagged_eye: record.eye,
+                suggested_eye: (record.eye == crate::study::Eye::Unknown)
+                    .then_some(evidence.implied)
+                    .flatten(),
+                warning: evidence.contradiction(record.eye),
+                evidence,
+            })
+        })
+        .collect()
 }
 
 /// The skipped files that were named themselves (not found inside a named folder).

@@ -19,6 +19,7 @@ pub mod group;
 pub mod heidelberg_vol;
 pub mod jobs;
 pub mod jpeg;
+pub mod laterality;
 pub mod model;
 pub mod pixels;
 pub mod plain;

@@ -219,13 +219,18 @@ impl FoveaApp {
             return Some(format!("Not analyzed: {error}"));
         }
         let quality = image.quality.as_ref()?;
-        (!quality.gradable).then(|| {
+        let ungradable = (!quality.gradable).then(|| {
             format!(
                 "Ungradable: {} — not used for the {} result",
                 quality.reasons.join("; "),
                 image.eye.label()
             )
-        })
+        });
+        // The anatomy contradicting the tag is said on the image; the tag is never changed.
+        match (ungradable, image.laterality_warning.clone()) {
+            (Some(a), Some(b)) => Some(format!("{a} · {b}")),
+            (a, b) => a.or(b),
+        }
     }
 
     /// The large view of an eye's image.

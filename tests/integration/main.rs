@@ -17,6 +17,7 @@ mod finding_sets;
 mod gpu_device;
 mod heidelberg_vol;
 mod jobs;
+mod laterality;
 mod library;
 mod model_pack;
 mod plain_images;
