@@ -49,7 +49,6 @@ fn the_disc_gives_the_eye_of_synthetic_photographs_and_slo_images() {
                 }
             }
         }
-        eprintln!("{modality:?}: {right}/{decided} right, {decided}/{total} decided");
         assert_eq!(total, 24, "{modality:?}");
         assert!(
             decided as f64 >= 0.9 * total as f64,
