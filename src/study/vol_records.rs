@@ -7,6 +7,26 @@ use std::path::{Path, PathBuf};
 use super::dicom_meta::ScannedImage;
 use super::heidelberg_vol::{VolError, read_header, read_lines};
 
+/// ScanPattern of a circle scan (one B-scan around the optic disc).
+const CIRCLE_SCAN: i32 = 2;
+
+/// A circle scan's path on the SLO in mm: from its start point around its centre, closed.
+fn circle(start: (f64, f64), centre: (f64, f64)) -> Vec<(f64, f64)> {
+    const STEPS: usize = 72;
+    let (dx, dy) = (start.0 - centre.0, start.1 - centre.1);
+    let radius = dx.hypot(dy);
+    let first = dy.atan2(dx);
+    (0..=STEPS)
+        .map(|i| {
+            let angle = first + std::f64::consts::TAU * i as f64 / STEPS as f64;
+            (
+                centre.0 + radius * angle.cos(),
+                centre.1 + radius * angle.sin(),
+            )
+        })
+        .collect()
+}
+
 /// The two images of a `.vol` file for the studies tree: its OCT volume (with its B-scans'
 /// lines on the SLO) and its SLO.
 pub fn scanned_images(path: &Path) -> Result<Vec<ScannedImage>, VolError> {
@@ -63,7 +83,11 @@ pub fn scanned_images(path: &Path) -> Result<Vec<ScannedImage>, VolError> {
                         .enumerate()
                         .map(|(frame_index, [a, b])| BscanLocation {
                             frame_index,
-                            points: vec![to_px(*a), to_px(*b)],
+                            points: if header.scan_pattern == CIRCLE_SCAN {
+                                circle(*a, *b).into_iter().map(to_px).collect()
+                            } else {
+                                vec![to_px(*a), to_px(*b)]
+                            },
                         })
                         .collect(),
                 }),

@@ -67,6 +67,7 @@ pub fn vol_bytes(file: &VolFile) -> Vec<u8> {
     i32_at(&mut out, 48, h.slo_width);
     i32_at(&mut out, 52, h.slo_height);
     put(&mut out, 72, &h.slo_field_deg.to_le_bytes());
+    put(&mut out, 96, &h.scan_pattern.to_le_bytes());
     put_text(&mut out, 84, 4, &h.scan_position);
     i32_at(&mut out, 100, bscan_header);
     put_text(&mut out, 104, 16, &h.scan_id);

@@ -85,6 +85,20 @@ fn the_real_vol_files_open_as_od_oct_with_an_slo_localizer_and_vendor_layers() {
     );
     let valid = read(&dir.join("valid.vol")).expect("reads");
     assert_eq!(
+        valid.header.scan_pattern, 2,
+        "a circle scan around the disc"
+    );
+    let catalog = scan_paths(&[dir.join("valid.vol")]);
+    let circle = records(&catalog)
+        .into_iter()
+        .find(|r| r.modality == Modality::Oct)
+        .and_then(|r| r.localizer.clone())
+        .expect("localizer");
+    assert!(
+        circle.bscan_locations[0].points.len() > 10,
+        "the circle scan is drawn as a circle on the SLO, not as a line to its centre"
+    );
+    assert_eq!(
         valid.header.exam_datetime.as_deref().map(|t| &t[..10]),
         Some("2011-11-09")
     );
@@ -135,6 +149,7 @@ fn synthetic_volume() -> VolFile {
             birth_date: Some("19600203".to_string()),
             visit_date: Some("20260115".to_string()),
             scan_id: "SYNTHETICSCAN01".to_string(),
+            scan_pattern: 3,
             bscan_header_bytes: 0,
         },
         slo: (0..80 * 80).map(|i| (i % 251) as u8).collect(),
