@@ -253,6 +253,23 @@ impl FoveaApp {
                     },
                 );
             }
+            // Files that are not images (other formats, DICOM without pixels, sidecars are not
+            // counted): listed, so a folder that opens empty says why.
+            let skipped: Vec<_> = self
+                .session
+                .catalog
+                .skipped
+                .iter()
+                .filter(|f| f.reason != "sidecar of an image")
+                .collect();
+            if !skipped.is_empty() {
+                ui.separator();
+                ui.collapsing(format!("{} skipped files", skipped.len()), |ui| {
+                    for file in skipped {
+                        ui.label(format!("{}: {}", file.path.display(), file.reason));
+                    }
+                });
+            }
         });
     }
 

@@ -939,13 +939,15 @@ fn screen_grad_cam_of_an_image_fundus_layout_pack() {
     harness.snapshot("viewer_image_fundus_grad_cam");
 }
 
-/// A patient with only a left eye opens on the OS column, not on an empty OD one.
+/// A patient with only a left eye opens on the OS column, not on an empty OD one; a file of
+/// the opening that is not an image is listed with its reason.
 #[test]
 fn a_patient_with_one_eye_opens_on_that_eye() {
     let dir = tempfile::tempdir().expect("tmp");
     image::RgbImage::from_pixel(64, 64, image::Rgb([180, 90, 40]))
         .save(dir.path().join("Patient002_L.png"))
         .expect("image");
+    std::fs::write(dir.path().join("export.lei"), b"a vendor's own format").expect("write");
     let mut harness = headless(ViewerConfig {
         paths: vec![dir.path().to_path_buf()],
         pack: root().join("models/demo"),
@@ -957,4 +959,5 @@ fn a_patient_with_one_eye_opens_on_that_eye() {
         app.selected_patient() == Some("Patient002")
     });
     assert_eq!(harness.state().active_eye(), Eye::Left);
+    harness.get_by_label_contains("1 skipped files");
 }
