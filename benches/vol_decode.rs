@@ -71,15 +71,11 @@ fn main() -> anyhow::Result<()> {
         println!("vol_decode: run benches/run_vol_decode.sh");
         return Ok(());
     }
-    let photo = args
-        .iter()
-        .position(|a| a == "--photo")
-        .map(|i| {
-            let p = args.get(i + 1).cloned();
-            args.drain(i..(i + 2).min(args.len()));
-            p
-        })
-        .flatten();
+    let photo = args.iter().position(|a| a == "--photo").and_then(|i| {
+        let p = args.get(i + 1).cloned();
+        args.drain(i..(i + 2).min(args.len()));
+        p
+    });
     let synthetic = PathBuf::from(&args[0]);
     fovea::synth::vol_writer::write_vol(&synthetic, &synthetic_cube())?;
     let files: Vec<PathBuf> = args.iter().map(PathBuf::from).collect();
