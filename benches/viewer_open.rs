@@ -72,6 +72,7 @@ fn main() {
                             library: Some(root().join("assets/library")),
                             model_on: placement,
                             pixel_stable: false,
+                            scan: Default::default(),
                         },
                     )
                 });

@@ -11,6 +11,8 @@
 //!   devices and the burn-free `EncoderSession` (inference and import only);
 //! - [`study`]: files → patients → studies → eyes → images (DICOM, DICOMDIR, plain images),
 //!   metadata scan, pixel decoding and clinical grades;
+//! - [`reliability`]: the parser entry points shared by the fuzz targets and the corpus
+//!   replay test;
 //! - [`synth`]: seeded synthetic patients written as real DICOM and PNG with ground truth —
 //!   the demo data and test material.
 //!
@@ -23,6 +25,7 @@ pub mod demo;
 pub mod encoder;
 pub mod library;
 pub mod path_error;
+pub mod reliability;
 pub mod study;
 pub mod synth;
 pub mod ui;

@@ -17,6 +17,7 @@ fn main() -> std::process::ExitCode {
                 ModelPlacement::GpuIfReal
             },
             pixel_stable: false,
+            scan: request.scan,
         })
     })
 }

@@ -15,7 +15,7 @@ use crate::encoder::bundled_sets::check_fits;
 use crate::encoder::device::DeviceChoice;
 use crate::encoder::finding_set::{FINDING_SET_FORMAT_VERSION, FindingSet, FindingSpec};
 use crate::encoder::session::EncoderSession;
-use crate::study::scan_paths;
+use crate::study::scan_paths_with;
 
 /// Output format.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
@@ -55,6 +55,9 @@ pub struct AnalyzeArgs {
     /// Uncalibrated unless the set carries calibration: then never flagged for referral.
     #[arg(long)]
     pub findings: Option<PathBuf>,
+    /// `--name-pattern`.
+    #[command(flatten)]
+    pub names: super::NamePatternArg,
 }
 
 /// A finding given with `--findings` in the first format (a JSON array of prompt pairs).
@@ -149,7 +152,12 @@ pub fn run(args: &AnalyzeArgs) -> anyhow::Result<ExitCode> {
     };
     let load_seconds = started.elapsed().as_secs_f64();
     let analysis_started = std::time::Instant::now();
-    let catalog = scan_paths(&args.paths);
+    let catalog = scan_paths_with(
+        &args.paths,
+        &args.names.scan_options(),
+        &|_| {},
+        &std::sync::atomic::AtomicBool::new(false),
+    );
     let total = catalog.patients.len();
     let terminal = std::io::stderr().is_terminal();
     let mut results = Vec::with_capacity(total);

@@ -18,6 +18,9 @@ use std::process::ExitCode;
 
 use clap::{Parser, Subcommand};
 
+use crate::study::ScanOptions;
+use crate::study::file_names::NamePatterns;
+
 /// Fovea: an offline viewer for ophthalmic studies.
 #[derive(Debug, Parser)]
 #[command(
@@ -45,6 +48,9 @@ pub struct Cli {
     /// Run the model on the CPU even when the window has a real GPU.
     #[arg(long)]
     pub cpu_model: bool,
+    /// `--name-pattern` for the viewer's scan.
+    #[command(flatten)]
+    pub names: NamePatternArg,
     /// Print the version, the bundled demo model (name, version, weights checksum) and the
     /// versions of burn, wgpu, eframe and dicom-rs, then exit.
     #[arg(short = 'V', long)]
@@ -63,6 +69,9 @@ pub enum Command {
         /// Print JSON instead of a tree.
         #[arg(long)]
         json: bool,
+        /// `--name-pattern`.
+        #[command(flatten)]
+        names: NamePatternArg,
     },
     /// Write seeded synthetic demo patients (DICOM OP/OPT + PNG + ground-truth JSON).
     DemoData(demo_data::DemoDataArgs),
@@ -76,6 +85,30 @@ pub enum Command {
     /// Case library of reference cases with known findings: build, add, info, search, evaluate.
     #[command(subcommand)]
     Library(library::LibraryCommand),
+}
+
+/// `--name-pattern`: how plain images' file names give patient and eye.
+#[derive(Debug, Clone, clap::Args)]
+pub struct NamePatternArg {
+    /// Read plain images' file names with this regular expression instead of the built-in
+    /// camera patterns: named groups `patient` and `eye` (L, R, OS, OD, left, right), and
+    /// optionally `date`; matched against the whole file name without its extension, ignoring
+    /// case. Example: '(?P<eye>OD|OS)_(?P<patient>\d+)'.
+    #[arg(long = "name-pattern", value_name = "REGEX", value_parser = parse_name_pattern)]
+    pub name_pattern: Option<NamePatterns>,
+}
+
+impl NamePatternArg {
+    /// The scan options these arguments ask for.
+    pub fn scan_options(&self) -> ScanOptions {
+        ScanOptions {
+            names: self.name_pattern.clone().unwrap_or_default(),
+        }
+    }
+}
+
+fn parse_name_pattern(text: &str) -> Result<NamePatterns, String> {
+    NamePatterns::user(text).map_err(|e| crate::study::error::error_chain(&e))
 }
 
 /// The bundled demo patients: `assets/demo/dicom` under the working directory, else in the
@@ -116,6 +149,8 @@ pub struct ViewerRequest {
     pub library: Option<PathBuf>,
     /// Keep the model on the CPU even when the window has a real GPU.
     pub cpu_model: bool,
+    /// How the scan reads file names (`--name-pattern`).
+    pub scan: ScanOptions,
 }
 
 impl ViewerRequest {
@@ -133,6 +168,7 @@ impl ViewerRequest {
                 cli.library.or_else(default_library)
             },
             cpu_model: cli.cpu_model,
+            scan: cli.names.scan_options(),
         }
     }
 }
@@ -170,7 +206,9 @@ pub fn main<E: std::fmt::Display>(
         return viewer(ViewerRequest::from_cli(cli), open_viewer);
     };
     let result = match command {
-        Command::Studies { paths, json } => studies::run(&paths, json),
+        Command::Studies { paths, json, names } => {
+            studies::run(&paths, json, &names.scan_options())
+        }
         Command::DemoData(args) => demo_data::run(&args),
         Command::Model(command) => model::run(&command),
         Command::TrainDemo(args) => train_demo::run(&args),

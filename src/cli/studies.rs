@@ -5,12 +5,17 @@ use std::path::PathBuf;
 use std::process::ExitCode;
 
 use crate::study::model::{Catalog, ImageRecord};
-use crate::study::scan_paths;
+use crate::study::{ScanOptions, scan_paths_with};
 
 /// Scans and prints; exit status 2 when some files could not be read, or when a file named
 /// on the command line was skipped (it is printed with the reason: the user asked for it).
-pub fn run(paths: &[PathBuf], json: bool) -> anyhow::Result<ExitCode> {
-    let catalog = scan_paths(paths);
+pub fn run(paths: &[PathBuf], json: bool, options: &ScanOptions) -> anyhow::Result<ExitCode> {
+    let catalog = scan_paths_with(
+        paths,
+        options,
+        &|_| {},
+        &std::sync::atomic::AtomicBool::new(false),
+    );
     let named_but_skipped = named_files_skipped(paths, &catalog);
     let laterality = laterality_checks(&catalog);
     let stdout = std::io::stdout();
@@ -23,7 +28,7 @@ pub fn run(paths: &[PathBuf], json: bool) -> anyhow::Result<ExitCode> {
         serde_json::to_writer_pretty(&mut out, &value)?;
         writeln!(out)?;
     } else {
-        write_tree(&mut out, &catalog)?;
+        write_tree(&mut out, &catalog, options)?;
         for check in &laterality {
             if let Some(warning) = &check.warning {
                 writeln!(out, "laterality: {}: {warning}", check.path.display())?;
@@ -113,7 +118,11 @@ fn named_files_skipped<'a>(
 }
 
 /// Writes the catalog as an indented tree a person can read.
-pub fn write_tree(out: &mut impl Write, catalog: &Catalog) -> std::io::Result<()> {
+pub fn write_tree(
+    out: &mut impl Write,
+    catalog: &Catalog,
+    options: &ScanOptions,
+) -> std::io::Result<()> {
     writeln!(
         out,
         "{} patient(s), {} image(s), {} unreadable file(s)",
@@ -159,7 +168,7 @@ pub fn write_tree(out: &mut impl Write, catalog: &Catalog) -> std::io::Result<()
         writeln!(
             out,
             "plain images: patient and eye from file names ({})",
-            crate::study::file_names::PATTERNS_IN_WORDS
+            options.names.describe()
         )?;
     }
     if !catalog.unreadable.is_empty() {

@@ -13,6 +13,10 @@
 //! The patient id is the stem without the eye, date and sequence number. A name is left alone
 //! (each file its own patient, as before) when the patient part is empty or itself contains
 //! an eye token as a word (`both_OD_OS.png`). A sidecar or folder `patient.json` still wins.
+//!
+//! A clinic whose camera names files differently gives its own pattern instead
+//! ([`NamePatterns::user`], `--name-pattern`): a regular expression with the named groups
+//! `patient` and `eye` (and optionally `date`), matched against the whole stem, ignoring case.
 
 use std::sync::OnceLock;
 
@@ -66,9 +70,76 @@ fn date_of(text: &str) -> Option<String> {
     ((1..=12).contains(&month) && (1..=31).contains(&day)).then_some(digits)
 }
 
-/// What the file stem `stem` says, by the first pattern that matches (see the module docs).
+/// What the file stem `stem` says, by the first built-in pattern that matches (see the module
+/// docs).
 pub fn parse_stem(stem: &str) -> Option<NameMatch> {
-    for pattern in patterns() {
+    first_match(patterns(), stem, true)
+}
+
+/// How plain images' names are read: the built-in patterns, or the user's own.
+#[derive(Debug, Clone, Default)]
+pub struct NamePatterns {
+    user: Option<Regex>,
+    /// The user's pattern as given.
+    text: String,
+}
+
+/// Why a user's file-name pattern cannot be used.
+#[derive(Debug, thiserror::Error)]
+pub enum NamePatternError {
+    /// Not a regular expression.
+    #[error("the file-name pattern is not a valid regular expression")]
+    Invalid(#[source] regex::Error),
+    /// A required named group is missing.
+    #[error(
+        "the file-name pattern has no group named `{missing}`: name the parts with (?P<patient>…) and (?P<eye>…), and optionally (?P<date>…)"
+    )]
+    MissingGroup {
+        /// The group's name.
+        missing: &'static str,
+    },
+}
+
+impl NamePatterns {
+    /// The user's pattern `pattern` in place of the built-in ones: matched against the whole
+    /// stem, ignoring case; it must have the named groups `patient` and `eye` (`L`, `R`, `OS`,
+    /// `OD`, `left`, `right`), and may have `date` (`YYYYMMDD` or `YYYY-MM-DD`).
+    pub fn user(pattern: &str) -> Result<Self, NamePatternError> {
+        let regex =
+            Regex::new(&format!("(?i)^(?:{pattern})$")).map_err(NamePatternError::Invalid)?;
+        for missing in ["patient", "eye"] {
+            if !regex.capture_names().flatten().any(|name| name == missing) {
+                return Err(NamePatternError::MissingGroup { missing });
+            }
+        }
+        Ok(NamePatterns {
+            user: Some(regex),
+            text: pattern.to_string(),
+        })
+    }
+
+    /// What `stem` says under these patterns. The user's pattern is taken as written: only
+    /// an empty patient, an unknown eye token or an impossible date leave a name alone.
+    pub fn parse_stem(&self, stem: &str) -> Option<NameMatch> {
+        match &self.user {
+            Some(regex) => first_match(std::slice::from_ref(regex), stem, false),
+            None => parse_stem(stem),
+        }
+    }
+
+    /// The patterns in words, for `fovea studies`.
+    pub fn describe(&self) -> String {
+        match &self.user {
+            Some(_) => format!("the pattern given with --name-pattern: {}", self.text),
+            None => PATTERNS_IN_WORDS.to_string(),
+        }
+    }
+}
+
+/// The first of `patterns` that reads `stem`; with `refuse_ambiguous`, a patient part that
+/// holds an eye token as a word leaves the name alone.
+fn first_match(patterns: &[Regex], stem: &str, refuse_ambiguous: bool) -> Option<NameMatch> {
+    for pattern in patterns {
         let Some(found) = pattern.captures(stem) else {
             continue;
         };
@@ -81,9 +152,10 @@ pub fn parse_stem(stem: &str) -> Option<NameMatch> {
             Some(d) => Some(date_of(d.as_str())?),
             None => None,
         };
-        let ambiguous = patient
-            .split(|c: char| !c.is_ascii_alphanumeric())
-            .any(|word| eye_of(word).is_some());
+        let ambiguous = refuse_ambiguous
+            && patient
+                .split(|c: char| !c.is_ascii_alphanumeric())
+                .any(|word| eye_of(word).is_some());
         if patient.is_empty() || !patient.chars().any(|c| c.is_ascii_alphanumeric()) || ambiguous {
             return None;
         }
@@ -130,6 +202,41 @@ mod tests {
         for (stem, want) in cases {
             assert_eq!(parse_stem(stem), want, "{stem}");
         }
+    }
+
+    #[test]
+    fn a_users_pattern_replaces_the_built_in_ones() {
+        let names = NamePatterns::user(r"(?P<eye>OD|OS)-(?P<patient>\d+)-(?P<date>\d{8})")
+            .expect("a valid pattern");
+        assert_eq!(
+            names.parse_stem("od-0042-20240131"),
+            m("0042", Eye::Right, Some("20240131"))
+        );
+        assert_eq!(names.parse_stem("Patient001_L"), None, "built-ins are off");
+        assert_eq!(names.parse_stem("OS-0042-20241399"), None, "no such date");
+        assert_eq!(
+            names.parse_stem("xOS-0042-20240131"),
+            None,
+            "the whole stem"
+        );
+        assert!(names.describe().contains("--name-pattern"));
+        let left_eye = NamePatterns::user(r"(?P<patient>.+)_(?P<eye>\w+)").expect("valid");
+        assert_eq!(left_eye.parse_stem("a_b_c_OS"), m("a_b_c", Eye::Left, None));
+        assert_eq!(left_eye.parse_stem("a_fundus"), None, "not an eye token");
+        assert_eq!(
+            NamePatterns::default().parse_stem("Patient001_L"),
+            parse_stem("Patient001_L")
+        );
+    }
+
+    #[test]
+    fn a_pattern_without_its_groups_or_broken_is_refused() {
+        let missing = NamePatterns::user(r"(?P<patient>.+)_(OD|OS)").expect_err("no eye group");
+        assert!(missing.to_string().contains("`eye`"), "{missing}");
+        assert!(matches!(
+            NamePatterns::user(r"(?P<patient>.+"),
+            Err(NamePatternError::Invalid(_))
+        ));
     }
 
     #[test]

@@ -11,7 +11,7 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use super::error::error_chain;
 use super::model::{Catalog, ImageRecord};
 use super::pixels::{DecodedImage, decode_image};
-use super::scan::{ScanProgress, scan_paths_with};
+use super::scan::{ScanOptions, ScanProgress, scan_paths_with};
 use crate::worker::{Link, Worker, WorkerSpec};
 
 /// Events of a [`ScanJob`].
@@ -29,11 +29,12 @@ pub type ScanJob = Worker<(), ScanEvent>;
 
 impl ScanJob {
     /// Starts scanning `paths` in the background.
-    pub fn start(paths: Vec<PathBuf>) -> std::io::Result<ScanJob> {
+    pub fn start(paths: Vec<PathBuf>, options: ScanOptions) -> std::io::Result<ScanJob> {
         Worker::spawn(WorkerSpec::new("fovea-scan", 1, 64), move |link| {
             let progress = link.event_sender();
             let catalog = scan_paths_with(
                 &paths,
+                &options,
                 &move |p| {
                     // A full queue loses a progress tick, never the result.
                     let _ = progress.try_send(ScanEvent::Progress(p));

@@ -31,4 +31,4 @@ pub mod vol_records;
 pub use error::StudyError;
 pub use model::{Catalog, Eye, ImageRecord, Modality, Patient};
 pub use pixels::{DecodedImage, decode_image};
-pub use scan::{scan_paths, scan_paths_with};
+pub use scan::{ScanOptions, scan_paths, scan_paths_with};

@@ -63,6 +63,9 @@ pub enum EyeSource {
     FileName,
     /// A vendor header's scan position (Heidelberg `.vol` ScanPosition).
     ScanPosition,
+    /// The user accepted the optic disc's suggestion in the viewer (this session only; the
+    /// file is not changed).
+    AcceptedSuggestion,
     /// Nothing said which eye: the user has to set it.
     NotDetermined,
 }

@@ -74,8 +74,18 @@ pub fn sidecar_path(image: &Path) -> PathBuf {
     image.with_extension("json")
 }
 
-/// Reads a plain image's header and its sidecars into a [`ScannedImage`].
+/// Reads a plain image's header and its sidecars into a [`ScannedImage`], its name read by the
+/// built-in patterns ([`super::file_names`]).
 pub fn read_plain_image(path: &Path) -> Result<ScannedImage, StudyError> {
+    read_plain_image_named(path, &super::file_names::NamePatterns::default())
+}
+
+/// Reads a plain image's header and its sidecars into a [`ScannedImage`], its name read by
+/// `names`.
+pub fn read_plain_image_named(
+    path: &Path,
+    names: &super::file_names::NamePatterns,
+) -> Result<ScannedImage, StudyError> {
     let reader = image::ImageReader::open(path)
         .at_path(path)?
         .with_guessed_format()
@@ -104,7 +114,7 @@ pub fn read_plain_image(path: &Path) -> Result<ScannedImage, StudyError> {
     let from_name = path
         .file_stem()
         .and_then(|s| s.to_str())
-        .and_then(super::file_names::parse_stem);
+        .and_then(|stem| names.parse_stem(stem));
     let (eye, eye_source) = match merged.eye {
         Some(eye) => (eye, EyeSource::Sidecar),
         None => match from_name

@@ -10,9 +10,10 @@ use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 
 use super::dicom_meta::{DicomFileKind, ScannedImage, is_dicom, read_dicom_file};
 use super::error::{StudyError, error_chain};
+use super::file_names::NamePatterns;
 use super::group::group_into_patients;
 use super::model::{Catalog, UnreadableFile};
-use super::plain::{is_plain_image, read_plain_image};
+use super::plain::{is_plain_image, read_plain_image_named};
 use crate::path_error::AtPath;
 
 /// How far a scan has come.
@@ -34,15 +35,29 @@ enum FileOutcome {
     Failed(String),
 }
 
-/// Scans folders and files; see [`scan_paths_with`] for progress and cancellation.
+/// How a scan reads what files do not say in their contents.
+#[derive(Debug, Clone, Default)]
+pub struct ScanOptions {
+    /// How plain images' names give patient and eye.
+    pub names: NamePatterns,
+}
+
+/// Scans folders and files with the default options; see [`scan_paths_with`] for options,
+/// progress and cancellation.
 pub fn scan_paths(paths: &[PathBuf]) -> Catalog {
-    scan_paths_with(paths, &|_| {}, &AtomicBool::new(false))
+    scan_paths_with(
+        paths,
+        &ScanOptions::default(),
+        &|_| {},
+        &AtomicBool::new(false),
+    )
 }
 
 /// Scans folders and files, calling `progress` after each file; stops early (returning what
 /// it has) when `cancel` becomes true.
 pub fn scan_paths_with(
     paths: &[PathBuf],
+    options: &ScanOptions,
     progress: &(dyn Fn(ScanProgress) + Sync),
     cancel: &AtomicBool,
 ) -> Catalog {
@@ -63,6 +78,7 @@ pub fn scan_paths_with(
         total += batch.len();
         let outcomes = scan_batch(
             &batch,
+            options,
             &|| {
                 let files_done = done.fetch_add(1, Ordering::Relaxed) + 1;
                 progress(ScanProgress {
@@ -135,6 +151,7 @@ fn expand_input(path: &Path, queue: &mut Vec<PathBuf>, unreadable: &mut Vec<Unre
 /// Examines a batch of files on worker threads; results come back in input order.
 fn scan_batch(
     batch: &[PathBuf],
+    options: &ScanOptions,
     on_file_done: &(dyn Fn() + Sync),
     cancel: &AtomicBool,
 ) -> Vec<(PathBuf, FileOutcome)> {
@@ -156,7 +173,7 @@ fn scan_batch(
                         }
                         let i = next.fetch_add(1, Ordering::Relaxed);
                         let Some(path) = batch.get(i) else { break };
-                        let outcome = examine_file(path);
+                        let outcome = examine_file(path, options);
                         if let Ok(mut slots) = results.lock() {
                             slots[i] = Some(outcome);
                         }
@@ -181,7 +198,7 @@ fn scan_batch(
                 if cancel.load(Ordering::Relaxed) {
                     FileOutcome::Skipped("scan cancelled before this file".into())
                 } else {
-                    examine_file(&path)
+                    examine_file(&path, options)
                 }
             });
             (path, outcome)
@@ -190,8 +207,8 @@ fn scan_batch(
 }
 
 /// Classifies and reads one file's metadata.
-fn examine_file(path: &Path) -> FileOutcome {
-    match examine_file_inner(path) {
+fn examine_file(path: &Path, options: &ScanOptions) -> FileOutcome {
+    match examine_file_inner(path, options) {
         Ok(outcome) => outcome,
         Err(e) => {
             // The catalog pairs the reason with the path: do not say the path twice.
@@ -206,7 +223,7 @@ fn examine_file(path: &Path) -> FileOutcome {
     }
 }
 
-fn examine_file_inner(path: &Path) -> Result<FileOutcome, StudyError> {
+fn examine_file_inner(path: &Path, options: &ScanOptions) -> Result<FileOutcome, StudyError> {
     let name = path
         .file_name()
         .and_then(|n| n.to_str())
@@ -231,7 +248,10 @@ fn examine_file_inner(path: &Path) -> Result<FileOutcome, StudyError> {
         )?));
     }
     if is_plain_image(path) {
-        return Ok(FileOutcome::Image(Box::new(read_plain_image(path)?)));
+        return Ok(FileOutcome::Image(Box::new(read_plain_image_named(
+            path,
+            &options.names,
+        )?)));
     }
     let extension = path
         .extension()

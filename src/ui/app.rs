@@ -27,6 +27,8 @@ pub struct ViewerConfig {
     /// Leave durations out of the status bar, so the same state always draws the same
     /// picture (screenshot tests, README pictures).
     pub pixel_stable: bool,
+    /// How the scan reads what files do not say (the user's file-name pattern).
+    pub scan: crate::study::ScanOptions,
 }
 
 /// Where the viewer runs the model.

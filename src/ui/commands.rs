@@ -19,12 +19,26 @@ pub(super) enum Command {
     OpenDialog(OpenKind),
     SelectPatient(usize),
     StepPatient(i32),
-    ShowImage { eye: Eye, index: usize },
+    ShowImage {
+        eye: Eye,
+        index: usize,
+    },
     Activate(Eye),
-    SetFrame { path: PathBuf, frame: u32 },
-    StepFrame { eye: Eye, delta: i32 },
+    SetFrame {
+        path: PathBuf,
+        frame: u32,
+    },
+    StepFrame {
+        eye: Eye,
+        delta: i32,
+    },
     ToggleOverlay,
     ToggleVendorLayers,
+    /// Gives an image without an eye the eye its optic disc suggests (in memory only).
+    AcceptSuggestedEye {
+        path: PathBuf,
+        eye: Eye,
+    },
     ZoomActive(f32),
     ResetViews,
     ToggleLinked,
@@ -101,6 +115,7 @@ impl FoveaApp {
                 Command::ToggleOverlay => {
                     self.view.settings.overlay_on = !self.view.settings.overlay_on
                 }
+                Command::AcceptSuggestedEye { path, eye } => self.accept_suggested_eye(&path, eye),
                 Command::ToggleVendorLayers => {
                     self.view.settings.vendor_layers_on = !self.view.settings.vendor_layers_on
                 }
@@ -199,6 +214,52 @@ impl FoveaApp {
                     .find(|e| has(*e))
                     .unwrap_or(Eye::Right);
             }
+        }
+    }
+
+    /// Moves the selected patient's image `path` (without an eye) to `eye`, marked as an
+    /// accepted suggestion, and analyzes the patient again. Nothing is written to the file.
+    pub(super) fn accept_suggested_eye(&mut self, path: &std::path::Path, eye: Eye) {
+        let Some(index) = self.session.selected else {
+            return;
+        };
+        let Some(patient) = self.session.catalog.patients.get_mut(index) else {
+            return;
+        };
+        let mut moved = false;
+        for study in &mut patient.studies {
+            let Some((group, at)) = study.eyes.iter().enumerate().find_map(|(g, e)| {
+                e.images
+                    .iter()
+                    .position(|r| r.source.path() == path && r.eye == Eye::Unknown)
+                    .map(|i| (g, i))
+            }) else {
+                continue;
+            };
+            let mut record = study.eyes[group].images.remove(at);
+            record.eye = eye;
+            record.eye_source = crate::study::model::EyeSource::AcceptedSuggestion;
+            if study.eyes[group].images.is_empty() {
+                study.eyes.remove(group);
+            }
+            match study.eyes.iter_mut().find(|e| e.eye == eye) {
+                Some(target) => target.images.push(record),
+                None => {
+                    study.eyes.push(crate::study::model::EyeImages {
+                        eye,
+                        images: vec![record],
+                    });
+                    study.eyes.sort_by_key(|e| e.eye);
+                }
+            }
+            moved = true;
+            break;
+        }
+        if moved {
+            let id = patient.info.id.clone();
+            self.session.statuses.insert(id, PatientStatus::Queued);
+            self.session.to_analyze.push(index);
+            self.select_patient(index);
         }
     }
 }

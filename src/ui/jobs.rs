@@ -33,7 +33,7 @@ impl FoveaApp {
             self.view.settings.remember(path);
         }
         self.config.paths = paths.clone();
-        self.jobs.scan = ScanJob::start(paths)
+        self.jobs.scan = ScanJob::start(paths, self.config.scan.clone())
             .map_err(|e| {
                 self.jobs
                     .job_errors

@@ -79,6 +79,7 @@ pub fn run(config: ViewerConfig) -> Result<(), eframe::Error> {
         library,
         model_on,
         pixel_stable,
+        scan,
     } = config;
     let start = |model_on: ModelPlacement| {
         let config = ViewerConfig {
@@ -87,6 +88,7 @@ pub fn run(config: ViewerConfig) -> Result<(), eframe::Error> {
             library: library.clone(),
             model_on,
             pixel_stable,
+            scan: scan.clone(),
         };
         eframe::run_native(
             "Fovea",

@@ -1,5 +1,6 @@
 //! The right-hand panel — the model's findings (patient and per eye, with operating points and
-//! referral flags) and the free-text prompt box — and the strip of similar cases from the
+//! referral flags), the images without an eye with their optic-disc suggestions, and the
+//! free-text prompt box — and the strip of similar cases from the
 //! library under the images.
 
 use std::time::Instant;
@@ -11,14 +12,64 @@ use super::library_job::SimilarCase;
 use super::status::{LibraryStatus, ModelStatus, PatientStatus, SimilarScope};
 use crate::analysis::findings::FindingProbability;
 use crate::analysis::scorer::ClassDistribution;
+use crate::study::Eye;
 
 impl FoveaApp {
     pub(super) fn side_panel_ui(&mut self, ui: &mut egui::Ui) {
         egui::ScrollArea::vertical().show(ui, |ui| {
             self.findings_ui(ui);
+            self.eyeless_images_ui(ui);
             ui.separator();
             self.prompt_ui(ui);
         });
+    }
+
+    /// The selected patient's images without an eye, each with what its optic disc suggests
+    /// and a button to accept it (a suggestion, shown as such; the file is not changed).
+    fn eyeless_images_ui(&mut self, ui: &mut egui::Ui) {
+        let Some(result) = self.selected_result() else {
+            return;
+        };
+        let eyeless: Vec<_> = result
+            .images
+            .iter()
+            .filter(|i| i.eye == Eye::Unknown)
+            .map(|i| (i.path.clone(), i.laterality.clone()))
+            .collect();
+        if eyeless.is_empty() {
+            return;
+        }
+        ui.separator();
+        ui.strong(format!("Images without an eye ({})", eyeless.len()));
+        for (path, evidence) in eyeless {
+            let name = path.file_name().map_or_else(
+                || path.display().to_string(),
+                |n| n.to_string_lossy().to_string(),
+            );
+            match evidence
+                .as_ref()
+                .and_then(|e| e.implied.map(|eye| (eye, e)))
+            {
+                Some((eye, evidence)) => {
+                    ui.label(format!(
+                        "{name}: suggested {} — {}",
+                        eye.label(),
+                        evidence.reason
+                    ));
+                    if ui.button(format!("Accept {}", eye.label())).clicked() {
+                        self.commands
+                            .push(Command::AcceptSuggestedEye { path, eye });
+                    }
+                }
+                None => {
+                    let why = evidence.map_or_else(
+                        || "no optic-disc check for this modality".to_string(),
+                        |e| e.reason,
+                    );
+                    ui.label(format!("{name}: no suggestion ({why})"));
+                }
+            }
+        }
     }
 
     /// The finding name of an id, from the pack.

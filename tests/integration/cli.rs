@@ -82,3 +82,64 @@ fn studies_on_a_missing_path_says_so() {
     assert_eq!(output.status.code(), Some(2));
     assert!(String::from_utf8_lossy(&output.stdout).contains("no such file or folder"));
 }
+
+/// A clinic's own naming (`OD_0042.png`, eye first) is read with `--name-pattern`: the files
+/// become one patient with both eyes, and `fovea studies` says which pattern it used. Without
+/// the pattern they stay one patient each; a pattern without an `eye` group is refused with
+/// what to write instead.
+#[test]
+fn studies_reads_file_names_with_a_users_pattern() {
+    let dir = tempfile::tempdir().expect("tmp");
+    for name in ["OD_0042.png", "OS_0042.png", "OS_0043.png"] {
+        image::RgbImage::from_pixel(8, 6, image::Rgb([200, 80, 30]))
+            .save(dir.path().join(name))
+            .expect("image");
+    }
+    let pattern = r"(?P<eye>OD|OS)_(?P<patient>\d+)";
+    let output = fovea()
+        .args(["studies", "--json", "--name-pattern", pattern])
+        .arg(dir.path())
+        .output()
+        .expect("run");
+    assert!(output.status.success(), "{output:?}");
+    let catalog: serde_json::Value = serde_json::from_slice(&output.stdout).expect("JSON");
+    let ids: Vec<&str> = catalog["patients"]
+        .as_array()
+        .expect("patients")
+        .iter()
+        .filter_map(|p| p["info"]["id"].as_str())
+        .collect();
+    assert_eq!(ids, vec!["0042", "0043"], "{catalog}");
+    let tree = fovea()
+        .args(["studies", "--name-pattern", pattern])
+        .arg(dir.path())
+        .output()
+        .expect("run");
+    let text = String::from_utf8_lossy(&tree.stdout);
+    assert!(
+        text.contains("the pattern given with --name-pattern"),
+        "{text}"
+    );
+    assert!(text.contains("OD") && text.contains("OS"), "{text}");
+
+    let plain = fovea()
+        .args(["studies", "--json"])
+        .arg(dir.path())
+        .output()
+        .expect("run");
+    let catalog: serde_json::Value = serde_json::from_slice(&plain.stdout).expect("JSON");
+    assert_eq!(
+        catalog["patients"].as_array().map(Vec::len),
+        Some(3),
+        "the built-in patterns do not read eye-first names: {catalog}"
+    );
+
+    let refused = fovea()
+        .args(["studies", "--name-pattern", r"(?P<patient>\d+)_(OD|OS)"])
+        .arg(dir.path())
+        .output()
+        .expect("run");
+    assert!(!refused.status.success());
+    let error = String::from_utf8_lossy(&refused.stderr);
+    assert!(error.contains("no group named `eye`"), "{error}");
+}

@@ -10,7 +10,7 @@ use crate::support::{demo_set, pydicom_dir};
 #[test]
 fn scan_job_reports_progress_then_the_catalog() {
     let set = demo_set();
-    let job = ScanJob::start(vec![set.root.join("dicom")]).expect("spawn");
+    let job = ScanJob::start(vec![set.root.join("dicom")], Default::default()).expect("spawn");
     let mut progress = 0;
     let catalog = loop {
         match job.next_blocking().expect("job ends with a result") {

@@ -14,6 +14,7 @@ mod demo_roundtrip;
 mod dependencies;
 mod eyeclip_checkpoint;
 mod finding_sets;
+mod fuzz_corpus;
 mod gpu_device;
 mod heidelberg_vol;
 mod jobs;

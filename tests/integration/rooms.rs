@@ -39,6 +39,8 @@ const ALLOWED: &[(&str, &[&str])] = &[
     ("analysis", &["encoder", "study"]),
     ("library", &["analysis", "encoder", "study"]),
     ("encoder", &["study"]),
+    // Parser entry points for fuzzing and the corpus replay.
+    ("reliability", &["library", "encoder", "study"]),
     ("synth", &["study"]),
     ("study", &[]),
     ("path_error", &[]),

@@ -7,6 +7,11 @@ use fovea::synth::dicom_writer::PixelEncoding;
 use fovea::synth::oct::OctGeometry;
 use fovea::synth::{DemoConfig, GroundTruth, generate};
 
+/// The repository's root.
+pub fn root() -> PathBuf {
+    PathBuf::from(env!("CARGO_MANIFEST_DIR"))
+}
+
 /// The vendored pydicom test files.
 pub fn pydicom_dir() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/data/pydicom")

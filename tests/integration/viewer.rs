@@ -81,6 +81,7 @@ fn viewer() -> Harness<'static, FoveaApp> {
         library: Some(root().join("assets/library")),
         model_on: ModelPlacement::Cpu,
         pixel_stable: true,
+        scan: Default::default(),
     })
 }
 
@@ -146,6 +147,7 @@ fn snapshot_viewer() -> Harness<'static, FoveaApp> {
         library: Some(fixture.library.clone()),
         model_on: ModelPlacement::Cpu,
         pixel_stable: true,
+        scan: Default::default(),
     })
 }
 
@@ -531,6 +533,7 @@ fn a_dropped_folder_opens_and_settings_persist_without_patient_data() {
                 library: None,
                 model_on: ModelPlacement::Cpu,
                 pixel_stable: false,
+                scan: Default::default(),
             },
         )
     });
@@ -553,6 +556,7 @@ fn the_model_runs_on_the_window_s_own_wgpu_device() {
                     library: None,
                     model_on: ModelPlacement::WindowDevice,
                     pixel_stable: false,
+                    scan: Default::default(),
                 },
             )
         });
@@ -586,6 +590,7 @@ fn a_broken_image_shows_its_reason_in_place_and_the_rest_of_the_patient_works() 
         library: Some(dir.path().join("no-library")),
         model_on: ModelPlacement::Cpu,
         pixel_stable: false,
+        scan: Default::default(),
     });
     step_until(&mut harness, "the analysis", FoveaApp::analysis_finished);
     harness.get_by_label_contains("Cannot show colour fundus");
@@ -610,6 +615,7 @@ fn a_missing_model_pack_and_library_are_reported_and_the_images_still_show() {
         library: Some(empty.path().join("no-library")),
         model_on: ModelPlacement::Cpu,
         pixel_stable: false,
+        scan: Default::default(),
     });
     step_until(&mut harness, "the pixels", |app| {
         app.shown_frame(Eye::Right).is_some() && app.analysis_finished()
@@ -730,6 +736,7 @@ fn screen_findings_of_an_eyeclip_layout_pack() {
         library: None,
         model_on: ModelPlacement::Cpu,
         pixel_stable: true,
+        scan: Default::default(),
     });
     step_until(&mut harness, "the analysis and pixels", |app| {
         app.analysis_finished() && !app.decoding()
@@ -762,6 +769,7 @@ fn switching_packs_analyzes_the_open_patients_again() {
         library: None,
         model_on: ModelPlacement::Cpu,
         pixel_stable: true,
+        scan: Default::default(),
     });
     step_until(&mut harness, "the EyeCLIP-layout analysis", |app| {
         app.analysis_finished() && app.selected_analyzed()
@@ -799,6 +807,7 @@ fn real_photographs_with_the_demo_pack_are_greyed_as_outside_and_never_flagged()
         library: None,
         model_on: ModelPlacement::Cpu,
         pixel_stable: true,
+        scan: Default::default(),
     });
     step_until(&mut harness, "the analysis", |app| {
         app.analysis_finished() && app.selected_analyzed()
@@ -832,6 +841,7 @@ fn a_failed_import_shows_its_reason_in_the_model_window() {
         library: None,
         model_on: ModelPlacement::Cpu,
         pixel_stable: true,
+        scan: Default::default(),
     });
     harness.run_steps(2);
     let out = dir.path().join("imported");
@@ -860,6 +870,7 @@ fn the_pack_card_shows_a_validated_packs_report() {
         library: None,
         model_on: ModelPlacement::Cpu,
         pixel_stable: true,
+        scan: Default::default(),
     });
     step_until(&mut harness, "the model", |app| app.pack_name().is_some());
     harness.state_mut().open_pack_card();
@@ -914,6 +925,7 @@ fn screen_grad_cam_of_an_image_fundus_layout_pack() {
         library: None,
         model_on: ModelPlacement::Cpu,
         pixel_stable: true,
+        scan: Default::default(),
     });
     step_until(&mut harness, "the analysis and pixels", |app| {
         app.analysis_finished() && !app.decoding()
@@ -954,10 +966,59 @@ fn a_patient_with_one_eye_opens_on_that_eye() {
         library: None,
         model_on: ModelPlacement::Cpu,
         pixel_stable: true,
+        scan: Default::default(),
     });
     step_until(&mut harness, "the patient", |app| {
         app.selected_patient() == Some("Patient002")
     });
     assert_eq!(harness.state().active_eye(), Eye::Left);
     harness.get_by_label_contains("1 skipped files");
+}
+
+/// An image without an eye gets the optic disc's suggestion in the findings panel; accepting
+/// it moves the image to that eye for this session (the file is not changed) and the patient is
+/// analyzed again.
+#[test]
+fn a_suggested_eye_is_accepted_with_one_click() {
+    let demo = &crate::support::demo_set().root;
+    let photo = walkdir::WalkDir::new(demo.join("png"))
+        .sort_by_file_name()
+        .into_iter()
+        .flatten()
+        .map(|e| e.path().to_path_buf())
+        .find(|p| p.to_string_lossy().ends_with("_OD_fundus.png"))
+        .expect("a synthetic OD photograph");
+    let dir = tempfile::tempdir().expect("tmp");
+    let untagged = dir.path().join("untagged.png");
+    std::fs::copy(&photo, &untagged).expect("copy");
+    let before = std::fs::read(&untagged).expect("read");
+    let mut harness = headless(ViewerConfig {
+        paths: vec![dir.path().to_path_buf()],
+        pack: root().join("models/demo"),
+        library: None,
+        model_on: ModelPlacement::Cpu,
+        pixel_stable: true,
+        scan: Default::default(),
+    });
+    step_until(&mut harness, "the analysis", FoveaApp::analysis_finished);
+    assert!(
+        harness.state().eye_finding_ids(Eye::Right).is_empty(),
+        "before: no image counts for OD"
+    );
+    harness.get_by_label_contains("untagged.png: suggested OD");
+    harness.get_by_label("Accept OD").click();
+    harness.run_steps(2);
+    step_until(
+        &mut harness,
+        "the analysis again",
+        FoveaApp::analysis_finished,
+    );
+    let ids = harness.state().eye_finding_ids(Eye::Right);
+    assert!(!ids.is_empty(), "the photograph now counts for OD: {ids:?}");
+    assert_eq!(harness.state().active_eye(), Eye::Right);
+    assert_eq!(
+        std::fs::read(&untagged).expect("read"),
+        before,
+        "the file is not changed"
+    );
 }

@@ -1,0 +1,56 @@
+#!/usr/bin/env bash
+# Fuzzes every parser of Fovea with cargo-fuzz (libFuzzer), as RELIABILITY.md describes.
+# Not part of CI: the instrumented build compiles every dependency again (~40 min cold on two
+# cores). CI replays what this leaves in fuzz/corpus and fuzz/regressions instead
+# (tests/integration/fuzz_corpus.rs).
+#
+#   bash packaging/fuzz.sh [RUNS] [TARGET...]     RUNS defaults to 1000000 executions per target
+#
+# Writes: fuzz/corpus/<target>/ (seeds from the project's own files, then what libFuzzer kept,
+# minimised), fuzz/artifacts/<target>/ (crash, timeout and out-of-memory inputs, if any), and
+# fuzz/last-run.tsv (target, executions, seconds, corpus size, result) for RELIABILITY.md.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+bash packaging/install-deps.sh
+source packaging/env.sh
+runs="${1:-1000000}"
+shift || true
+targets=("$@")
+if [ ${#targets[@]} -eq 0 ]; then
+  targets=(dicom_metadata dicom_pixels plain_image heidelberg_vol raw_dicom pack_manifest labels_csv finding_set)
+fi
+if ! cargo fuzz --version >/dev/null 2>&1; then
+  cargo install cargo-fuzz --locked --version 0.13.2
+fi
+fuzz_target_dir="${FOVEA_FUZZ_TARGET_DIR:-$HOME/.cache/fovea-fuzz-target}"
+# Limits every run is held to: 1 GiB of memory (resident and per allocation), 10 s per input.
+limits=(-rss_limit_mb=1024 -malloc_limit_mb=1024 -timeout=10 -max_len=65536)
+
+echo "fovea fuzz: writing the seed corpora"
+cargo test --locked --test integration -- --ignored --exact fuzz_corpus::writes_the_seed_corpora >/dev/null
+
+echo "fovea fuzz: building the targets (stable toolchain, no sanitizer: Fovea forbids unsafe code)"
+(cd fuzz && cargo fuzz build --sanitizer none --target-dir "$fuzz_target_dir")
+
+summary=fuzz/last-run.tsv
+printf 'target\texecutions\tseconds\tcorpus_files\tresult\n' >"$summary"
+for t in "${targets[@]}"; do
+  mkdir -p "fuzz/artifacts/$t" "fuzz/corpus/$t"
+  log="fuzz/artifacts/$t/run.log"
+  start=$(date +%s)
+  result=ok
+  (cd fuzz && cargo fuzz run --sanitizer none --target-dir "$fuzz_target_dir" "$t" "corpus/$t" -- \
+    -runs="$runs" "${limits[@]}" -artifact_prefix="artifacts/$t/" -print_final_stats=1) \
+    >"$log" 2>&1 || result=failed
+  seconds=$(( $(date +%s) - start ))
+  executions=$(awk -F: '/stat::number_of_executed_units/ { gsub(/ /, "", $2); print $2 }' "$log" | tail -1)
+  # Keep the smallest corpus that covers what the run found.
+  (cd fuzz && cargo fuzz cmin --sanitizer none --target-dir "$fuzz_target_dir" "$t" "corpus/$t" -- "${limits[@]}") \
+    >>"$log" 2>&1 || true
+  files=$(find "fuzz/corpus/$t" -type f | wc -l)
+  printf '%s\t%s\t%s\t%s\t%s\n' "$t" "${executions:-?}" "$seconds" "$files" "$result" | tee -a "$summary"
+done
+if grep -q failed "$summary"; then
+  echo "fovea fuzz: a target failed; its input is in fuzz/artifacts/<target>/ (see run.log)" >&2
+  exit 1
+fi
