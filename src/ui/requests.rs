@@ -74,6 +74,13 @@ impl FoveaApp {
             wanted.push(chosen);
             wanted.extend(localizer_of(chosen, patient.images()));
         }
+        // Images without an eye: their thumbnails stand beside their suggested eye.
+        let thumbnails = &self.session.tab_thumbnails;
+        wanted.extend(
+            patient
+                .images()
+                .filter(|r| r.eye == Eye::Unknown && !thumbnails.contains_key(r.source.path())),
+        );
         // Every frame: only what is not decoded or on its way is copied and sent.
         let missing: Vec<ImageRecord> = wanted
             .into_iter()

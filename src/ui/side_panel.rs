@@ -24,8 +24,9 @@ impl FoveaApp {
         });
     }
 
-    /// The selected patient's images without an eye, each with what its optic disc suggests
-    /// and a button to accept it (a suggestion, shown as such; the file is not changed).
+    /// The selected patient's images without an eye, each with its thumbnail, what its optic
+    /// disc suggests and a button to accept it (a suggestion, shown as such; the file is not
+    /// changed).
     fn eyeless_images_ui(&mut self, ui: &mut egui::Ui) {
         let Some(result) = self.selected_result() else {
             return;
@@ -42,6 +43,9 @@ impl FoveaApp {
         ui.separator();
         ui.strong(format!("Images without an eye ({})", eyeless.len()));
         for (path, evidence) in eyeless {
+            if let Some(thumbnail) = self.session.tab_thumbnails.get(&path) {
+                ui.add(egui::Image::new(thumbnail).max_size(egui::vec2(96.0, 96.0)));
+            }
             let name = path.file_name().map_or_else(
                 || path.display().to_string(),
                 |n| n.to_string_lossy().to_string(),

@@ -205,7 +205,11 @@ fn writes_the_seed_corpora() {
         seeds.push((ParserTarget::PlainImage, name, without));
     }
     let manifest = std::fs::read(root.join("models/demo/manifest.json")).expect("demo manifest");
-    seeds.push((ParserTarget::PackManifest, "demo.json".into(), manifest.clone()));
+    seeds.push((
+        ParserTarget::PackManifest,
+        "demo.json".into(),
+        manifest.clone(),
+    ));
     // Smaller variants (the fuzzer reads at most 64 KiB of an input): without the domain
     // description's vectors, and without the finding set and classifier too.
     let mut value: serde_json::Value = serde_json::from_slice(&manifest).expect("JSON");
