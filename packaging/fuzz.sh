@@ -5,6 +5,8 @@
 # (tests/integration/fuzz_corpus.rs).
 #
 #   bash packaging/fuzz.sh [RUNS] [TARGET...]     RUNS defaults to 1000000 executions per target
+#   FOVEA_FUZZ_KEEP_SEEDS=1: do not rewrite the seeds (no test build needed)
+#   FOVEA_FUZZ_JOBS=N: targets at a time (default: the number of cores)
 #
 # Writes: fuzz/corpus/<target>/ (seeds from the project's own files, then what libFuzzer kept,
 # minimised), fuzz/artifacts/<target>/ (crash, timeout and out-of-memory inputs, if any), and
@@ -23,33 +25,50 @@ if ! cargo fuzz --version >/dev/null 2>&1; then
   cargo install cargo-fuzz --locked --version 0.13.2
 fi
 fuzz_target_dir="${FOVEA_FUZZ_TARGET_DIR:-$HOME/.cache/fovea-fuzz-target}"
+# The parsers that read files get their input as a temporary file: keep those in memory.
+if [ -d /dev/shm ] && [ -w /dev/shm ]; then export TMPDIR=/dev/shm; fi
 # Limits every run is held to: 1 GiB of memory (resident and per allocation), 10 s per input.
 limits=(-rss_limit_mb=1024 -malloc_limit_mb=1024 -timeout=10 -max_len=65536)
 
-echo "fovea fuzz: writing the seed corpora"
-cargo test --locked --test integration -- --ignored --exact fuzz_corpus::writes_the_seed_corpora >/dev/null
+if [ -z "${FOVEA_FUZZ_KEEP_SEEDS:-}" ]; then
+  echo "fovea fuzz: writing the seed corpora"
+  cargo test --locked --test integration -- --ignored --exact fuzz_corpus::writes_the_seed_corpora >/dev/null
+fi
 
 echo "fovea fuzz: building the targets (stable toolchain, no sanitizer: Fovea forbids unsafe code)"
 (cd fuzz && cargo fuzz build --sanitizer none --target-dir "$fuzz_target_dir")
 
 summary=fuzz/last-run.tsv
-printf 'target\texecutions\tseconds\tcorpus_files\tresult\n' >"$summary"
-for t in "${targets[@]}"; do
+# One target: run, minimise the corpus, and write its line of the summary.
+fuzz_one() {
+  local t=$1
   mkdir -p "fuzz/artifacts/$t" "fuzz/corpus/$t"
-  log="fuzz/artifacts/$t/run.log"
+  local log="fuzz/artifacts/$t/run.log"
+  local start result=ok
   start=$(date +%s)
-  result=ok
   (cd fuzz && cargo fuzz run --sanitizer none --target-dir "$fuzz_target_dir" "$t" "corpus/$t" -- \
     -runs="$runs" "${limits[@]}" -artifact_prefix="artifacts/$t/" -print_final_stats=1) \
     >"$log" 2>&1 || result=failed
-  seconds=$(( $(date +%s) - start ))
+  local seconds=$(( $(date +%s) - start ))
+  local executions
   executions=$(awk -F: '/stat::number_of_executed_units/ { gsub(/ /, "", $2); print $2 }' "$log" | tail -1)
   # Keep the smallest corpus that covers what the run found.
   (cd fuzz && cargo fuzz cmin --sanitizer none --target-dir "$fuzz_target_dir" "$t" "corpus/$t" -- "${limits[@]}") \
     >>"$log" 2>&1 || true
+  local files
   files=$(find "fuzz/corpus/$t" -type f | wc -l)
-  printf '%s\t%s\t%s\t%s\t%s\n' "$t" "${executions:-?}" "$seconds" "$files" "$result" | tee -a "$summary"
+  printf '%s\t%s\t%s\t%s\t%s\n' "$t" "${executions:-?}" "$seconds" "$files" "$result" >"fuzz/artifacts/$t/summary.tsv"
+  cat "fuzz/artifacts/$t/summary.tsv"
+}
+# As many targets at a time as there are cores (each libFuzzer run uses one).
+jobs_at_once="${FOVEA_FUZZ_JOBS:-$(nproc)}"
+for t in "${targets[@]}"; do
+  while [ "$(jobs -rp | wc -l)" -ge "$jobs_at_once" ]; do sleep 1; done
+  fuzz_one "$t" &
 done
+wait
+printf 'target\texecutions\tseconds\tcorpus_files\tresult\n' >"$summary"
+for t in "${targets[@]}"; do cat "fuzz/artifacts/$t/summary.tsv" >>"$summary"; done
 if grep -q failed "$summary"; then
   echo "fovea fuzz: a target failed; its input is in fuzz/artifacts/<target>/ (see run.log)" >&2
   exit 1

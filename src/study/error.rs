@@ -63,6 +63,20 @@ pub enum StudyError {
         /// The image crate's error.
         source: image::ImageError,
     },
+    /// A plain image's header claims more pixels than Fovea decodes.
+    #[error(
+        "{path}: the image claims {columns} × {rows} pixels, more than the {limit_megapixels} megapixels Fovea decodes (larger than any fundus camera's or OCT device's export): the file is damaged, or not an eye image"
+    )]
+    ImageTooLarge {
+        /// The file.
+        path: PathBuf,
+        /// Width in pixels.
+        columns: u32,
+        /// Height in pixels.
+        rows: u32,
+        /// [`crate::study::plain::MAX_PLAIN_MEGAPIXELS`].
+        limit_megapixels: u64,
+    },
     /// A sidecar JSON file exists but cannot be parsed.
     #[error("{path}: sidecar JSON is invalid: {source}")]
     Sidecar {

@@ -105,6 +105,8 @@ impl NamePatterns {
     /// stem, ignoring case; it must have the named groups `patient` and `eye` (`L`, `R`, `OS`,
     /// `OD`, `left`, `right`), and may have `date` (`YYYYMMDD` or `YYYY-MM-DD`).
     pub fn user(pattern: &str) -> Result<Self, NamePatternError> {
+        // Checked as written first, so that an error points into the user's own text.
+        Regex::new(pattern).map_err(NamePatternError::Invalid)?;
         let regex =
             Regex::new(&format!("(?i)^(?:{pattern})$")).map_err(NamePatternError::Invalid)?;
         for missing in ["patient", "eye"] {

@@ -10,6 +10,7 @@
 
 pub mod attributes;
 pub mod content_modality;
+pub mod dicom_lengths;
 pub mod dicom_meta;
 pub mod dicomdir;
 pub mod error;

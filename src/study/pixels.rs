@@ -506,13 +506,15 @@ fn palette(obj: &InMemDicomObject) -> Result<PaletteLut, String> {
 
 /// Decodes a plain image: grey stays grey (8 or 16 bit), everything else becomes RGB.
 pub fn decode_plain_file(path: &Path) -> Result<DecodedImage, StudyError> {
-    let img = image::ImageReader::open(path)
+    let decoder = image::ImageReader::open(path)
         .at_path(path)?
         .with_guessed_format()
         .at_path(path)?
-        .decode()
+        .into_decoder()
         .at_path(path)?;
-    let (columns, rows) = (img.width(), img.height());
+    let (columns, rows) = image::ImageDecoder::dimensions(&decoder);
+    super::plain::check_plain_size(path, columns, rows)?;
+    let img = image::DynamicImage::from_decoder(decoder).at_path(path)?;
     let (channels, bits_stored, colour, samples) = match img {
         image::DynamicImage::ImageLuma8(g) => {
             (1, 8, ColourModel::Monochrome2, Samples::U8(g.into_raw()))

@@ -25,6 +25,25 @@ use crate::path_error::{AtPath, PathError};
 /// File extensions read as plain images.
 pub const PLAIN_IMAGE_EXTENSIONS: &[&str] = &["png", "jpg", "jpeg", "tif", "tiff", "bmp"];
 
+/// The largest plain image decoded, in megapixels. Fundus cameras export up to ≈ 24 MP and
+/// ultra-widefield devices ≈ 16 MP: a header claiming more is damaged or not an eye image,
+/// and decoding it would take gigabytes (found by fuzzing: a 463-byte JPEG claiming
+/// 30,255 × 12,545 pixels).
+pub const MAX_PLAIN_MEGAPIXELS: u64 = 64;
+
+/// Refuses sizes over [`MAX_PLAIN_MEGAPIXELS`].
+pub fn check_plain_size(path: &Path, columns: u32, rows: u32) -> Result<(), StudyError> {
+    if u64::from(columns) * u64::from(rows) > MAX_PLAIN_MEGAPIXELS * 1_000_000 {
+        return Err(StudyError::ImageTooLarge {
+            path: path.to_path_buf(),
+            columns,
+            rows,
+            limit_megapixels: MAX_PLAIN_MEGAPIXELS,
+        });
+    }
+    Ok(())
+}
+
 /// Whether a path has a plain-image extension.
 pub fn is_plain_image(path: &Path) -> bool {
     path.extension()
@@ -97,6 +116,7 @@ pub fn read_plain_image_named(
     }
     let mut decoder = reader.into_decoder().at_path(path)?;
     let (columns, rows) = image::ImageDecoder::dimensions(&decoder);
+    check_plain_size(path, columns, rows)?;
     let color = image::ImageDecoder::color_type(&decoder);
     // The ICC profile is irrelevant here; asking for it only finishes header parsing.
     let _ = image::ImageDecoder::icc_profile(&mut decoder);

@@ -282,3 +282,47 @@ fn tiny_images() -> Vec<(String, Vec<u8>)> {
     }
     out
 }
+
+/// The out-of-memory inputs the fuzzers found are refused before anything is allocated for
+/// them: a 463-byte JPEG claiming 30,255 × 12,545 pixels (it took 1.5 GB), and pydicom's
+/// `UN_sequence.dcm`, where dicom-rs asked for 3.7 GB (the length guard's own test is in
+/// `damaged_files`).
+#[test]
+fn the_out_of_memory_inputs_are_refused_before_decoding() {
+    use fovea::study::StudyError;
+    let dir = tempfile::tempdir().expect("tmp");
+    let mut seen = 0;
+    for input in files_in(&fuzz_dir().join("regressions/plain_image")) {
+        if !input
+            .file_name()
+            .is_some_and(|n| n.to_string_lossy().starts_with("oom-"))
+        {
+            continue;
+        }
+        let bytes = std::fs::read(&input).expect("read");
+        let sidecar_len = usize::from(u16::from_le_bytes([bytes[0], bytes[1]]));
+        let image = dir.path().join("photo.png");
+        std::fs::write(&image, &bytes[2 + sidecar_len.min(bytes.len() - 2)..]).expect("write");
+        let scanned = fovea::study::plain::read_plain_image(&image);
+        assert!(
+            matches!(scanned, Err(StudyError::ImageTooLarge { .. })),
+            "{}: {:?}",
+            input.display(),
+            scanned.err()
+        );
+        let decoded = fovea::study::pixels::decode_plain_file(&image);
+        assert!(matches!(decoded, Err(StudyError::ImageTooLarge { .. })));
+        seen += 1;
+    }
+    assert!(seen > 0, "the JPEG is kept in fuzz/regressions/plain_image");
+    for target in ["dicom_metadata", "dicom_pixels"] {
+        for input in files_in(&fuzz_dir().join("regressions").join(target)) {
+            let path = dir.path().join("image.dcm");
+            std::fs::copy(&input, &path).expect("copy");
+            let error = fovea::study::dicom_meta::read_dicom_file(&path)
+                .err()
+                .expect("refused");
+            assert!(error.to_string().contains("claims"), "{error}");
+        }
+    }
+}
