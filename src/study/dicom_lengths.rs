@@ -7,16 +7,13 @@
 //! (RELIABILITY.md). GDCM fixed the same kind of flaw (CVE-2026-3650) by comparing each value
 //! length with what the stream has left; this module does that for dicom-rs.
 //!
-//! The walk reads element headers only and seeks over values, reading the file **as dicom-rs
-//! reads it** (so that it sees the lengths dicom-rs will allocate): the tag; in explicit VR the
-//! VR, with 2-byte lengths for most VRs and 4-byte ones for OB, OD, OF, OL, OV, OW, SQ, SV, UC,
-//! UN, UR, UT, UV and for an unknown VR code (which dicom-rs reads as UN); items and delimiters
-//! (`FFFE,xxxx`, no VR); any element of undefined length as a sequence whose items are walked
-//! in the same encoding (dicom-rs does so even for UN); encapsulated pixel data (Pixel Data of
-//! undefined length), whose fragments' lengths are checked and skipped. In implicit VR a
-//! defined-length value that starts with an item tag is walked as a sequence, as pydicom
-//! does. It refuses only a length the file is too short to hold. Deflated data sets are not
-//! walked (their lengths are those of the inflated stream).
+//! The check reads the data set with dicom-rs's own token reader (`dicom_parser`'s
+//! `DataSetReader`, the one `open_file` uses), so it sees each element header exactly as the
+//! real read will, and stops at the first header whose length is more than the bytes left,
+//! before its value is read. Values that pass are read and dropped (at most the file's size);
+//! a metadata check stops at Pixel Data. Fragments of encapsulated pixel data are read
+//! incrementally by dicom-rs and need no check. A parse error is left to the real read, which
+//! reports it. Deflated data sets are not checked here.
 
 use std::io::{BufReader, Read, Seek};
 use std::path::Path;
@@ -24,18 +21,16 @@ use std::path::Path;
 use super::error::StudyError;
 use crate::path_error::AtPath;
 
-/// How the data set is encoded.
+/// How the element headers are encoded.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct Encoding {
+struct Encoding {
     /// Explicit VR (else implicit).
-    pub explicit: bool,
+    explicit: bool,
     /// Little endian (else big).
-    pub little_endian: bool,
+    little_endian: bool,
 }
 
 const UNDEFINED: u32 = 0xFFFF_FFFF;
-const ITEM: (u16, u16) = (0xFFFE, 0xE000);
-const SEQUENCE_DELIMITER: (u16, u16) = (0xFFFE, 0xE0DD);
 const PIXEL_DATA: (u16, u16) = (0x7FE0, 0x0010);
 const KNOWN_VRS: [&[u8; 2]; 34] = [
     b"AE", b"AS", b"AT", b"CS", b"DA", b"DS", b"DT", b"FL", b"FD", b"IS", b"LO", b"LT", b"OB",
@@ -46,18 +41,10 @@ const LONG_VRS: [&[u8; 2]; 13] = [
     b"OB", b"OD", b"OF", b"OL", b"OV", b"OW", b"SQ", b"SV", b"UC", b"UN", b"UR", b"UT", b"UV",
 ];
 
-/// What an open container holds.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-enum Container {
-    /// Items whose content is elements.
-    Sequence,
-    /// Encapsulated pixel data: items whose content is compressed bytes.
-    Fragments,
-}
-
 /// Checks the Part 10 file at `path`: its file meta group (always explicit VR little endian),
-/// then its data set in the transfer syntax the meta group names.
-pub fn check_part10(path: &Path) -> Result<(), StudyError> {
+/// then its data set in the transfer syntax the meta group names (up to Pixel Data when
+/// `stop_at_pixel_data`, as the metadata scan reads it).
+pub fn check_part10(path: &Path, stop_at_pixel_data: bool) -> Result<(), StudyError> {
     let file = std::fs::File::open(path).at_path(path)?;
     let len = file.metadata().at_path(path)?.len();
     let mut reader = BufReader::new(file);
@@ -93,92 +80,90 @@ pub fn check_part10(path: &Path) -> Result<(), StudyError> {
         }
         at += u64::from(length);
     }
-    let encoding = match transfer_syntax.as_str() {
-        "1.2.840.10008.1.2" => Encoding {
-            explicit: false,
-            little_endian: true,
-        },
-        "1.2.840.10008.1.2.2" => Encoding {
-            explicit: true,
-            little_endian: false,
-        },
-        // Deflated: the lengths are those of the inflated stream.
-        "1.2.840.10008.1.2.1.99" => return Ok(()),
-        _ => Encoding {
-            explicit: true,
-            little_endian: true,
-        },
-    };
-    walk(&mut reader, encoding, at, len, path)
+    if transfer_syntax == "1.2.840.10008.1.2.1.99" {
+        return Ok(()); // Deflated: the lengths are those of the inflated stream.
+    }
+    if transfer_syntax.is_empty() {
+        // dicom-rs refuses a file meta group without a transfer syntax.
+        return Ok(());
+    }
+    check_tokens(path, at, len, &transfer_syntax, stop_at_pixel_data)
 }
 
-/// Checks a raw data set (no preamble, no file meta) at `path` in `encoding`.
-pub fn check_data_set(path: &Path, encoding: Encoding) -> Result<(), StudyError> {
-    let file = std::fs::File::open(path).at_path(path)?;
-    let len = file.metadata().at_path(path)?.len();
-    walk(&mut BufReader::new(file), encoding, 0, len, path)
+/// Checks a raw data set (no preamble, no file meta) at `path` in the transfer syntax
+/// `transfer_syntax` (a UID).
+pub fn check_data_set(path: &Path, transfer_syntax: &str) -> Result<(), StudyError> {
+    let len = std::fs::metadata(path).at_path(path)?.len();
+    check_tokens(path, 0, len, transfer_syntax, false)
 }
 
-/// Walks the elements from byte `at` of a file of `len` bytes (see the module docs).
-fn walk<R: Read + Seek>(
-    reader: &mut BufReader<R>,
-    encoding: Encoding,
-    mut at: u64,
-    len: u64,
+/// Reads the data set from byte `at` of the file at `path` (`len` bytes) with dicom-rs's
+/// token reader in `transfer_syntax`, refusing the first element whose declared length is more
+/// than the bytes left; stops at Pixel Data when `stop_at_pixel_data`.
+fn check_tokens(
     path: &Path,
+    at: u64,
+    len: u64,
+    transfer_syntax: &str,
+    stop_at_pixel_data: bool,
 ) -> Result<(), StudyError> {
-    let mut open: Vec<Container> = Vec::new();
+    use dicom_encoding::transfer_syntax::TransferSyntaxIndex;
+    use dicom_parser::dataset::DataToken;
+    let Some(ts) = dicom_transfer_syntax_registry::TransferSyntaxRegistry.get(transfer_syntax)
+    else {
+        return Ok(()); // Unknown to dicom-rs: the real read says so.
+    };
+    let mut file = std::fs::File::open(path).at_path(path)?;
+    file.seek(std::io::SeekFrom::Start(at)).at_path(path)?;
+    let consumed = std::rc::Rc::new(std::cell::Cell::new(0_u64));
+    let source = Counting {
+        inner: BufReader::new(file),
+        read: consumed.clone(),
+    };
+    let Ok(mut tokens) = dicom_parser::DataSetReader::new_with_ts(source, ts) else {
+        return Ok(());
+    };
     loop {
-        let Some(header) = read_header(reader, encoding).at_path(path)? else {
-            return Ok(()); // The end of the file (or a header cut short: dicom-rs says so).
+        let token = match tokens.next() {
+            None | Some(Err(_)) => return Ok(()),
+            Some(Ok(token)) => token,
         };
-        at += header.size;
-        let length = header.length;
-        let left = len.saturating_sub(at);
-        if header.tag.0 == 0xFFFE {
-            if header.tag == SEQUENCE_DELIMITER {
-                open.pop();
-                continue;
+        if let DataToken::ElementHeader(header) = token {
+            let left = len.saturating_sub(at + consumed.get());
+            if header.len.is_defined() && u64::from(header.len.0) > left {
+                return Err(too_long(
+                    path,
+                    (header.tag.group(), header.tag.element()),
+                    header.len.0,
+                    left,
+                ));
             }
-            if header.tag != ITEM || length == UNDEFINED {
-                continue; // An item delimiter, or an item of undefined length: walk on.
+            if stop_at_pixel_data && (header.tag.group(), header.tag.element()) == PIXEL_DATA {
+                return Ok(());
             }
-            if u64::from(length) > left {
-                return Err(too_long(path, header.tag, length, left));
-            }
-            if open.last() == Some(&Container::Fragments) {
-                reader.seek_relative(i64::from(length)).at_path(path)?;
-                at += u64::from(length);
-            }
-            continue; // A sequence's item: its elements follow.
+        } else if stop_at_pixel_data && matches!(token, DataToken::PixelSequenceStart) {
+            return Ok(());
         }
-        if length == UNDEFINED {
-            open.push(if header.tag == PIXEL_DATA {
-                Container::Fragments
-            } else {
-                Container::Sequence
-            });
-            continue;
-        }
-        if u64::from(length) > left {
-            return Err(too_long(path, header.tag, length, left));
-        }
-        let walk_inside = match header.vr {
-            Some(vr) => &vr == b"SQ",
-            None => length >= 8 && starts_with_item(reader, encoding).at_path(path)?,
-        };
-        if !walk_inside {
-            reader.seek_relative(i64::from(length)).at_path(path)?;
-            at += u64::from(length);
-        }
+    }
+}
+
+/// A reader that counts the bytes it hands out.
+struct Counting<R> {
+    inner: R,
+    read: std::rc::Rc<std::cell::Cell<u64>>,
+}
+
+impl<R: Read> Read for Counting<R> {
+    fn read(&mut self, buf: &mut [u8]) -> std::io::Result<usize> {
+        let n = self.inner.read(buf)?;
+        self.read.set(self.read.get() + n as u64);
+        Ok(n)
     }
 }
 
 /// One element header.
 struct Header {
     tag: (u16, u16),
-    /// The VR, in explicit VR (not for items and delimiters).
-    vr: Option<[u8; 2]>,
     /// The value length.
     length: u32,
     /// Bytes of the header.
@@ -209,7 +194,6 @@ fn read_header<R: Read>(reader: &mut R, encoding: Encoding) -> std::io::Result<O
     if tag.0 == 0xFFFE || !encoding.explicit {
         return Ok(Some(Header {
             tag,
-            vr: None,
             length: u32_of([head[4], head[5], head[6], head[7]]),
             size: 8,
         }));
@@ -219,7 +203,6 @@ fn read_header<R: Read>(reader: &mut R, encoding: Encoding) -> std::io::Result<O
     if KNOWN_VRS.contains(&&vr) && !LONG_VRS.contains(&&vr) {
         return Ok(Some(Header {
             tag,
-            vr: Some(vr),
             length: u32::from(u16_of([head[6], head[7]])),
             size: 8,
         }));
@@ -230,34 +213,9 @@ fn read_header<R: Read>(reader: &mut R, encoding: Encoding) -> std::io::Result<O
     }
     Ok(Some(Header {
         tag,
-        vr: Some(vr),
         length: u32_of(long),
         size: 12,
     }))
-}
-
-/// Whether the next four bytes are an item tag (left unread).
-fn starts_with_item<R: Read + Seek>(
-    reader: &mut BufReader<R>,
-    encoding: Encoding,
-) -> std::io::Result<bool> {
-    let mut next = [0_u8; 4];
-    if !read_fully(reader, &mut next)? {
-        return Ok(false);
-    }
-    reader.seek_relative(-4)?;
-    let (group, element) = if encoding.little_endian {
-        (
-            u16::from_le_bytes([next[0], next[1]]),
-            u16::from_le_bytes([next[2], next[3]]),
-        )
-    } else {
-        (
-            u16::from_be_bytes([next[0], next[1]]),
-            u16::from_be_bytes([next[2], next[3]]),
-        )
-    };
-    Ok((group, element) == ITEM)
 }
 
 /// Fills `buf`; false when the input ends first.
@@ -338,7 +296,7 @@ mod tests {
         data.extend_from_slice(&[0xFF, 0xFE, 0xE0, 0xDD, 0, 0]); // fragment bytes, not a tag
         data.extend(item(0xE0DD, 0));
         let file = part10(&data);
-        check_part10(file.path()).expect("well formed");
+        check_part10(file.path(), false).expect("well formed");
     }
 
     #[test]
@@ -347,7 +305,7 @@ mod tests {
         data.extend(long(0x0009, 0x1001, b"OB", 3_758_161_918));
         data.extend_from_slice(&[1, 2, 3, 4]);
         let file = part10(&data);
-        let error = check_part10(file.path()).expect_err("too long");
+        let error = check_part10(file.path(), false).expect_err("too long");
         let text = error.to_string();
         assert!(
             text.contains("(0009,1001) claims 3758161918 bytes"),
@@ -357,32 +315,19 @@ mod tests {
     }
 
     #[test]
-    fn lengths_inside_sequences_and_fragments_are_checked() {
+    fn lengths_inside_sequences_are_checked_as_dicom_rs_reads_them() {
         // An unknown VR is read as UN (as dicom-rs does), inside an item of undefined length.
         let mut nested = long(0x0008, 0x1115, b"UN", UNDEFINED);
         nested.extend(item(0xE000, UNDEFINED));
         nested.extend_from_slice(&[0x08, 0x00, 0x50, 0x11, 0xFF, 0xFF, 0, 0]);
         nested.extend_from_slice(&0xE000_FFFE_u32.to_le_bytes());
-        assert!(
-            check_part10(part10(&nested).path()).is_err(),
-            "inside a sequence"
-        );
-
-        let mut fragments = long(0x7FE0, 0x0010, b"OB", UNDEFINED);
-        fragments.extend(item(0xE000, 0));
-        fragments.extend(item(0xE000, 1 << 30));
-        assert!(
-            check_part10(part10(&fragments).path()).is_err(),
-            "a fragment"
-        );
+        let error = check_part10(part10(&nested).path(), false).expect_err("inside a sequence");
+        assert!(error.to_string().contains("(0008,1150)"), "{error}");
     }
 
     #[test]
     fn implicit_and_big_endian_data_sets_are_read_in_their_encoding() {
-        let implicit = Encoding {
-            explicit: false,
-            little_endian: true,
-        };
+        let implicit = "1.2.840.10008.1.2";
         let mut data = Vec::new();
         data.extend_from_slice(&[0x08, 0x00, 0x60, 0x00, 2, 0, 0, 0]);
         data.extend_from_slice(b"OP");
@@ -393,10 +338,7 @@ mod tests {
         std::fs::write(file.path(), &data).expect("write");
         assert!(check_data_set(file.path(), implicit).is_err());
 
-        let big = Encoding {
-            explicit: true,
-            little_endian: false,
-        };
+        let big = "1.2.840.10008.1.2.2";
         let be = [0x00, 0x08, 0x00, 0x60, b'C', b'S', 0x00, 0x02, b'O', b'P'];
         std::fs::write(file.path(), be).expect("write");
         check_data_set(file.path(), big).expect("well formed");

@@ -134,7 +134,7 @@ pub fn open_dicom(
         return Ok((super::raw_dicom::open_raw(path, encoding)?, true));
     }
     // dicom-rs allocates a value's declared length before reading it: refuse impossible ones.
-    super::dicom_lengths::check_part10(path)?;
+    super::dicom_lengths::check_part10(path, until == Some(tags::PIXEL_DATA))?;
     let mut options = OpenFileOptions::new();
     if let Some(tag) = until {
         options = options.read_until(tag);

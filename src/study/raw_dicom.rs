@@ -136,13 +136,7 @@ pub fn open_raw(path: &Path, encoding: RawEncoding) -> Result<DefaultDicomObject
         path: path.to_path_buf(),
         message,
     };
-    super::dicom_lengths::check_data_set(
-        path,
-        super::dicom_lengths::Encoding {
-            explicit: encoding == RawEncoding::ExplicitLittle,
-            little_endian: true,
-        },
-    )?;
+    super::dicom_lengths::check_data_set(path, encoding.uid())?;
     let bytes = std::fs::read(path).at_path(path)?;
     let ts = dicom_transfer_syntax_registry::TransferSyntaxRegistry
         .get(encoding.uid())

@@ -284,9 +284,9 @@ fn tiny_images() -> Vec<(String, Vec<u8>)> {
 }
 
 /// The out-of-memory inputs the fuzzers found are refused before anything is allocated for
-/// them: a 463-byte JPEG claiming 30,255 × 12,545 pixels (it took 1.5 GB), and pydicom's
+/// them: a 463-byte JPEG claiming 30,255 × 12,545 pixels (it took 1.5 GB), pydicom's
 /// `UN_sequence.dcm`, where dicom-rs asked for 3.7 GB (the length guard's own test is in
-/// `damaged_files`).
+/// `damaged_files`), and a mutated raw data set where it asked for 3.8 GB.
 #[test]
 fn the_out_of_memory_inputs_are_refused_before_decoding() {
     use fovea::study::StudyError;
@@ -324,5 +324,19 @@ fn the_out_of_memory_inputs_are_refused_before_decoding() {
                 .expect("refused");
             assert!(error.to_string().contains("claims"), "{error}");
         }
+    }
+    // A mutated RT plan data set on which dicom-rs asked for 3.8 GB.
+    let raw = files_in(&fuzz_dir().join("regressions/raw_dicom"));
+    assert!(!raw.is_empty());
+    for input in raw {
+        let bytes = std::fs::read(&input).expect("read");
+        let encoding = fovea::study::raw_dicom::detect(&bytes, bytes.len() as u64)
+            .expect("taken for a raw data set");
+        let path = dir.path().join("raw");
+        std::fs::write(&path, &bytes).expect("write");
+        let error = fovea::study::raw_dicom::open_raw(&path, encoding)
+            .err()
+            .expect("refused");
+        assert!(error.to_string().contains("claims"), "{error}");
     }
 }
