@@ -7,16 +7,20 @@
 //! (RELIABILITY.md). GDCM fixed the same kind of flaw (CVE-2026-3650) by comparing each value
 //! length with what the stream has left; this module does that for dicom-rs.
 //!
-//! The check reads the data set with dicom-rs's own token reader (`dicom_parser`'s
-//! `DataSetReader`, the one `open_file` uses), so it sees each element header exactly as the
-//! real read will, and stops at the first header whose length is more than the bytes left,
-//! before its value is read. Values that pass are read and dropped (at most the file's size);
-//! a metadata check stops at Pixel Data. Fragments of encapsulated pixel data are read
-//! incrementally by dicom-rs and need no check. A parse error is left to the real read, which
-//! reports it. Deflated data sets are not checked here.
+//! The check reads the file with dicom-rs's own readers — the file meta group with
+//! `FileMetaTable::from_reader`, the data set with `dicom_parser`'s `DataSetReader`, as
+//! `open_file` does — so it sees each element header exactly as the real read will (a hand
+//! walk of the structure was tried first; the fuzzer soon found files where it and dicom-rs
+//! part ways). It stops at the first header whose length is more than the bytes left, before
+//! its value is read. Values that pass are read and dropped (at most the file's size). dicom-rs
+//! reads a pixel fragment's header and value in one step, so at the start of encapsulated pixel
+//! data the fragments' lengths are walked here first. A metadata check stops at Pixel Data. A
+//! parse error is left to the real read, which reports it. Deflated data sets are not checked.
 
+use std::cell::Cell;
 use std::io::{BufReader, Read, Seek};
 use std::path::Path;
+use std::rc::Rc;
 
 use super::error::StudyError;
 use crate::path_error::AtPath;
@@ -30,7 +34,8 @@ struct Encoding {
     little_endian: bool,
 }
 
-const UNDEFINED: u32 = 0xFFFF_FFFF;
+const PREAMBLE: u64 = 128;
+const ITEM: (u16, u16) = (0xFFFE, 0xE000);
 const PIXEL_DATA: (u16, u16) = (0x7FE0, 0x0010);
 const KNOWN_VRS: [&[u8; 2]; 34] = [
     b"AE", b"AS", b"AT", b"CS", b"DA", b"DS", b"DT", b"FL", b"FD", b"IS", b"LO", b"LT", b"OB",
@@ -41,69 +46,82 @@ const LONG_VRS: [&[u8; 2]; 13] = [
     b"OB", b"OD", b"OF", b"OL", b"OV", b"OW", b"SQ", b"SV", b"UC", b"UN", b"UR", b"UT", b"UV",
 ];
 
-/// Checks the Part 10 file at `path`: its file meta group (always explicit VR little endian),
-/// then its data set in the transfer syntax the meta group names (up to Pixel Data when
-/// `stop_at_pixel_data`, as the metadata scan reads it).
+/// Checks the Part 10 file at `path` as `open_file` reads it: its file meta group through
+/// dicom-rs's own reader (`FileMetaTable::from_reader`), then its data set in the transfer
+/// syntax the meta group names (up to Pixel Data when `stop_at_pixel_data`, as the metadata
+/// scan reads it).
 pub fn check_part10(path: &Path, stop_at_pixel_data: bool) -> Result<(), StudyError> {
-    let file = std::fs::File::open(path).at_path(path)?;
+    let mut file = std::fs::File::open(path).at_path(path)?;
     let len = file.metadata().at_path(path)?.len();
-    let mut reader = BufReader::new(file);
-    reader.seek_relative(132).at_path(path)?;
-    let meta = Encoding {
-        explicit: true,
-        little_endian: true,
+    file.seek(std::io::SeekFrom::Start(PREAMBLE))
+        .at_path(path)?;
+    let consumed = Rc::new(Cell::new(0_u64));
+    let mut source = Counting {
+        inner: BufReader::new(file),
+        read: consumed.clone(),
     };
-    let mut transfer_syntax = String::new();
-    let mut at = 132_u64;
-    // The meta group: its elements are short; the transfer syntax UID is kept.
-    loop {
-        let Some(header) = read_header(&mut reader, meta).at_path(path)? else {
-            return Ok(());
-        };
-        if header.tag.0 != 0x0002 {
-            reader.seek_relative(-(header.size as i64)).at_path(path)?;
-            break;
-        }
-        at += header.size;
-        let length = header.length;
-        if length == UNDEFINED || u64::from(length) > len.saturating_sub(at) {
-            return Err(too_long(path, header.tag, length, len.saturating_sub(at)));
-        }
-        if header.tag == (0x0002, 0x0010) && length <= 64 {
-            let mut uid = vec![0; length as usize];
-            reader.read_exact(&mut uid).at_path(path)?;
-            transfer_syntax = String::from_utf8_lossy(&uid)
-                .trim_end_matches(['\0', ' '])
-                .to_string();
-        } else {
-            reader.seek_relative(i64::from(length)).at_path(path)?;
-        }
-        at += u64::from(length);
-    }
-    if transfer_syntax == "1.2.840.10008.1.2.1.99" {
-        return Ok(()); // Deflated: the lengths are those of the inflated stream.
-    }
-    if transfer_syntax.is_empty() {
-        // dicom-rs refuses a file meta group without a transfer syntax.
-        return Ok(());
-    }
-    check_tokens(path, at, len, &transfer_syntax, stop_at_pixel_data)
+    let Ok(meta) = dicom_object::meta::FileMetaTable::from_reader(&mut source) else {
+        return Ok(()); // The real read reports a broken meta group.
+    };
+    let file_offset = Offsets {
+        base: PREAMBLE,
+        consumed,
+        len,
+    };
+    check_tokens(
+        path,
+        source,
+        &file_offset,
+        meta.transfer_syntax(),
+        stop_at_pixel_data,
+    )
 }
 
 /// Checks a raw data set (no preamble, no file meta) at `path` in the transfer syntax
 /// `transfer_syntax` (a UID).
 pub fn check_data_set(path: &Path, transfer_syntax: &str) -> Result<(), StudyError> {
-    let len = std::fs::metadata(path).at_path(path)?.len();
-    check_tokens(path, 0, len, transfer_syntax, false)
+    let file = std::fs::File::open(path).at_path(path)?;
+    let len = file.metadata().at_path(path)?.len();
+    let consumed = Rc::new(Cell::new(0_u64));
+    let source = Counting {
+        inner: BufReader::new(file),
+        read: consumed.clone(),
+    };
+    let offsets = Offsets {
+        base: 0,
+        consumed,
+        len,
+    };
+    check_tokens(path, source, &offsets, transfer_syntax, false)
 }
 
-/// Reads the data set from byte `at` of the file at `path` (`len` bytes) with dicom-rs's
-/// token reader in `transfer_syntax`, refusing the first element whose declared length is more
-/// than the bytes left; stops at Pixel Data when `stop_at_pixel_data`.
-fn check_tokens(
-    path: &Path,
-    at: u64,
+/// Where the reader is in the file.
+struct Offsets {
+    /// Bytes before the counted reader's start.
+    base: u64,
+    /// Bytes the reader has handed out.
+    consumed: Rc<Cell<u64>>,
+    /// The file's length.
     len: u64,
+}
+
+impl Offsets {
+    fn position(&self) -> u64 {
+        self.base + self.consumed.get()
+    }
+
+    fn left(&self) -> u64 {
+        self.len.saturating_sub(self.position())
+    }
+}
+
+/// Reads the data set from `source` with dicom-rs's token reader in `transfer_syntax`,
+/// refusing the first element or fragment whose declared length is more than the bytes left;
+/// stops at Pixel Data when `stop_at_pixel_data`.
+fn check_tokens<R: Read>(
+    path: &Path,
+    source: R,
+    offsets: &Offsets,
     transfer_syntax: &str,
     stop_at_pixel_data: bool,
 ) -> Result<(), StudyError> {
@@ -113,13 +131,10 @@ fn check_tokens(
     else {
         return Ok(()); // Unknown to dicom-rs: the real read says so.
     };
-    let mut file = std::fs::File::open(path).at_path(path)?;
-    file.seek(std::io::SeekFrom::Start(at)).at_path(path)?;
-    let consumed = std::rc::Rc::new(std::cell::Cell::new(0_u64));
-    let source = Counting {
-        inner: BufReader::new(file),
-        read: consumed.clone(),
-    };
+    if matches!(ts.codec(), dicom_encoding::Codec::Dataset(_)) {
+        return Ok(()); // Deflated: the lengths are those of the inflated stream.
+    }
+    let little_endian = ts.endianness() == dicom_encoding::Endianness::Little;
     let Ok(mut tokens) = dicom_parser::DataSetReader::new_with_ts(source, ts) else {
         return Ok(());
     };
@@ -128,29 +143,65 @@ fn check_tokens(
             None | Some(Err(_)) => return Ok(()),
             Some(Ok(token)) => token,
         };
-        if let DataToken::ElementHeader(header) = token {
-            let left = len.saturating_sub(at + consumed.get());
-            if header.len.is_defined() && u64::from(header.len.0) > left {
-                return Err(too_long(
-                    path,
-                    (header.tag.group(), header.tag.element()),
-                    header.len.0,
-                    left,
-                ));
+        match token {
+            DataToken::ElementHeader(header) => {
+                let left = offsets.left();
+                if header.len.is_defined() && u64::from(header.len.0) > left {
+                    return Err(too_long(
+                        path,
+                        (header.tag.group(), header.tag.element()),
+                        header.len.0,
+                        left,
+                    ));
+                }
+                if stop_at_pixel_data && (header.tag.group(), header.tag.element()) == PIXEL_DATA {
+                    return Ok(());
+                }
             }
-            if stop_at_pixel_data && (header.tag.group(), header.tag.element()) == PIXEL_DATA {
-                return Ok(());
+            DataToken::PixelSequenceStart => {
+                if stop_at_pixel_data {
+                    return Ok(());
+                }
+                // dicom-rs reads each fragment's header and value in one step: check them first.
+                check_fragments(path, offsets, little_endian)?;
             }
-        } else if stop_at_pixel_data && matches!(token, DataToken::PixelSequenceStart) {
-            return Ok(());
+            _ => {}
         }
     }
+}
+
+/// Walks the fragments of encapsulated pixel data from the current position: items
+/// `(FFFE,E000)` with a length each, up to the sequence delimiter.
+fn check_fragments(path: &Path, offsets: &Offsets, little_endian: bool) -> Result<(), StudyError> {
+    let mut file = std::fs::File::open(path).at_path(path)?;
+    let mut at = offsets.position();
+    file.seek(std::io::SeekFrom::Start(at)).at_path(path)?;
+    let mut reader = BufReader::new(file);
+    let encoding = Encoding {
+        explicit: false,
+        little_endian,
+    };
+    while let Some(header) = read_header(&mut reader, encoding).at_path(path)? {
+        at += header.size;
+        if header.tag != ITEM {
+            return Ok(()); // The delimiter, or something dicom-rs will refuse.
+        }
+        let left = offsets.len.saturating_sub(at);
+        if u64::from(header.length) > left {
+            return Err(too_long(path, header.tag, header.length, left));
+        }
+        reader
+            .seek_relative(i64::from(header.length))
+            .at_path(path)?;
+        at += u64::from(header.length);
+    }
+    Ok(())
 }
 
 /// A reader that counts the bytes it hands out.
 struct Counting<R> {
     inner: R,
-    read: std::rc::Rc<std::cell::Cell<u64>>,
+    read: Rc<Cell<u64>>,
 }
 
 impl<R: Read> Read for Counting<R> {
@@ -241,6 +292,8 @@ fn too_long(path: &Path, tag: (u16, u16), length: u32, left: u64) -> StudyError 
 mod tests {
     use super::*;
 
+    const UNDEFINED: u32 = 0xFFFF_FFFF;
+
     /// Explicit VR little endian bytes of one element with a short-length VR.
     fn short(group: u16, element: u16, vr: &[u8; 2], value: &[u8]) -> Vec<u8> {
         let mut out = Vec::new();
@@ -274,7 +327,16 @@ mod tests {
     fn part10(data_set: &[u8]) -> tempfile::NamedTempFile {
         let mut bytes = vec![0_u8; 128];
         bytes.extend_from_slice(b"DICM");
-        bytes.extend(short(0x0002, 0x0010, b"UI", b"1.2.840.10008.1.2.1\0"));
+        let mut meta = short(0x0002, 0x0002, b"UI", b"1.2.840.10008.5.1.4.1.1.77.1.5.1\0");
+        meta.extend(short(0x0002, 0x0003, b"UI", b"1.2.3.4\0"));
+        meta.extend(short(0x0002, 0x0010, b"UI", b"1.2.840.10008.1.2.1\0"));
+        bytes.extend(short(
+            0x0002,
+            0x0000,
+            b"UL",
+            &(meta.len() as u32).to_le_bytes(),
+        ));
+        bytes.extend(meta);
         bytes.extend_from_slice(data_set);
         let file = tempfile::NamedTempFile::new().expect("tmp");
         std::fs::write(file.path(), bytes).expect("write");
@@ -315,7 +377,7 @@ mod tests {
     }
 
     #[test]
-    fn lengths_inside_sequences_are_checked_as_dicom_rs_reads_them() {
+    fn lengths_inside_sequences_and_fragments_are_checked() {
         // An unknown VR is read as UN (as dicom-rs does), inside an item of undefined length.
         let mut nested = long(0x0008, 0x1115, b"UN", UNDEFINED);
         nested.extend(item(0xE000, UNDEFINED));
@@ -323,6 +385,16 @@ mod tests {
         nested.extend_from_slice(&0xE000_FFFE_u32.to_le_bytes());
         let error = check_part10(part10(&nested).path(), false).expect_err("inside a sequence");
         assert!(error.to_string().contains("(0008,1150)"), "{error}");
+
+        let mut fragments = long(0x7FE0, 0x0010, b"OB", UNDEFINED);
+        fragments.extend(item(0xE000, 0));
+        fragments.extend(item(0xE000, 1 << 30));
+        let error = check_part10(part10(&fragments).path(), false).expect_err("a fragment");
+        assert!(
+            error.to_string().contains("(FFFE,E000) claims 1073741824"),
+            "{error}"
+        );
+        check_part10(part10(&fragments).path(), true).expect("a scan stops at Pixel Data");
     }
 
     #[test]

@@ -295,7 +295,12 @@ pub fn decode_dicom_file(path: &Path) -> Result<DecodedImage, StudyError> {
     if jpeg::is_jpeg_family(&transfer_syntax) {
         jpeg::check_frames_complete(&obj, super::attributes::frame_count(&obj)).map_err(fail)?;
     }
-    let decoded = obj.decode_pixel_data().map_err(|e| fail(error_chain(&e)))?;
+    // A decoder of dicom-rs's may panic on damaged data (its RLE decoder indexes out of bounds
+    // on some: found by fuzzing); that is a damaged file, not a crash of the viewer.
+    let decoded =
+        std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| obj.decode_pixel_data()))
+            .map_err(|_| fail("the pixel decoder failed on damaged data".to_string()))?
+            .map_err(|e| fail(error_chain(&e)))?;
     let columns = decoded.columns();
     let rows = decoded.rows();
     let frames = decoded.number_of_frames().max(1);

@@ -286,7 +286,9 @@ fn tiny_images() -> Vec<(String, Vec<u8>)> {
 /// The out-of-memory inputs the fuzzers found are refused before anything is allocated for
 /// them: a 463-byte JPEG claiming 30,255 × 12,545 pixels (it took 1.5 GB), pydicom's
 /// `UN_sequence.dcm`, where dicom-rs asked for 3.7 GB (the length guard's own test is in
-/// `damaged_files`), and a mutated raw data set where it asked for 3.8 GB.
+/// `damaged_files`), mutated files where it asked for 1–3.8 GB (a meta group whose element
+/// order only dicom-rs's own reader follows, a raw data set, a pixel fragment), and an RLE
+/// file on which dicom-rs's decoder panics.
 #[test]
 fn the_out_of_memory_inputs_are_refused_before_decoding() {
     use fovea::study::StudyError;
@@ -319,10 +321,23 @@ fn the_out_of_memory_inputs_are_refused_before_decoding() {
         for input in files_in(&fuzz_dir().join("regressions").join(target)) {
             let path = dir.path().join("image.dcm");
             std::fs::copy(&input, &path).expect("copy");
-            let error = fovea::study::dicom_meta::read_dicom_file(&path)
-                .err()
-                .expect("refused");
-            assert!(error.to_string().contains("claims"), "{error}");
+            let name = input
+                .file_name()
+                .expect("name")
+                .to_string_lossy()
+                .to_string();
+            if name.starts_with("oom-") {
+                let error = fovea::study::dicom_meta::read_dicom_file(&path)
+                    .err()
+                    .expect("refused");
+                assert!(error.to_string().contains("claims"), "{name}: {error}");
+            } else {
+                // A panic inside dicom-rs's RLE decoder: a damaged file, not a crash.
+                let error = fovea::study::pixels::decode_dicom_file(&path)
+                    .err()
+                    .expect("refused");
+                assert!(error.to_string().contains("damaged"), "{name}: {error}");
+            }
         }
     }
     // A mutated RT plan data set on which dicom-rs asked for 3.8 GB.
