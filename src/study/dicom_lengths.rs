@@ -9,7 +9,8 @@
 //!
 //! The check reads the file with dicom-rs's own readers — the file meta group with
 //! `FileMetaTable::from_reader`, the data set with `dicom_parser`'s `DataSetReader`, as
-//! `open_file` does — so it sees each element header exactly as the real read will (a hand
+//! `open_file` does — so it sees each element header exactly as the real read will (the meta
+//! group's own lengths are walked first, as dicom-rs's meta reader allocates them too) (a hand
 //! walk of the structure was tried first; the fuzzer soon found files where it and dicom-rs
 //! part ways). It stops at the first header whose length is more than the bytes left, before
 //! its value is read. Values that pass are read and dropped (at most the file's size). dicom-rs
@@ -51,6 +52,7 @@ const LONG_VRS: [&[u8; 2]; 13] = [
 /// syntax the meta group names (up to Pixel Data when `stop_at_pixel_data`, as the metadata
 /// scan reads it).
 pub fn check_part10(path: &Path, stop_at_pixel_data: bool) -> Result<(), StudyError> {
+    check_meta_lengths(path)?;
     let mut file = std::fs::File::open(path).at_path(path)?;
     let len = file.metadata().at_path(path)?.len();
     file.seek(std::io::SeekFrom::Start(PREAMBLE))
@@ -75,6 +77,51 @@ pub fn check_part10(path: &Path, stop_at_pixel_data: bool) -> Result<(), StudyEr
         meta.transfer_syntax(),
         stop_at_pixel_data,
     )
+}
+
+/// The file meta group's element lengths, walked as dicom-rs's meta reader reads them (it
+/// allocates each value's length too): explicit VR little endian after `DICM`, a (0002,0000)
+/// group length of 4 bytes first, then elements while the group length lasts. Anything else
+/// is left to dicom-rs, which refuses it without allocating.
+fn check_meta_lengths(path: &Path) -> Result<(), StudyError> {
+    let mut file = std::fs::File::open(path).at_path(path)?;
+    let len = file.metadata().at_path(path)?.len();
+    let mut at = PREAMBLE + 4;
+    file.seek(std::io::SeekFrom::Start(at)).at_path(path)?;
+    let mut reader = BufReader::new(file);
+    let encoding = Encoding {
+        explicit: true,
+        little_endian: true,
+    };
+    let Some(first) = read_header(&mut reader, encoding).at_path(path)? else {
+        return Ok(());
+    };
+    let mut value = [0_u8; 4];
+    if first.tag != (0x0002, 0x0000)
+        || first.length != 4
+        || !read_fully(&mut reader, &mut value).at_path(path)?
+    {
+        return Ok(());
+    }
+    at += first.size + 4;
+    let group_length = u64::from(u32::from_le_bytes(value));
+    let mut read = 0_u64;
+    while read < group_length {
+        let Some(header) = read_header(&mut reader, encoding).at_path(path)? else {
+            return Ok(());
+        };
+        at += header.size;
+        let left = len.saturating_sub(at);
+        if u64::from(header.length) > left {
+            return Err(too_long(path, header.tag, header.length, left));
+        }
+        reader
+            .seek_relative(i64::from(header.length))
+            .at_path(path)?;
+        at += u64::from(header.length);
+        read += header.size + u64::from(header.length);
+    }
+    Ok(())
 }
 
 /// Checks a raw data set (no preamble, no file meta) at `path` in the transfer syntax
