@@ -509,8 +509,11 @@ fn palette(obj: &InMemDicomObject) -> Result<PaletteLut, String> {
     Ok(lut)
 }
 
-/// Decodes a plain image: grey stays grey (8 or 16 bit), everything else becomes RGB.
-pub fn decode_plain_file(path: &Path) -> Result<DecodedImage, StudyError> {
+/// A plain image's pixels as the image crate decodes them, once its size is within
+/// [`super::plain::MAX_PLAIN_MEGAPIXELS`]. A decoder of the image crate may panic on damaged
+/// data (zune-jpeg on a JPEG-compressed TIFF strip: found by fuzzing); that is a damaged file,
+/// not a crash of the viewer.
+pub fn decode_plain_pixels(path: &Path) -> Result<image::DynamicImage, StudyError> {
     let decoder = image::ImageReader::open(path)
         .at_path(path)?
         .with_guessed_format()
@@ -519,7 +522,20 @@ pub fn decode_plain_file(path: &Path) -> Result<DecodedImage, StudyError> {
         .at_path(path)?;
     let (columns, rows) = image::ImageDecoder::dimensions(&decoder);
     super::plain::check_plain_size(path, columns, rows)?;
-    let img = image::DynamicImage::from_decoder(decoder).at_path(path)?;
+    let decoded = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
+        image::DynamicImage::from_decoder(decoder)
+    }))
+    .map_err(|_| StudyError::PixelDecode {
+        path: path.to_path_buf(),
+        message: "the image decoder failed on damaged data".to_string(),
+    })?;
+    Ok(decoded.at_path(path)?)
+}
+
+/// Decodes a plain image: grey stays grey (8 or 16 bit), everything else becomes RGB.
+pub fn decode_plain_file(path: &Path) -> Result<DecodedImage, StudyError> {
+    let img = decode_plain_pixels(path)?;
+    let (columns, rows) = (img.width(), img.height());
     let (channels, bits_stored, colour, samples) = match img {
         image::DynamicImage::ImageLuma8(g) => {
             (1, 8, ColourModel::Monochrome2, Samples::U8(g.into_raw()))

@@ -219,12 +219,7 @@ pub fn read_plain_image_named(
 
 /// The modality of a plain image by its pixels ([`super::content_modality`]).
 fn modality_from_content(path: &Path) -> Result<Modality, StudyError> {
-    let image = image::ImageReader::open(path)
-        .at_path(path)?
-        .with_guessed_format()
-        .at_path(path)?
-        .decode()
-        .at_path(path)?;
+    let image = super::pixels::decode_plain_pixels(path)?;
     Ok(super::content_modality::modality_of(&image.to_rgb8()))
 }
 

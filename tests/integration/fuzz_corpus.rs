@@ -299,6 +299,13 @@ fn the_out_of_memory_inputs_are_refused_before_decoding() {
             .file_name()
             .is_some_and(|n| n.to_string_lossy().starts_with("oom-"))
         {
+            // A panic inside zune-jpeg (a JPEG-compressed TIFF strip): a damaged file.
+            let bytes = std::fs::read(&input).expect("read");
+            let sidecar_len = usize::from(u16::from_le_bytes([bytes[0], bytes[1]]));
+            let image = dir.path().join("photo.png");
+            std::fs::write(&image, &bytes[2 + sidecar_len.min(bytes.len() - 2)..]).expect("w");
+            let decoded = fovea::study::pixels::decode_plain_file(&image);
+            assert!(decoded.is_err(), "{}", input.display());
             continue;
         }
         let bytes = std::fs::read(&input).expect("read");
