@@ -7,6 +7,7 @@
 #   bash packaging/fuzz.sh [RUNS] [TARGET...]     RUNS defaults to 1000000 executions per target
 #   FOVEA_FUZZ_KEEP_SEEDS=1: do not rewrite the seeds (no test build needed)
 #   FOVEA_FUZZ_JOBS=N: targets at a time (default: the number of cores)
+#   FOVEA_FUZZ_MAX_SECONDS=N: stop each target after N seconds (RELIABILITY.md says which runs did)
 #
 # Writes: fuzz/corpus/<target>/ (seeds from the project's own files, then what libFuzzer kept,
 # minimised), fuzz/artifacts/<target>/ (crash, timeout and out-of-memory inputs, if any), and
@@ -29,6 +30,9 @@ fuzz_target_dir="${FOVEA_FUZZ_TARGET_DIR:-$HOME/.cache/fovea-fuzz-target}"
 if [ -d /dev/shm ] && [ -w /dev/shm ]; then export TMPDIR=/dev/shm; fi
 # Limits every run is held to: 1 GiB of memory (resident and per allocation), 10 s per input.
 limits=(-rss_limit_mb=1024 -malloc_limit_mb=1024 -timeout=10 -max_len=65536)
+# FOVEA_FUZZ_MAX_SECONDS=N stops each run after N seconds even before RUNS executions.
+budget=()
+if [ -n "${FOVEA_FUZZ_MAX_SECONDS:-}" ]; then budget=(-max_total_time="$FOVEA_FUZZ_MAX_SECONDS"); fi
 
 if [ -z "${FOVEA_FUZZ_KEEP_SEEDS:-}" ]; then
   echo "fovea fuzz: writing the seed corpora"
@@ -47,11 +51,11 @@ fuzz_one() {
   local start result=ok
   start=$(date +%s)
   (cd fuzz && cargo fuzz run --sanitizer none --target-dir "$fuzz_target_dir" "$t" "corpus/$t" -- \
-    -runs="$runs" "${limits[@]}" -artifact_prefix="artifacts/$t/" -print_final_stats=1) \
+    -runs="$runs" "${limits[@]}" ${budget[@]+"${budget[@]}"} -artifact_prefix="artifacts/$t/" -print_final_stats=1) \
     >"$log" 2>&1 || result=failed
   local seconds=$(( $(date +%s) - start ))
   local executions
-  executions=$(awk -F: '/stat::number_of_executed_units/ { gsub(/ /, "", $2); print $2 }' "$log" | tail -1)
+  executions=$(awk '/stat::number_of_executed_units/ { print $NF }' "$log" | head -1)
   # Keep the smallest corpus that covers what the run found.
   (cd fuzz && cargo fuzz cmin --sanitizer none --target-dir "$fuzz_target_dir" "$t" "corpus/$t" -- "${limits[@]}") \
     >>"$log" 2>&1 || true

@@ -16,7 +16,9 @@
 //! its value is read. Values that pass are read and dropped (at most the file's size). dicom-rs
 //! reads a pixel fragment's header and value in one step, so at the start of encapsulated pixel
 //! data the fragments' lengths are walked here first. A metadata check stops at Pixel Data. A
-//! parse error is left to the real read, which reports it. Deflated data sets are not checked.
+//! parse error is left to the real read, which reports it. A deflated data set is read through
+//! dicom-rs's inflater, and a length is impossible when it is more than deflate's largest
+//! expansion (≈ 1032 : 1) of the whole compressed data set.
 
 use std::cell::Cell;
 use std::io::{BufReader, Read, Seek};
@@ -36,6 +38,8 @@ struct Encoding {
 }
 
 const PREAMBLE: u64 = 128;
+/// Deflate's largest expansion: 258 bytes from 2 bits, ≈ 1032 : 1.
+const DEFLATE_MAX_RATIO: u64 = 1032;
 const ITEM: (u16, u16) = (0xFFFE, 0xE000);
 const PIXEL_DATA: (u16, u16) = (0x7FE0, 0x0010);
 const KNOWN_VRS: [&[u8; 2]; 34] = [
@@ -165,7 +169,7 @@ impl Offsets {
 /// Reads the data set from `source` with dicom-rs's token reader in `transfer_syntax`,
 /// refusing the first element or fragment whose declared length is more than the bytes left;
 /// stops at Pixel Data when `stop_at_pixel_data`.
-fn check_tokens<R: Read>(
+fn check_tokens<R: Read + 'static>(
     path: &Path,
     source: R,
     offsets: &Offsets,
@@ -178,10 +182,17 @@ fn check_tokens<R: Read>(
     else {
         return Ok(()); // Unknown to dicom-rs: the real read says so.
     };
-    if matches!(ts.codec(), dicom_encoding::Codec::Dataset(_)) {
-        return Ok(()); // Deflated: the lengths are those of the inflated stream.
-    }
     let little_endian = ts.endianness() == dicom_encoding::Endianness::Little;
+    // A deflated data set is read through the same inflater dicom-rs uses; its lengths are
+    // those of the inflated stream, which is at most DEFLATE_MAX_RATIO times the compressed
+    // bytes.
+    let (source, deflated): (Box<dyn Read>, bool) = match ts.codec() {
+        dicom_encoding::Codec::Dataset(Some(adapter)) => {
+            (adapter.adapt_reader(Box::new(source)), true)
+        }
+        dicom_encoding::Codec::Dataset(None) => return Ok(()),
+        _ => (Box::new(source), false),
+    };
     let Ok(mut tokens) = dicom_parser::DataSetReader::new_with_ts(source, ts) else {
         return Ok(());
     };
@@ -192,7 +203,11 @@ fn check_tokens<R: Read>(
         };
         match token {
             DataToken::ElementHeader(header) => {
-                let left = offsets.left();
+                let left = if deflated {
+                    offsets.len.saturating_sub(offsets.base) * DEFLATE_MAX_RATIO
+                } else {
+                    offsets.left()
+                };
                 if header.len.is_defined() && u64::from(header.len.0) > left {
                     return Err(too_long(
                         path,
@@ -206,7 +221,7 @@ fn check_tokens<R: Read>(
                 }
             }
             DataToken::PixelSequenceStart => {
-                if stop_at_pixel_data {
+                if stop_at_pixel_data || deflated {
                     return Ok(());
                 }
                 // dicom-rs reads each fragment's header and value in one step: check them first.
