@@ -334,15 +334,15 @@ fn the_out_of_memory_inputs_are_refused_before_decoding() {
                 .to_string_lossy()
                 .to_string();
             if name.starts_with("oom-") {
-                let error = fovea::study::dicom_meta::read_dicom_file(&path)
-                    .err()
-                    .expect("refused");
+                let Err(error) = fovea::study::dicom_meta::read_dicom_file(&path) else {
+                    panic!("refused");
+                };
                 assert!(error.to_string().contains("claims"), "{name}: {error}");
             } else {
                 // A panic inside dicom-rs's RLE decoder: a damaged file, not a crash.
-                let error = fovea::study::pixels::decode_dicom_file(&path)
-                    .err()
-                    .expect("refused");
+                let Err(error) = fovea::study::pixels::decode_dicom_file(&path) else {
+                    panic!("refused");
+                };
                 assert!(error.to_string().contains("damaged"), "{name}: {error}");
             }
         }
@@ -356,9 +356,9 @@ fn the_out_of_memory_inputs_are_refused_before_decoding() {
             .expect("taken for a raw data set");
         let path = dir.path().join("raw");
         std::fs::write(&path, &bytes).expect("write");
-        let error = fovea::study::raw_dicom::open_raw(&path, encoding)
-            .err()
-            .expect("refused");
+        let Err(error) = fovea::study::raw_dicom::open_raw(&path, encoding) else {
+            panic!("refused");
+        };
         assert!(error.to_string().contains("claims"), "{error}");
     }
 }
