@@ -380,6 +380,8 @@ fn the_viewer_moves_through_patients_b_scans_and_the_localizer() {
         harness.state().shown_modality(Eye::Right),
         Some(Modality::ColourFundus)
     );
+    // The tabs gain their thumbnails as the decoder delivers them: click once they are drawn.
+    step_until(&mut harness, "the tab thumbnails", |app| !app.decoding());
     harness
         .get_all_by_label("OCT")
         .next()
