@@ -141,9 +141,9 @@ pub fn feed(target: ParserTarget, bytes: &[u8]) -> std::io::Result<bool> {
     })
 }
 
-/// Splits a plain-image input into (sidecar, image): a little-endian `u16` length, then that
+/// Splits a [`ParserTarget::PlainImage`] input into (sidecar, image): a little-endian `u16` length, then that
 /// many bytes of sidecar, then the image.
-fn split_sidecar(bytes: &[u8]) -> (&[u8], &[u8]) {
+pub fn split_sidecar(bytes: &[u8]) -> (&[u8], &[u8]) {
     let Some((len, rest)) = bytes.split_first_chunk::<2>() else {
         return (&[], bytes);
     };

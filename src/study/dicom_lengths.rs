@@ -115,14 +115,7 @@ fn check_meta_lengths(path: &Path) -> Result<(), StudyError> {
             return Ok(());
         };
         at += header.size;
-        let left = len.saturating_sub(at);
-        if u64::from(header.length) > left {
-            return Err(too_long(path, header.tag, header.length, left));
-        }
-        reader
-            .seek_relative(i64::from(header.length))
-            .at_path(path)?;
-        at += u64::from(header.length);
+        skip_value(&mut reader, path, &header, &mut at, len)?;
         read += header.size + u64::from(header.length);
     }
     Ok(())
@@ -248,15 +241,28 @@ fn check_fragments(path: &Path, offsets: &Offsets, little_endian: bool) -> Resul
         if header.tag != ITEM {
             return Ok(()); // The delimiter, or something dicom-rs will refuse.
         }
-        let left = offsets.len.saturating_sub(at);
-        if u64::from(header.length) > left {
-            return Err(too_long(path, header.tag, header.length, left));
-        }
-        reader
-            .seek_relative(i64::from(header.length))
-            .at_path(path)?;
-        at += u64::from(header.length);
+        skip_value(&mut reader, path, &header, &mut at, offsets.len)?;
     }
+    Ok(())
+}
+
+/// Refuses `header`'s value when it is longer than what is left of a file of `len` bytes from
+/// byte `at` (the value's start), else seeks over it and moves `at` past it.
+fn skip_value<R: Read + Seek>(
+    reader: &mut BufReader<R>,
+    path: &Path,
+    header: &Header,
+    at: &mut u64,
+    len: u64,
+) -> Result<(), StudyError> {
+    let left = len.saturating_sub(*at);
+    if u64::from(header.length) > left {
+        return Err(too_long(path, header.tag, header.length, left));
+    }
+    reader
+        .seek_relative(i64::from(header.length))
+        .at_path(path)?;
+    *at += u64::from(header.length);
     Ok(())
 }
 
