@@ -1,4 +1,6 @@
-//! Benchmark: metadata scan of a folder, decode of a multi-frame OCT and of a JPEG fundus.
+//! Benchmark: metadata scan of a folder, decode of a multi-frame OCT and of a JPEG fundus,
+//! and what the length guard (`study::dicom_lengths`, run before every DICOM read) costs of
+//! the scan: the guard alone over the same files, to the pixel data and through it.
 //! Run by `benches/run_study_io.sh`, which times pydicom on the same files in the same run.
 //!
 //! Usage: `study_io <scan-folder> <oct.dcm> <jpeg-fundus.dcm> [repeats]`
@@ -8,6 +10,7 @@ mod common;
 
 use common::time;
 
+use fovea::study::dicom_lengths::check_part10;
 use fovea::study::dicom_meta::read_dicom_file;
 use fovea::study::pixels::decode_dicom_file;
 use fovea::study::scan_paths;
@@ -40,6 +43,18 @@ fn main() -> anyhow::Result<()> {
     let scan_one_thread = time(repeats, || {
         files.iter().filter(|f| read_dicom_file(f).is_ok()).count()
     });
+    let guard_to_pixels = time(repeats, || {
+        files
+            .iter()
+            .filter(|f| check_part10(f, true).is_ok())
+            .count()
+    });
+    let guard_whole = time(repeats, || {
+        files
+            .iter()
+            .filter(|f| check_part10(f, false).is_ok())
+            .count()
+    });
     let catalog = scan_paths(std::slice::from_ref(&folder));
     anyhow::ensure!(
         catalog.unreadable.is_empty(),
@@ -62,6 +77,16 @@ fn main() -> anyhow::Result<()> {
         "fovea\tscan_{}_files_1thread_ms\t{:.1}",
         files.len(),
         scan_one_thread.as_secs_f64() * 1e3
+    );
+    println!(
+        "fovea\tlength_guard_{}_files_to_pixel_data_ms\t{:.1}",
+        files.len(),
+        guard_to_pixels.as_secs_f64() * 1e3
+    );
+    println!(
+        "fovea\tlength_guard_{}_files_whole_ms\t{:.1}",
+        files.len(),
+        guard_whole.as_secs_f64() * 1e3
     );
     println!(
         "fovea\tdecode_oct_{}x{}x{}_ms\t{:.2}",

@@ -10,56 +10,26 @@ mod common;
 use std::path::{Path, PathBuf};
 
 use common::time;
-use fovea::study::heidelberg_vol::{VolBscan, VolFile, VolHeader};
+use fovea::study::heidelberg_vol::VolFile;
 use fovea::study::model::VolPart;
 use fovea::study::pixels::decode_vol_file;
+use fovea::synth::vol_writer::VolumeShape;
 
 /// A 49-B-scan 512 × 496 volume (a common Spectralis macular cube) with 3 boundaries.
 fn synthetic_cube() -> VolFile {
-    let (x, z, n) = (512, 496, 49);
-    let bscans = (0..n)
-        .map(|i| VolBscan {
-            start_mm: (0.5, 0.5 + 0.12 * i as f64),
-            end_mm: (6.5, 0.5 + 0.12 * i as f64),
-            quality: 30.0,
-            layers: (0..3)
-                .map(|k| {
-                    (0..x)
-                        .map(|a| Some(100.0 + 40.0 * k as f32 + (a % 9) as f32))
-                        .collect()
-                })
-                .collect(),
-            values: (0..x * z)
-                .map(|j| ((j * 7919 + i * 104_729) % 10_007) as f32 / 10_007.0)
-                .collect(),
-        })
-        .collect();
-    VolFile {
-        header: VolHeader {
-            version: "HSF-OCT-103".to_string(),
-            size_x: x,
-            num_bscans: n,
-            size_z: z,
-            scale_x_mm: 0.0117,
-            distance_mm: 0.12,
-            scale_z_mm: 0.0039,
-            slo_width: 768,
-            slo_height: 768,
-            slo_scale_x_mm: 0.0117,
-            slo_scale_y_mm: 0.0117,
-            slo_field_deg: 30,
-            scan_position: "OD".to_string(),
-            exam_datetime: None,
-            patient_id: "BENCH".to_string(),
-            birth_date: None,
-            visit_date: None,
-            scan_id: "BENCHCUBE".to_string(),
-            scan_pattern: 3,
-            bscan_header_bytes: 0,
-        },
-        slo: (0..768 * 768).map(|i| (i % 251) as u8).collect(),
-        bscans,
-    }
+    fovea::synth::vol_writer::synthetic_volume(&VolumeShape {
+        size_x: 512,
+        size_z: 496,
+        bscans: 49,
+        layers: 3,
+        invalid_every: 0,
+        scale_x_mm: 0.0117,
+        distance_mm: 0.12,
+        slo_px: 768,
+        slo_scale_mm: 0.0117,
+        eye: "OD",
+        patient_id: "BENCH",
+    })
 }
 
 fn main() -> anyhow::Result<()> {

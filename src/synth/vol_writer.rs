@@ -4,7 +4,7 @@
 
 use std::path::Path;
 
-use crate::study::heidelberg_vol::{FILE_HEADER_BYTES, VolFile};
+use crate::study::heidelberg_vol::{FILE_HEADER_BYTES, VolBscan, VolFile, VolHeader};
 
 /// Size of each B-scan header written (room for the boundaries after the 256 fixed bytes).
 fn bscan_header_bytes(file: &VolFile) -> usize {
@@ -114,4 +114,99 @@ pub fn vol_bytes(file: &VolFile) -> Vec<u8> {
 /// Writes `file` to `path`.
 pub fn write_vol(path: &Path, file: &VolFile) -> std::io::Result<()> {
     std::fs::write(path, vol_bytes(file))
+}
+
+/// The shape of a synthetic raster volume ([`synthetic_volume`]).
+#[derive(Debug, Clone)]
+pub struct VolumeShape {
+    /// A-scans per B-scan.
+    pub size_x: usize,
+    /// Rows per B-scan.
+    pub size_z: usize,
+    /// B-scans.
+    pub bscans: usize,
+    /// Layer boundaries per B-scan; the last has a gap every fifth A-scan when there are two
+    /// or more.
+    pub layers: usize,
+    /// Every this many samples is the invalid value `0x7F7FFFFF` (none when 0).
+    pub invalid_every: usize,
+    /// A-scan spacing (ScaleX), in mm.
+    pub scale_x_mm: f64,
+    /// The distance between B-scans, in mm.
+    pub distance_mm: f64,
+    /// The SLO's side, in pixels.
+    pub slo_px: usize,
+    /// The SLO's pixel spacing, in mm.
+    pub slo_scale_mm: f64,
+    /// ScanPosition: "OD" or "OS".
+    pub eye: &'static str,
+    /// The patient id.
+    pub patient_id: &'static str,
+}
+
+/// A raster volume of `shape` with made-up but structured values: each B-scan a horizontal
+/// line on the SLO 0.5 mm from its edge, one `distance_mm` below the last, layer boundaries
+/// a few rows apart inside the B-scan, reflectivities in [0, 1) with invalid samples
+/// interspersed. The same shape gives the same file.
+pub fn synthetic_volume(shape: &VolumeShape) -> VolFile {
+    let (x, z) = (shape.size_x, shape.size_z);
+    let width_mm = x as f64 * shape.scale_x_mm;
+    let bscans = (0..shape.bscans)
+        .map(|i| {
+            let y_mm = 0.5 + shape.distance_mm * i as f64;
+            let layers = (0..shape.layers)
+                .map(|k| {
+                    let row = (z * (k + 1) / (shape.layers + 2)) as f32;
+                    let gaps = shape.layers >= 2 && k + 1 == shape.layers;
+                    (0..x)
+                        .map(|a| (!(gaps && a % 5 == 0)).then_some(row + (a % 7) as f32))
+                        .collect()
+                })
+                .collect();
+            let values = (0..x * z)
+                .map(|j| {
+                    if shape.invalid_every > 0 && j % shape.invalid_every == 0 {
+                        f32::from_bits(0x7F7F_FFFF)
+                    } else {
+                        ((j * 7919 + i * 104_729) % 10_007) as f32 / 10_007.0
+                    }
+                })
+                .collect();
+            VolBscan {
+                start_mm: (0.5, y_mm),
+                end_mm: (0.5 + width_mm, y_mm),
+                quality: 30.0,
+                layers,
+                values,
+            }
+        })
+        .collect();
+    VolFile {
+        header: VolHeader {
+            version: "HSF-OCT-103".to_string(),
+            size_x: x,
+            num_bscans: shape.bscans,
+            size_z: z,
+            scale_x_mm: shape.scale_x_mm,
+            distance_mm: shape.distance_mm,
+            scale_z_mm: 0.0039,
+            slo_width: shape.slo_px,
+            slo_height: shape.slo_px,
+            slo_scale_x_mm: shape.slo_scale_mm,
+            slo_scale_y_mm: shape.slo_scale_mm,
+            slo_field_deg: 30,
+            scan_position: shape.eye.to_string(),
+            exam_datetime: None,
+            patient_id: shape.patient_id.to_string(),
+            birth_date: Some("19600203".to_string()),
+            visit_date: Some("20260115".to_string()),
+            scan_id: format!("SYN{}", shape.patient_id),
+            scan_pattern: 3,
+            bscan_header_bytes: 0,
+        },
+        slo: (0..shape.slo_px * shape.slo_px)
+            .map(|i| (i % 251) as u8)
+            .collect(),
+        bscans,
+    }
 }

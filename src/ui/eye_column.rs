@@ -173,6 +173,15 @@ impl FoveaApp {
         if let Some(warning) = self.gradeability_warning(&path) {
             ui.colored_label(ui.visuals().warn_fg_color, warning);
         }
+        if record.eye_source == crate::study::model::EyeSource::AcceptedSuggestion {
+            ui.label(
+                egui::RichText::new(format!(
+                    "Eye {}: the optic disc's suggestion, accepted in this session (the file does not say)",
+                    record.eye.label()
+                ))
+                .italics(),
+            );
+        }
         let (frames, frame) = match self.session.pixels.get(&path) {
             Some(Pixels::Ready(shown)) => (shown.decoded.frames, shown.frame),
             Some(Pixels::Failed(reason)) => {

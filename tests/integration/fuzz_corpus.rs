@@ -7,7 +7,8 @@
 use std::path::{Path, PathBuf};
 
 use fovea::reliability::{ParserTarget, feed};
-use fovea::study::heidelberg_vol::{VolBscan, VolFile, VolHeader};
+use fovea::study::heidelberg_vol::VolFile;
+use fovea::synth::vol_writer::VolumeShape;
 
 fn fuzz_dir() -> PathBuf {
     crate::support::root().join("fuzz")
@@ -76,53 +77,19 @@ fn the_entry_points_refuse_empty_and_foreign_inputs() {
 
 /// A small multi-B-scan volume with gaps in one layer and an invalid sample.
 fn seed_volume() -> VolFile {
-    let (x, z, n) = (16, 12, 3);
-    let bscans = (0..n)
-        .map(|i| VolBscan {
-            start_mm: (0.2, 0.2 + 0.1 * i as f64),
-            end_mm: (0.8, 0.2 + 0.1 * i as f64),
-            quality: 25.0,
-            layers: vec![
-                (0..x).map(|a| Some(2.0 + (a % 3) as f32)).collect(),
-                (0..x).map(|a| (a % 4 != 0).then_some(8.0)).collect(),
-            ],
-            values: (0..x * z)
-                .map(|j| {
-                    if j == 5 {
-                        f32::from_bits(0x7F7F_FFFF)
-                    } else {
-                        (j % 17) as f32 / 17.0
-                    }
-                })
-                .collect(),
-        })
-        .collect();
-    VolFile {
-        header: VolHeader {
-            version: "HSF-OCT-103".to_string(),
-            size_x: x,
-            num_bscans: n,
-            size_z: z,
-            scale_x_mm: 0.05,
-            distance_mm: 0.1,
-            scale_z_mm: 0.004,
-            slo_width: 16,
-            slo_height: 16,
-            slo_scale_x_mm: 0.06,
-            slo_scale_y_mm: 0.06,
-            slo_field_deg: 30,
-            scan_position: "OD".to_string(),
-            exam_datetime: None,
-            patient_id: "FUZZ-1".to_string(),
-            birth_date: Some("19600203".to_string()),
-            visit_date: Some("20260115".to_string()),
-            scan_id: "FUZZSEED".to_string(),
-            scan_pattern: 3,
-            bscan_header_bytes: 0,
-        },
-        slo: (0..16 * 16).map(|i| (i * 7 % 251) as u8).collect(),
-        bscans,
-    }
+    fovea::synth::vol_writer::synthetic_volume(&VolumeShape {
+        size_x: 16,
+        size_z: 12,
+        bscans: 3,
+        layers: 2,
+        invalid_every: 37,
+        scale_x_mm: 0.05,
+        distance_mm: 0.1,
+        slo_px: 16,
+        slo_scale_mm: 0.06,
+        eye: "OD",
+        patient_id: "FUZZ-1",
+    })
 }
 
 /// Writes `fuzz/corpus/<target>/seed-*` from the project's own test files and from `synth`

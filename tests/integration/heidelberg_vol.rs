@@ -4,11 +4,11 @@
 //! trip (write → scan → decode → equal pixels, lines and layers); damaged files are refused with
 //! a reason and the rest of the folder still opens.
 
-use fovea::study::heidelberg_vol::{VolBscan, VolFile, VolHeader, display_u16, read};
+use fovea::study::heidelberg_vol::{VolFile, display_u16, read};
 use fovea::study::model::{Eye, ImageRecord, Modality};
 use fovea::study::pixels::{Samples, decode_image};
 use fovea::study::scan_paths;
-use fovea::synth::vol_writer::write_vol;
+use fovea::synth::vol_writer::{VolumeShape, write_vol};
 
 fn records(catalog: &fovea::study::model::Catalog) -> Vec<&ImageRecord> {
     catalog.patients.iter().flat_map(|p| p.images()).collect()
@@ -106,55 +106,19 @@ fn the_real_vol_files_open_as_od_oct_with_an_slo_localizer_and_vendor_layers() {
 
 /// A synthetic OS volume of 5 B-scans with two boundaries (one with gaps).
 fn synthetic_volume() -> VolFile {
-    let (x, z, n) = (64, 48, 5);
-    let bscans = (0..n)
-        .map(|i| VolBscan {
-            start_mm: (0.5, 0.5 + 0.2 * i as f64),
-            end_mm: (3.5, 0.5 + 0.2 * i as f64),
-            quality: 30.0,
-            layers: vec![
-                (0..x).map(|a| Some(10.0 + (a % 7) as f32)).collect(),
-                (0..x)
-                    .map(|a| (a % 5 != 0).then_some(30.0 + i as f32))
-                    .collect(),
-            ],
-            values: (0..x * z)
-                .map(|j| {
-                    if j % 97 == 0 {
-                        f32::from_bits(0x7F7F_FFFF)
-                    } else {
-                        ((j * 31 + i * 7) % 1000) as f32 / 1000.0
-                    }
-                })
-                .collect(),
-        })
-        .collect();
-    VolFile {
-        header: VolHeader {
-            version: "HSF-OCT-103".to_string(),
-            size_x: x,
-            num_bscans: n,
-            size_z: z,
-            scale_x_mm: 0.05,
-            distance_mm: 0.2,
-            scale_z_mm: 0.004,
-            slo_width: 80,
-            slo_height: 80,
-            slo_scale_x_mm: 0.05,
-            slo_scale_y_mm: 0.05,
-            slo_field_deg: 30,
-            scan_position: "OS".to_string(),
-            exam_datetime: None,
-            patient_id: "VOL-SYN-1".to_string(),
-            birth_date: Some("19600203".to_string()),
-            visit_date: Some("20260115".to_string()),
-            scan_id: "SYNTHETICSCAN01".to_string(),
-            scan_pattern: 3,
-            bscan_header_bytes: 0,
-        },
-        slo: (0..80 * 80).map(|i| (i % 251) as u8).collect(),
-        bscans,
-    }
+    fovea::synth::vol_writer::synthetic_volume(&VolumeShape {
+        size_x: 64,
+        size_z: 48,
+        bscans: 5,
+        layers: 2,
+        invalid_every: 97,
+        scale_x_mm: 0.05,
+        distance_mm: 0.2,
+        slo_px: 80,
+        slo_scale_mm: 0.05,
+        eye: "OS",
+        patient_id: "VOL-SYN-1",
+    })
 }
 
 #[test]
