@@ -73,6 +73,7 @@ fn main() {
                             model_on: placement,
                             pixel_stable: false,
                             scan: Default::default(),
+                            demo_patients: None,
                         },
                     )
                 });

@@ -7,9 +7,11 @@
 #   dicom3tools       dciodvfy: validates the DICOM files the demo generator writes
 #   dcmtk             dcmdump etc., handy for inspecting files
 #   imagemagick       `import`: the screenshot of the real window under Xvfb (a test checks it)
+#   dpkg-dev, binutils  dpkg-shlibdeps and strip: packaging/package.sh builds the .deb the
+#                     install test installs
 # Idempotent: skips apt entirely when every package is already installed.
 set -euo pipefail
-packages=(cmake g++ pkg-config mesa-vulkan-drivers xvfb dicom3tools dcmtk imagemagick)
+packages=(cmake g++ pkg-config mesa-vulkan-drivers xvfb dicom3tools dcmtk imagemagick dpkg-dev binutils)
 missing=()
 for p in "${packages[@]}"; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")

@@ -8,6 +8,8 @@ cd "$(dirname "$0")/.."
 bash packaging/install-deps.sh
 source packaging/env.sh
 if [ -n "${DISPLAY:-}${WAYLAND_DISPLAY:-}" ]; then
+  # With no arguments, the demo patients (a bare `fovea` opens the start screen instead).
+  if [ $# -eq 0 ]; then set -- assets/demo/dicom; fi
   exec cargo run --release --locked -- "$@"
 fi
 echo "fovea: no display (DISPLAY/WAYLAND_DISPLAY unset): running headless screening instead of the viewer."

@@ -2,6 +2,8 @@
 # Starts the real viewer (release build) on the bundled demo patients under Xvfb, waits for
 # the analysis, clicks the "Heatmap (H)" box (keys sent with xdotool do not reach a window on
 # a bare Xvfb without a window manager), waits for the heatmaps and saves a screenshot. Usage: [out.png] [seconds to wait for the analysis] [viewer arguments…, e.g. --pack DIR --no-library]
+# Without viewer arguments it opens the demo patients; with them, name the studies too (a
+# bare `fovea` opens the start screen).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 bash packaging/install-deps.sh
@@ -12,7 +14,7 @@ source packaging/env.sh
 cargo build --release --locked
 out=$(realpath -m "${1:-assets/screenshots/viewer.png}")
 wait_s=${2:-20}
-viewer_args=""
+viewer_args=" assets/demo/dicom"
 [ $# -gt 2 ] && viewer_args=$(printf ' %q' "${@:3}")
 mkdir -p "$(dirname "$out")"
 # A fresh settings folder, so the picture does not depend on this machine's saved settings.

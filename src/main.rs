@@ -18,6 +18,7 @@ fn main() -> std::process::ExitCode {
             },
             pixel_stable: false,
             scan: request.scan,
+            demo_patients: Some(request.demo_patients),
         })
     })
 }

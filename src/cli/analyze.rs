@@ -119,14 +119,9 @@ fn read_findings(path: &Path, session: &EncoderSession) -> anyhow::Result<Findin
     Ok(set)
 }
 
-/// The bundled demo pack: `models/demo` under the working directory, else in the source tree.
+/// The bundled demo pack ([`super::DataRoot`]).
 pub fn default_pack() -> PathBuf {
-    let local = PathBuf::from("models/demo");
-    if local.join("manifest.json").exists() {
-        local
-    } else {
-        Path::new(env!("CARGO_MANIFEST_DIR")).join("models/demo")
-    }
+    super::DataRoot::locate().demo_pack()
 }
 
 /// Runs the command.
@@ -151,6 +146,10 @@ pub fn run(args: &AnalyzeArgs) -> anyhow::Result<ExitCode> {
         Some(ZeroShot::new(analyzer.session())?)
     };
     let load_seconds = started.elapsed().as_secs_f64();
+    log::info!(
+        "model pack {} ready in {load_seconds:.2} s on {device}",
+        pack.display()
+    );
     let analysis_started = std::time::Instant::now();
     let catalog = scan_paths_with(
         &args.paths,

@@ -3,6 +3,7 @@
 
 mod analyze;
 mod analyze_csv;
+mod bundled;
 mod demo_data;
 mod library;
 mod model;
@@ -11,6 +12,7 @@ mod train_demo;
 mod validate;
 mod version;
 
+pub use bundled::{DATA_DIR_VARIABLE, DataRoot};
 pub use version::BUILT_WITH;
 
 use std::path::PathBuf;
@@ -23,17 +25,13 @@ use crate::study::file_names::NamePatterns;
 
 /// Fovea: an offline viewer for ophthalmic studies.
 #[derive(Debug, Parser)]
-#[command(
-    name = "fovea",
-    about,
-    disable_version_flag = true,
-    args_conflicts_with_subcommands = true
-)]
+#[command(name = "fovea", about, disable_version_flag = true)]
 pub struct Cli {
     /// What to do; without a command, the viewer opens.
     #[command(subcommand)]
     pub command: Option<Command>,
-    /// Folders, files or DICOMDIRs to open in the viewer (default: the bundled demo patients).
+    /// Folders, files or DICOMDIRs to open in the viewer (none: a start screen offering the
+    /// bundled demo patients, a folder, or a model import).
     pub paths: Vec<PathBuf>,
     /// The model pack the viewer uses (default: the bundled demo model).
     #[arg(long)]
@@ -55,6 +53,10 @@ pub struct Cli {
     /// versions of burn, wgpu, eframe and dicom-rs, then exit.
     #[arg(short = 'V', long)]
     pub version: bool,
+    /// Say more on stderr: -v for what Fovea does (info), -vv for detail (debug). `RUST_LOG`
+    /// overrides it (e.g. RUST_LOG=wgpu_hal=warn,fovea=debug).
+    #[arg(short = 'v', long = "verbose", action = clap::ArgAction::Count, global = true)]
+    pub verbose: u8,
 }
 
 /// The subcommands.
@@ -111,23 +113,14 @@ fn parse_name_pattern(text: &str) -> Result<NamePatterns, String> {
     NamePatterns::user(text).map_err(|e| crate::study::error::error_chain(&e))
 }
 
-/// The bundled demo patients: `assets/demo/dicom` under the working directory, else in the
-/// source tree.
+/// The bundled demo patients ([`DataRoot`]).
 fn default_studies() -> PathBuf {
-    let local = PathBuf::from("assets/demo/dicom");
-    if local.is_dir() {
-        local
-    } else {
-        std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("assets/demo/dicom")
-    }
+    DataRoot::locate().demo_patients()
 }
 
-/// The bundled demo library: `assets/library` under the working directory, else in the
-/// source tree; none when neither exists.
+/// The bundled demo library ([`DataRoot`]); none when it is not there.
 fn default_library() -> Option<PathBuf> {
-    let local = PathBuf::from("assets/library");
-    let bundled = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("assets/library");
-    [local, bundled].into_iter().find(|p| p.is_dir())
+    DataRoot::locate().demo_library()
 }
 
 /// A line for the person at the terminal — progress, summaries, the device chosen (stderr;
@@ -141,8 +134,10 @@ fn note(line: &str) {
 /// binary turns it into the viewer's configuration: `cli` knows no GUI.
 #[derive(Debug, Clone)]
 pub struct ViewerRequest {
-    /// Folders, files or DICOMDIRs (default: the bundled demo patients).
+    /// Folders, files or DICOMDIRs; none: the viewer's start screen.
     pub paths: Vec<PathBuf>,
+    /// The bundled demo patients, which the start screen offers.
+    pub demo_patients: PathBuf,
     /// The model pack (default: the bundled demo model).
     pub pack: PathBuf,
     /// The case library (default: the bundled one; none with `--no-library`).
@@ -156,11 +151,8 @@ pub struct ViewerRequest {
 impl ViewerRequest {
     fn from_cli(cli: Cli) -> Self {
         ViewerRequest {
-            paths: if cli.paths.is_empty() {
-                vec![default_studies()]
-            } else {
-                cli.paths
-            },
+            paths: cli.paths,
+            demo_patients: default_studies(),
             pack: cli.pack.unwrap_or_else(analyze::default_pack),
             library: if cli.no_library {
                 None
@@ -196,10 +188,16 @@ fn viewer<E: std::fmt::Display>(
 pub fn main<E: std::fmt::Display>(
     open_viewer: impl FnOnce(ViewerRequest) -> Result<(), E>,
 ) -> ExitCode {
-    env_logger::Builder::from_env(env_logger::Env::default().default_filter_or("warn")).init();
     let mut cli = Cli::parse();
+    let level = match cli.verbose {
+        0 => "warn",
+        1 => "warn,fovea=info",
+        2 => "info,fovea=debug",
+        _ => "debug,fovea=trace",
+    };
+    env_logger::Builder::from_env(env_logger::Env::default().default_filter_or(level)).init();
     if cli.version {
-        print!("{}", version::version_text(&analyze::default_pack()));
+        print!("{}", version::version_text(&DataRoot::locate()));
         return ExitCode::SUCCESS;
     }
     let Some(command) = cli.command.take() else {
@@ -232,5 +230,30 @@ pub fn main<E: std::fmt::Display>(
             }
             ExitCode::FAILURE
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use clap::Parser;
+
+    use super::{Cli, Command};
+
+    #[test]
+    fn verbose_goes_before_or_after_a_command_and_paths_still_open_the_viewer() {
+        let cli = Cli::try_parse_from(["fovea", "-v", "analyze", "x", "--device", "cpu"]).unwrap();
+        assert_eq!(cli.verbose, 1);
+        assert!(matches!(cli.command, Some(Command::Analyze(_))));
+        let cli = Cli::try_parse_from(["fovea", "studies", "x", "-vv"]).unwrap();
+        assert_eq!(cli.verbose, 2);
+        assert!(matches!(cli.command, Some(Command::Studies { .. })));
+        let cli = Cli::try_parse_from(["fovea", "-v", "folder", "--no-library"]).unwrap();
+        assert_eq!(cli.verbose, 1);
+        assert!(cli.command.is_none());
+        assert_eq!(cli.paths, vec![std::path::PathBuf::from("folder")]);
+        let cli = Cli::try_parse_from(["fovea", "a.vol", "b.vol"]).unwrap();
+        assert!(cli.command.is_none() && cli.paths.len() == 2);
+        let cli = Cli::try_parse_from(["fovea"]).unwrap();
+        assert!(cli.command.is_none() && cli.paths.is_empty());
     }
 }

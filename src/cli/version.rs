@@ -3,9 +3,9 @@
 //! reading studies). `tests/integration/dependencies.rs` checks [`BUILT_WITH`] against
 //! `Cargo.lock`.
 
-use std::path::Path;
-
 use crate::encoder::pack::read_manifest;
+
+use super::DataRoot;
 
 /// The libraries whose versions a bug report needs, as locked in `Cargo.lock`.
 pub const BUILT_WITH: [(&str, &str); 4] = [
@@ -16,8 +16,9 @@ pub const BUILT_WITH: [(&str, &str); 4] = [
 ];
 
 /// The lines `fovea --version` prints.
-pub fn version_text(demo_pack: &Path) -> String {
-    let demo = match read_manifest(demo_pack) {
+pub fn version_text(data: &DataRoot) -> String {
+    let demo_pack = data.demo_pack();
+    let demo = match read_manifest(&demo_pack) {
         Ok(m) => format!(
             "demo model: {} v{}, weights SHA-256 {} ({}){}",
             m.name,
@@ -37,8 +38,10 @@ pub fn version_text(demo_pack: &Path) -> String {
         .map(|(name, version)| format!("{name} {version}"))
         .collect();
     format!(
-        "fovea {}\n{demo}\nbuilt with {}\n",
+        "fovea {}\n{demo}\nbundled data: {} ({})\nbuilt with {}\n",
         env!("CARGO_PKG_VERSION"),
+        data.root.display(),
+        data.found_by,
         libraries.join(", ")
     )
 }

@@ -29,6 +29,9 @@ pub struct ViewerConfig {
     pub pixel_stable: bool,
     /// How the scan reads what files do not say (the user's file-name pattern).
     pub scan: crate::study::ScanOptions,
+    /// The bundled demo patients, which the start screen offers (none: not offered). The
+    /// start screen is shown when `paths` is empty.
+    pub demo_patients: Option<PathBuf>,
 }
 
 /// Where the viewer runs the model.
@@ -151,7 +154,13 @@ impl FoveaApp {
             config,
         };
         let paths = app.config.paths.clone();
-        app.open(paths);
+        if paths.is_empty() {
+            app.view.welcome = true;
+            app.session.scan_note = "nothing opened yet".into();
+            app.session.scan_progress = None;
+        } else {
+            app.open(paths);
+        }
         app
     }
 }
@@ -189,7 +198,11 @@ impl eframe::App for FoveaApp {
             .show(ui, |ui| self.similar_ui(ui));
         egui::CentralPanel::default().show(ui, |ui| {
             let Some(index) = self.session.selected else {
-                ui.label(&self.session.scan_note);
+                if self.view.welcome {
+                    self.welcome_ui(ui);
+                } else {
+                    ui.label(&self.session.scan_note);
+                }
                 return;
             };
             self.view.hovered_eye = None;

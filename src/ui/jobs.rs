@@ -25,6 +25,7 @@ impl FoveaApp {
     /// Opens `paths` in place of what is open: a new scan; queued analyses of the old
     /// patients are dropped.
     pub(super) fn open(&mut self, paths: Vec<PathBuf>) {
+        self.view.welcome = false;
         self.session = Session::opening(self.session.generation + 1);
         if let Some(analysis) = &self.jobs.analysis {
             analysis.cancel_before(self.session.generation);
@@ -356,6 +357,10 @@ impl FoveaApp {
                     image::imageops::thumbnail(&*shown.rgb, TAB_THUMBNAIL_PX, TAB_THUMBNAIL_PX);
                 let texture = rgb_texture(&self.ctx, format!("tab {}", path.display()), &small);
                 self.session.tab_thumbnails.insert(path.clone(), texture);
+            }
+            if !self.view.first_image_logged && matches!(pixels, Pixels::Ready(_)) {
+                self.view.first_image_logged = true;
+                log::info!("first image on screen: {}", path.display());
             }
             self.session.pixels.insert(path, pixels);
         }

@@ -33,6 +33,7 @@ mod side_panel;
 mod state;
 mod status;
 pub mod view_transform;
+mod welcome;
 
 use std::sync::Arc;
 
@@ -47,7 +48,8 @@ fn native_options(share: bool) -> eframe::NativeOptions {
         viewport: egui::ViewportBuilder::default()
             .with_title("Fovea")
             .with_inner_size([1400.0, 900.0])
-            .with_drag_and_drop(true),
+            .with_drag_and_drop(true)
+            .with_icon(window_icon()),
         ..Default::default()
     };
     if share {
@@ -56,6 +58,13 @@ fn native_options(share: bool) -> eframe::NativeOptions {
         options.wgpu_options = wgpu;
     }
     options
+}
+
+/// Fovea's icon for the window (the desktop entry's icon, `packaging/linux/fovea.png`); none
+/// when it cannot be read, and the window gets the platform's default.
+fn window_icon() -> egui::IconData {
+    eframe::icon_data::from_png_bytes(include_bytes!("../../packaging/linux/fovea.png"))
+        .unwrap_or_default()
 }
 
 /// `setup` with the device made as burn needs it (all the adapter's features and limits), so
@@ -80,6 +89,7 @@ pub fn run(config: ViewerConfig) -> Result<(), eframe::Error> {
         model_on,
         pixel_stable,
         scan,
+        demo_patients,
     } = config;
     let start = |model_on: ModelPlacement| {
         let config = ViewerConfig {
@@ -89,6 +99,7 @@ pub fn run(config: ViewerConfig) -> Result<(), eframe::Error> {
             model_on,
             pixel_stable,
             scan: scan.clone(),
+            demo_patients: demo_patients.clone(),
         };
         eframe::run_native(
             "Fovea",

@@ -220,6 +220,16 @@ impl FoveaApp {
         &self.view.settings
     }
 
+    /// Whether the start screen is shown (nothing opened yet).
+    pub fn start_screen_shown(&self) -> bool {
+        self.view.welcome && self.session.selected.is_none()
+    }
+
+    /// Whether the Model menu's import window is open.
+    pub fn import_window_open(&self) -> bool {
+        self.view.model_tool.open == Some(super::state::ToolKind::Import)
+    }
+
     /// Whether the shortcut overlay is shown.
     pub fn help_shown(&self) -> bool {
         self.view.show_help

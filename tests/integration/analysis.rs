@@ -621,3 +621,30 @@ fn analyze_with_the_default_device_prints_no_error_lines() {
         "{stderr}"
     );
 }
+
+/// `-v` says more (what Fovea does, at info level) on any command; without it those lines are
+/// not printed.
+#[test]
+fn verbose_adds_info_lines_and_the_default_is_quiet() {
+    let run = |verbose: bool| {
+        let mut command = Command::new(env!("CARGO_BIN_EXE_fovea"));
+        if verbose {
+            command.arg("-v");
+        }
+        let output = command
+            .args(["analyze", "assets/demo/dicom/SYN010004", "--device", "cpu"])
+            .current_dir(env!("CARGO_MANIFEST_DIR"))
+            .env_remove("RUST_LOG")
+            .output()
+            .expect("run fovea");
+        crate::support::assert_succeeded(&output);
+        String::from_utf8_lossy(&output.stderr).into_owned()
+    };
+    let verbose = run(true);
+    assert!(
+        verbose.contains("model pack") && verbose.contains("ready in"),
+        "{verbose}"
+    );
+    let quiet = run(false);
+    assert!(!quiet.contains("ready in"), "{quiet}");
+}

@@ -17,6 +17,7 @@ mod finding_sets;
 mod fuzz_corpus;
 mod gpu_device;
 mod heidelberg_vol;
+mod installed_package;
 mod jobs;
 mod laterality;
 mod library;

@@ -7,7 +7,7 @@
 //! (`tests/snapshots/`) are drawn with a seeded, untrained pack and a library built with it
 //! ([`fovea::demo::seeded`]), one test per screen, so they move only when the UI does.
 
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
 
 use egui_kittest::Harness;
@@ -82,6 +82,7 @@ fn viewer() -> Harness<'static, FoveaApp> {
         model_on: ModelPlacement::Cpu,
         pixel_stable: true,
         scan: Default::default(),
+        demo_patients: None,
     })
 }
 
@@ -148,6 +149,7 @@ fn snapshot_viewer() -> Harness<'static, FoveaApp> {
         model_on: ModelPlacement::Cpu,
         pixel_stable: true,
         scan: Default::default(),
+        demo_patients: None,
     })
 }
 
@@ -536,6 +538,7 @@ fn a_dropped_folder_opens_and_settings_persist_without_patient_data() {
                 model_on: ModelPlacement::Cpu,
                 pixel_stable: false,
                 scan: Default::default(),
+                demo_patients: None,
             },
         )
     });
@@ -559,6 +562,7 @@ fn the_model_runs_on_the_window_s_own_wgpu_device() {
                     model_on: ModelPlacement::WindowDevice,
                     pixel_stable: false,
                     scan: Default::default(),
+                    demo_patients: None,
                 },
             )
         });
@@ -593,6 +597,7 @@ fn a_broken_image_shows_its_reason_in_place_and_the_rest_of_the_patient_works() 
         model_on: ModelPlacement::Cpu,
         pixel_stable: false,
         scan: Default::default(),
+        demo_patients: None,
     });
     step_until(&mut harness, "the analysis", FoveaApp::analysis_finished);
     harness.get_by_label_contains("Cannot show colour fundus");
@@ -618,6 +623,7 @@ fn a_missing_model_pack_and_library_are_reported_and_the_images_still_show() {
         model_on: ModelPlacement::Cpu,
         pixel_stable: false,
         scan: Default::default(),
+        demo_patients: None,
     });
     step_until(&mut harness, "the pixels", |app| {
         app.shown_frame(Eye::Right).is_some() && app.analysis_finished()
@@ -642,19 +648,104 @@ fn distinct_colours(png: &std::path::Path) -> usize {
     pixels.len()
 }
 
+/// Started with nothing to open, the viewer shows its start screen: the demo patients, a
+/// folder, or a model import, in plain words. Each way in works.
+#[test]
+fn the_start_screen_offers_the_demo_patients_a_folder_and_a_model_import() {
+    let start = || {
+        rendered(ViewerConfig {
+            paths: Vec::new(),
+            pack: seeded_fixture().pack.clone(),
+            library: None,
+            model_on: ModelPlacement::Cpu,
+            pixel_stable: true,
+            scan: Default::default(),
+            demo_patients: Some(root().join("assets/demo/dicom")),
+        })
+    };
+    let mut harness = start();
+    harness.run_steps(3);
+    assert!(harness.state().start_screen_shown());
+    assert_eq!(harness.state().selected_patient(), None);
+    for label in [
+        "Open the demo patients",
+        "Open a folder of studies…",
+        "Import a model…",
+    ] {
+        harness.get_by_label(label);
+    }
+    harness.get_by_label_contains("trained on synthetic images only");
+    step_until(&mut harness, "the model", |app| app.pack_name().is_some());
+    harness.snapshot("viewer_start_screen");
+
+    harness.get_by_label("Import a model…").click();
+    harness.run_steps(3);
+    assert!(harness.state().import_window_open());
+
+    let mut harness = start();
+    harness.run_steps(3);
+    harness.get_by_label("Open the demo patients").click();
+    step_until(&mut harness, "the demo patients", |app| {
+        app.selected_patient().is_some()
+    });
+    assert!(!harness.state().start_screen_shown());
+    assert_eq!(
+        harness.state().settings().recent,
+        vec![root().join("assets/demo/dicom")]
+    );
+}
+
 /// The real binary opens its window under Xvfb (lavapipe), with the device made for sharing
-/// with the model, draws the demo patients, keeps running, and ends on SIGTERM. Drawn, the
-/// screen has thousands of colours (measured: 25,349 with the demo patients); the window with
-/// nothing open has 547 (anti-aliased text), so 5,000 tells the two apart.
+/// with the model, draws the demo patients, keeps running, and ends on SIGTERM.
 #[test]
 fn the_real_viewer_window_opens_under_xvfb_and_draws_the_demo_patients() {
-    use std::os::unix::process::CommandExt;
     let work = tempfile::tempdir().expect("temp dir");
-    let shot = work.path().join("screen.png");
-    let stop = work.path().join("stop");
-    // Under xvfb-run: start fovea, screenshot the screen every second with ImageMagick's
-    // `import` (written aside, then renamed, so a half-written file is never read), until
-    // the test says stop; report whether fovea was still running.
+    let window = real_viewer_under_xvfb(
+        Path::new(env!("CARGO_BIN_EXE_fovea")),
+        &root().join("assets/demo/dicom"),
+        work.path(),
+    );
+    window.assert_drew_the_patients();
+}
+
+/// What a real `fovea` window under Xvfb did: its screen's distinct colours at the last
+/// screenshot, whether it was still running when asked to stop, and its stderr.
+pub struct RealWindow {
+    pub colours: usize,
+    pub alive: bool,
+    pub stderr: String,
+    /// The last screenshot (in the work folder given).
+    pub screenshot: PathBuf,
+}
+
+impl RealWindow {
+    /// Drawn, the screen has thousands of colours (measured: 25,349 with the demo patients);
+    /// the window with nothing open has 547 (anti-aliased text), so 5,000 tells the two apart.
+    pub fn assert_drew_the_patients(&self) {
+        let (colours, stderr) = (self.colours, &self.stderr);
+        assert!(self.alive, "the viewer ended by itself: {stderr}");
+        assert!(!stderr.contains("could not open"), "{stderr}");
+        assert!(
+            colours >= 5000,
+            "the screen has {colours} colours: the photographs were not drawn ({stderr})"
+        );
+    }
+}
+
+/// Starts `binary` on `study` under xvfb-run, screenshots the screen every second with
+/// ImageMagick's `import` (written aside, then renamed, so a half-written file is never read)
+/// until the patients are drawn or 100 s pass, then stops it. The user's folders (settings,
+/// caches) are inside `work`. One window runs at a time.
+pub fn real_viewer_under_xvfb(binary: &Path, study: &Path, work: &Path) -> RealWindow {
+    use std::os::unix::process::CommandExt;
+    // One real window at a time: two `xvfb-run -a` started together can pick the same
+    // display, and two software-rendered windows starve each other on a 2-core machine.
+    static ONE_AT_A_TIME: std::sync::Mutex<()> = std::sync::Mutex::new(());
+    let _turn = ONE_AT_A_TIME
+        .lock()
+        .unwrap_or_else(std::sync::PoisonError::into_inner);
+    let shot = work.join("screen.png");
+    let stop = work.join("stop");
     let script = r#"
         "$0" "$1" --no-library & pid=$!
         i=0
@@ -667,11 +758,13 @@ fn the_real_viewer_window_opens_under_xvfb_and_draws_the_demo_patients() {
     "#;
     let mut child = std::process::Command::new("xvfb-run")
         .args(["-a", "-s", "-screen 0 1280x800x24", "sh", "-c", script])
-        .arg(env!("CARGO_BIN_EXE_fovea"))
-        .arg(root().join("assets/demo/dicom"))
+        .arg(binary)
+        .arg(study)
         .arg(&shot)
         .arg(&stop)
-        .env("XDG_DATA_HOME", work.path())
+        .env("XDG_DATA_HOME", work.join("data"))
+        .env("XDG_CACHE_HOME", work.join("cache"))
+        .env("XDG_CONFIG_HOME", work.join("config"))
         .stdout(std::process::Stdio::piped())
         .stderr(std::process::Stdio::piped())
         .process_group(0)
@@ -688,17 +781,12 @@ fn the_real_viewer_window_opens_under_xvfb_and_draws_the_demo_patients() {
     }
     std::fs::write(&stop, "").expect("stop marker");
     let output = within_deadline(child, Duration::from_secs(30));
-    let stdout = String::from_utf8_lossy(&output.stdout);
-    let stderr = String::from_utf8_lossy(&output.stderr);
-    assert!(
-        stdout.contains("fovea-alive"),
-        "the viewer ended by itself: {stderr}"
-    );
-    assert!(!stderr.contains("could not open"), "{stderr}");
-    assert!(
-        colours >= 5000,
-        "the screen has {colours} colours: the photographs were not drawn ({stderr})"
-    );
+    RealWindow {
+        colours,
+        alive: String::from_utf8_lossy(&output.stdout).contains("fovea-alive"),
+        stderr: String::from_utf8_lossy(&output.stderr).into_owned(),
+        screenshot: shot,
+    }
 }
 
 /// Waits for `child` to end (the whole process group is ended after `limit`).
@@ -739,6 +827,7 @@ fn screen_findings_of_an_eyeclip_layout_pack() {
         model_on: ModelPlacement::Cpu,
         pixel_stable: true,
         scan: Default::default(),
+        demo_patients: None,
     });
     step_until(&mut harness, "the analysis and pixels", |app| {
         app.analysis_finished() && !app.decoding()
@@ -772,6 +861,7 @@ fn switching_packs_analyzes_the_open_patients_again() {
         model_on: ModelPlacement::Cpu,
         pixel_stable: true,
         scan: Default::default(),
+        demo_patients: None,
     });
     step_until(&mut harness, "the EyeCLIP-layout analysis", |app| {
         app.analysis_finished() && app.selected_analyzed()
@@ -810,6 +900,7 @@ fn real_photographs_with_the_demo_pack_are_greyed_as_outside_and_never_flagged()
         model_on: ModelPlacement::Cpu,
         pixel_stable: true,
         scan: Default::default(),
+        demo_patients: None,
     });
     step_until(&mut harness, "the analysis", |app| {
         app.analysis_finished() && app.selected_analyzed()
@@ -844,6 +935,7 @@ fn a_failed_import_shows_its_reason_in_the_model_window() {
         model_on: ModelPlacement::Cpu,
         pixel_stable: true,
         scan: Default::default(),
+        demo_patients: None,
     });
     harness.run_steps(2);
     let out = dir.path().join("imported");
@@ -873,6 +965,7 @@ fn the_pack_card_shows_a_validated_packs_report() {
         model_on: ModelPlacement::Cpu,
         pixel_stable: true,
         scan: Default::default(),
+        demo_patients: None,
     });
     step_until(&mut harness, "the model", |app| app.pack_name().is_some());
     harness.state_mut().open_pack_card();
@@ -928,6 +1021,7 @@ fn screen_grad_cam_of_an_image_fundus_layout_pack() {
         model_on: ModelPlacement::Cpu,
         pixel_stable: true,
         scan: Default::default(),
+        demo_patients: None,
     });
     step_until(&mut harness, "the analysis and pixels", |app| {
         app.analysis_finished() && !app.decoding()
@@ -969,6 +1063,7 @@ fn a_patient_with_one_eye_opens_on_that_eye() {
         model_on: ModelPlacement::Cpu,
         pixel_stable: true,
         scan: Default::default(),
+        demo_patients: None,
     });
     step_until(&mut harness, "the patient", |app| {
         app.selected_patient() == Some("Patient002")
@@ -1001,6 +1096,7 @@ fn a_suggested_eye_is_accepted_with_one_click() {
         model_on: ModelPlacement::Cpu,
         pixel_stable: true,
         scan: Default::default(),
+        demo_patients: None,
     });
     step_until(&mut harness, "the analysis", FoveaApp::analysis_finished);
     assert!(
@@ -1018,6 +1114,7 @@ fn a_suggested_eye_is_accepted_with_one_click() {
     let ids = harness.state().eye_finding_ids(Eye::Right);
     assert!(!ids.is_empty(), "the photograph now counts for OD: {ids:?}");
     assert_eq!(harness.state().active_eye(), Eye::Right);
+    harness.get_by_label_contains("the optic disc's suggestion, accepted in this session");
     assert_eq!(
         std::fs::read(&untagged).expect("read"),
         before,
