@@ -14,7 +14,13 @@
 //! 4. the best window is the disc when its score stands out: at least `MIN_Z` standard
 //!    deviations above the mean score;
 //! 5. the implied eye follows from the disc's horizontal offset from the field's centre; within
-//!    `CENTRAL_BAND` of the radius the image is disc-centred and the check is undecided.
+//!    `CENTRAL_BAND` of the radius the image is disc-centred and the check is undecided;
+//! 6. with a disc found, the fovea is looked for where anatomy puts it: 2 to 3.2 disc
+//!    diameters from the disc on the side away from it (towards the field's centre, or either
+//!    side in a disc-centred image), within a disc diameter of its height; it is the window
+//!    darkest against its surround there, kept when it stands out by `FOVEA_MIN_Z` among all
+//!    windows' scores. The fovea is reported as data (it does not change the implied eye):
+//!    a low-contrast macula is common, and two photographs are too few to test a rule on.
 //!
 //! Undecided is an answer: no disc found, a disc-centred image, an image without a field of
 //! view. The check never changes an image's eye; it warns when the tag contradicts it and
@@ -28,6 +34,12 @@ use super::model::{Eye, Modality};
 pub const DISC_FRACTION: f64 = 0.14;
 /// How far (standard deviations of all window scores) the disc's score must stand out.
 pub const MIN_Z: f64 = 4.0;
+/// How far (standard deviations of all window scores) the fovea must stand out as dark. The
+/// macula is a faint darkening: on the synthetic photographs its window scores 0.6–1.7, on the
+/// synthetic SLOs 1.5–4.4, on the two real photographs 2.1 and 2.9.
+pub const FOVEA_MIN_Z: f64 = 1.0;
+/// The fovea's distance from the disc's centre, in disc diameters (anatomy: ≈ 2.5).
+const FOVEA_DISTANCE_DD: (f64, f64) = (2.0, 3.2);
 /// Within this share of the field's radius from its centre, the image is disc-centred.
 pub const CENTRAL_BAND: f64 = 0.2;
 const BACKGROUND: u8 = 16;
@@ -42,6 +54,10 @@ pub struct LateralityEvidence {
     pub disc_z: f64,
     /// The disc's horizontal offset from the field's centre, in field radii (+ = right).
     pub offset: Option<f64>,
+    /// The fovea's centre as fractions of the image's width and height, when a disc was found
+    /// and a dark macula stands out where anatomy puts it.
+    #[serde(default)]
+    pub fovea: Option<[f64; 2]>,
     /// The eye the disc position implies; `None` = undecided.
     pub implied: Option<Eye>,
     /// Why undecided, or how it was decided, in words.
@@ -100,6 +116,7 @@ pub fn check(image: &image::RgbImage, colour: bool) -> LateralityEvidence {
             disc,
             disc_z,
             offset,
+            fovea: None,
             implied: None,
             reason: reason.to_string(),
         };
@@ -120,6 +137,7 @@ pub fn check(image: &image::RgbImage, colour: bool) -> LateralityEvidence {
     };
     let half = side / 2;
     let mut scores = Vec::new();
+    let mut windows = Vec::new();
     let mut best: Option<(f64, usize, usize)> = None;
     for y in (half..hu.saturating_sub(half)).step_by(2) {
         for x in (half..wu.saturating_sub(half)).step_by(2) {
@@ -134,6 +152,7 @@ pub fn check(image: &image::RgbImage, colour: bool) -> LateralityEvidence {
             };
             let score = disc_mean - surround;
             scores.push(score);
+            windows.push((score, x, y));
             if best.is_none_or(|(s, _, _)| score > s) {
                 best = Some((score, x, y));
             }
@@ -160,26 +179,70 @@ pub fn check(image: &image::RgbImage, colour: bool) -> LateralityEvidence {
             None,
         );
     }
-    if offset.abs() < CENTRAL_BAND {
-        return undecided(
+    let central = offset.abs() < CENTRAL_BAND;
+    // The fovea lies away from the disc, towards the centre (either side when disc-centred).
+    let towards = if central { 0.0 } else { -offset.signum() };
+    let fovea = find_fovea(&windows, (bx, by), side, towards, average, spread)
+        .map(|(fx, fy)| [(fx as f64 + 0.5) / w as f64, (fy as f64 + 0.5) / h as f64]);
+    let fovea_words = if fovea.is_some() {
+        ", the fovea where anatomy puts it"
+    } else {
+        ""
+    };
+    if central {
+        let mut evidence = undecided(
             "the optic disc is central: a disc-centred image says nothing about the eye",
             z,
             Some(disc),
             Some(offset),
         );
+        evidence.fovea = fovea;
+        return evidence;
     }
     let implied = if offset > 0.0 { Eye::Right } else { Eye::Left };
     LateralityEvidence {
         disc: Some(disc),
         disc_z: z,
         offset: Some(offset),
+        fovea,
         implied: Some(implied),
         reason: format!(
-            "optic disc on the image's {} ({:.0} % of the radius from the centre, z {z:.1})",
+            "optic disc on the image's {} ({:.0} % of the radius from the centre, z {z:.1}){fovea_words}",
             if offset > 0.0 { "right" } else { "left" },
             offset.abs() * 100.0
         ),
     }
+}
+
+/// The fovea among the scored `windows` (score = mean − surround, centre x, y): the darkest
+/// against its surround within `FOVEA_DISTANCE_DD` disc diameters of the disc at `disc`
+/// horizontally on the side `towards` (−1 left, +1 right, 0 either) and within a diameter
+/// vertically; kept when it stands `FOVEA_MIN_Z` below the mean of all scores.
+fn find_fovea(
+    windows: &[(f64, usize, usize)],
+    disc: (usize, usize),
+    disc_px: usize,
+    towards: f64,
+    average: f64,
+    spread: f64,
+) -> Option<(usize, usize)> {
+    let dd = disc_px as f64;
+    let (near, far) = (FOVEA_DISTANCE_DD.0 * dd, FOVEA_DISTANCE_DD.1 * dd);
+    let darkest = windows
+        .iter()
+        .filter(|(_, x, y)| {
+            let dx = *x as f64 - disc.0 as f64;
+            let dy = *y as f64 - disc.1 as f64;
+            let side_ok = towards == 0.0 || dx * towards > 0.0;
+            side_ok && (near..=far).contains(&dx.abs()) && dy.abs() <= dd
+        })
+        .min_by(|a, b| a.0.total_cmp(&b.0))?;
+    let z = if spread > 0.0 {
+        (average - darkest.0) / spread
+    } else {
+        0.0
+    };
+    (z >= FOVEA_MIN_Z).then_some((darkest.1, darkest.2))
 }
 
 /// Summed-area table.

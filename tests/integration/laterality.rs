@@ -1,11 +1,33 @@
 //! The optic disc as a laterality check: on synthetic patients (known eyes; colour fundus and
-//! SLO), the decided share and the accuracy among the decided; a flipped tag is warned about;
+//! SLO), the decided share and the accuracy among the decided, and the fovea found where the
+//! renderer put it; a flipped tag is warned about;
 //! the real CC0 photographs (skipped without `../shared`) get their eyes.
 
 use fovea::study::Eye;
 use fovea::study::laterality::check;
 use fovea::study::model::Modality;
 use fovea::study::pixels::decode_image;
+
+/// Where the synthetic renderer puts the fovea, as fractions of the image (`synth::render_eye`:
+/// the photograph is centred 35 % of the way from the fovea to the disc, which is 4.6 mm
+/// nasal, across 13 mm / 0.96; the SLO is centred on the fovea).
+fn true_fovea(modality: Modality, eye: Eye) -> [f64; 2] {
+    match modality {
+        Modality::ColourFundus => {
+            let nasal = if eye == Eye::Right { 1.0 } else { -1.0 };
+            [0.5 - nasal * 4.6 * 0.35 / (13.0 / 0.96), 0.5]
+        }
+        _ => [0.5, 0.5],
+    }
+}
+
+/// The synthetic disc's diameter (1.8 mm) as a fraction of the image's width.
+fn disc_diameter(modality: Modality) -> f64 {
+    match modality {
+        Modality::ColourFundus => 1.8 / (13.0 / 0.96),
+        _ => 1.8 / 8.8,
+    }
+}
 
 #[test]
 fn the_disc_gives_the_eye_of_synthetic_photographs_and_slo_images() {
@@ -20,6 +42,7 @@ fn the_disc_gives_the_eye_of_synthetic_photographs_and_slo_images() {
     let catalog = fovea::study::scan_paths(&[dir.path().join("dicom")]);
     for modality in [Modality::ColourFundus, Modality::SloIr] {
         let (mut decided, mut right, mut total) = (0, 0, 0);
+        let mut fovea_errors_dd = Vec::new();
         for record in catalog
             .patients
             .iter()
@@ -32,6 +55,11 @@ fn the_disc_gives_the_eye_of_synthetic_photographs_and_slo_images() {
                 .expect("frame");
             let evidence = check(&image, modality == Modality::ColourFundus);
             total += 1;
+            if let Some([fx, fy]) = evidence.fovea {
+                let [tx, ty] = true_fovea(modality, record.eye);
+                let dd = disc_diameter(modality);
+                fovea_errors_dd.push(((fx - tx).powi(2) + (fy - ty).powi(2)).sqrt() / dd);
+            }
             if let Some(eye) = evidence.implied {
                 decided += 1;
                 right += usize::from(eye == record.eye);
@@ -50,6 +78,25 @@ fn the_disc_gives_the_eye_of_synthetic_photographs_and_slo_images() {
             }
         }
         assert_eq!(total, 24, "{modality:?}");
+        // The fovea, where found, is where the renderer put it.
+        fovea_errors_dd.sort_by(f64::total_cmp);
+        let found = fovea_errors_dd.len();
+        println!(
+            "{modality:?}: fovea found in {found} of {total}, errors (disc diameters) {fovea_errors_dd:.2?}"
+        );
+        assert!(
+            found as f64 >= 0.7 * total as f64,
+            "{modality:?}: fovea in {found}/{total}"
+        );
+        assert!(
+            fovea_errors_dd[found / 2] <= 0.5,
+            "{modality:?}: median fovea error {fovea_errors_dd:?}"
+        );
+        let near = fovea_errors_dd.iter().filter(|e| **e <= 1.0).count();
+        assert!(
+            near as f64 >= 0.9 * found as f64,
+            "{modality:?}: {fovea_errors_dd:?}"
+        );
         assert!(
             decided as f64 >= 0.9 * total as f64,
             "{modality:?}: {decided}/{total} decided"
@@ -73,6 +120,9 @@ fn the_real_photographs_get_their_eyes() {
         let image = image::open(real.join(file)).expect("photo").to_rgb8();
         let evidence = check(&image, true);
         assert_eq!(evidence.implied, Some(eye), "{file}: {evidence:?}");
+        // Both are macula-centred: the fovea, found, is near the middle of the picture.
+        let [fx, _] = evidence.fovea.expect("the macula is visible");
+        assert!((fx - 0.5).abs() < 0.1, "{file}: {evidence:?}");
     }
     // The Spectralis IR SLOs are right eyes (one centred on the disc): never called left.
     let Some(vol) = crate::support::real_material("vol") else {
