@@ -113,16 +113,6 @@ fn parse_name_pattern(text: &str) -> Result<NamePatterns, String> {
     NamePatterns::user(text).map_err(|e| crate::study::error::error_chain(&e))
 }
 
-/// The bundled demo patients ([`DataRoot`]).
-fn default_studies() -> PathBuf {
-    DataRoot::locate().demo_patients()
-}
-
-/// The bundled demo library ([`DataRoot`]); none when it is not there.
-fn default_library() -> Option<PathBuf> {
-    DataRoot::locate().demo_library()
-}
-
 /// A line for the person at the terminal — progress, summaries, the device chosen (stderr;
 /// stdout keeps the command's output).
 #[allow(clippy::print_stderr)]
@@ -150,14 +140,15 @@ pub struct ViewerRequest {
 
 impl ViewerRequest {
     fn from_cli(cli: Cli) -> Self {
+        let data = DataRoot::locate();
         ViewerRequest {
             paths: cli.paths,
-            demo_patients: default_studies(),
-            pack: cli.pack.unwrap_or_else(analyze::default_pack),
+            demo_patients: data.demo_patients(),
+            pack: cli.pack.unwrap_or_else(|| data.demo_pack()),
             library: if cli.no_library {
                 None
             } else {
-                cli.library.or_else(default_library)
+                cli.library.or_else(|| data.demo_library())
             },
             cpu_model: cli.cpu_model,
             scan: cli.names.scan_options(),

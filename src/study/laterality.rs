@@ -136,9 +136,8 @@ pub fn check(image: &image::RgbImage, colour: bool) -> LateralityEvidence {
         (n > 0.0).then(|| (sums.sum(x0, y0, x1, y1) / n, n / area))
     };
     let half = side / 2;
-    let mut scores = Vec::new();
-    let mut windows = Vec::new();
-    let mut best: Option<(f64, usize, usize)> = None;
+    // Every window inside the field: (score, centre x, centre y).
+    let mut windows: Vec<(f64, usize, usize)> = Vec::new();
     for y in (half..hu.saturating_sub(half)).step_by(2) {
         for x in (half..wu.saturating_sub(half)).step_by(2) {
             let Some((disc_mean, filled)) = mean(x, y, half) else {
@@ -150,20 +149,20 @@ pub fn check(image: &image::RgbImage, colour: bool) -> LateralityEvidence {
             let Some((surround, _)) = mean(x, y, 3 * half + 1) else {
                 continue;
             };
-            let score = disc_mean - surround;
-            scores.push(score);
-            windows.push((score, x, y));
-            if best.is_none_or(|(s, _, _)| score > s) {
-                best = Some((score, x, y));
-            }
+            windows.push((disc_mean - surround, x, y));
         }
     }
+    // The first of the highest-scoring windows.
+    let best = windows
+        .iter()
+        .copied()
+        .reduce(|best, w| if w.0 > best.0 { w } else { best });
     let Some((peak, bx, by)) = best else {
         return undecided("the field of view is too small", 0.0, None, None);
     };
-    let n = scores.len() as f64;
-    let average = scores.iter().sum::<f64>() / n;
-    let spread = (scores.iter().map(|s| (s - average).powi(2)).sum::<f64>() / n).sqrt();
+    let n = windows.len() as f64;
+    let average = windows.iter().map(|w| w.0).sum::<f64>() / n;
+    let spread = (windows.iter().map(|w| (w.0 - average).powi(2)).sum::<f64>() / n).sqrt();
     let z = if spread > 0.0 {
         (peak - average) / spread
     } else {

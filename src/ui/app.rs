@@ -30,7 +30,7 @@ pub struct ViewerConfig {
     /// How the scan reads what files do not say (the user's file-name pattern).
     pub scan: crate::study::ScanOptions,
     /// The bundled demo patients, which the start screen offers (none: not offered). The
-    /// start screen is shown when `paths` is empty.
+    /// start screen is shown while `paths` is empty (opening anything sets it).
     pub demo_patients: Option<PathBuf>,
 }
 
@@ -155,7 +155,6 @@ impl FoveaApp {
         };
         let paths = app.config.paths.clone();
         if paths.is_empty() {
-            app.view.welcome = true;
             app.session.scan_note = "nothing opened yet".into();
             app.session.scan_progress = None;
         } else {
@@ -198,7 +197,7 @@ impl eframe::App for FoveaApp {
             .show(ui, |ui| self.similar_ui(ui));
         egui::CentralPanel::default().show(ui, |ui| {
             let Some(index) = self.session.selected else {
-                if self.view.welcome {
+                if self.config.paths.is_empty() {
                     self.welcome_ui(ui);
                 } else {
                     ui.label(&self.session.scan_note);

@@ -25,7 +25,6 @@ impl FoveaApp {
     /// Opens `paths` in place of what is open: a new scan; queued analyses of the old
     /// patients are dropped.
     pub(super) fn open(&mut self, paths: Vec<PathBuf>) {
-        self.view.welcome = false;
         self.session = Session::opening(self.session.generation + 1);
         if let Some(analysis) = &self.jobs.analysis {
             analysis.cancel_before(self.session.generation);

@@ -222,7 +222,7 @@ impl FoveaApp {
 
     /// Whether the start screen is shown (nothing opened yet).
     pub fn start_screen_shown(&self) -> bool {
-        self.view.welcome && self.session.selected.is_none()
+        self.config.paths.is_empty() && self.session.selected.is_none()
     }
 
     /// Whether the Model menu's import window is open.

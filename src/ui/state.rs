@@ -193,8 +193,6 @@ pub(super) struct View {
     pub compare_window: WindowLevel,
     /// Library thumbnails made into textures while drawing, by reference image id.
     pub thumbnails: HashMap<u64, egui::TextureHandle>,
-    /// The start screen is up: nothing has been opened in this run.
-    pub welcome: bool,
     /// The first image on screen has been logged (`-v`; the start-time benchmark).
     pub first_image_logged: bool,
 }
@@ -220,7 +218,6 @@ impl View {
             compare_view: ViewTransform::default(),
             compare_window: WindowLevel::default(),
             thumbnails: HashMap::new(),
-            welcome: false,
             first_image_logged: false,
         }
     }

@@ -33,53 +33,38 @@ impl FoveaApp {
              It works offline and never changes the files it opens.",
         );
         ui.add_space(16.0);
-        if let Some(demo) = self.config.demo_patients.clone() {
-            let button = ui.add_sized(
-                [COLUMN_WIDTH_PT, 32.0],
-                egui::Button::new("Open the demo patients"),
-            );
-            ui.label(
+        if let Some(demo) = self.config.demo_patients.clone()
+            && way_in_ui(
+                ui,
+                "Open the demo patients",
                 "Four made-up patients (synthetic images, not real people), with the demo \
                  model. The demo model was trained on synthetic images only: its numbers \
                  say nothing about real eyes.",
-            );
-            if button.clicked() {
-                self.commands.push(Command::Open(vec![demo]));
-            }
-            ui.add_space(12.0);
-        }
-        if ui
-            .add_sized(
-                [COLUMN_WIDTH_PT, 32.0],
-                egui::Button::new("Open a folder of studies…"),
             )
-            .clicked()
         {
-            self.commands.push(Command::OpenDialog(OpenKind::Folder));
+            self.commands.push(Command::Open(vec![demo]));
         }
-        ui.label(
+        if way_in_ui(
+            ui,
+            "Open a folder of studies…",
             "DICOM files or a DICOMDIR, Heidelberg .vol exports, or fundus photographs \
              (JPEG, PNG). Fovea groups them by patient and eye. You can also drop files \
              on this window.",
-        );
-        ui.add_space(12.0);
-        if ui
-            .add_sized(
-                [COLUMN_WIDTH_PT, 32.0],
-                egui::Button::new("Import a model…"),
-            )
-            .clicked()
-        {
+        ) {
+            self.commands.push(Command::OpenDialog(OpenKind::Folder));
+        }
+        if way_in_ui(
+            ui,
+            "Import a model…",
+            "A published checkpoint (EyeCLIP, RET-CLIP, RETFound, Image+Fundus) turned into \
+             a model pack, to use instead of the demo model.",
+        ) {
             self.commands
                 .push(Command::ShowModelTool(Some(ToolKind::Import)));
         }
-        ui.label(
-            "A published checkpoint (EyeCLIP, RET-CLIP, RETFound, Image+Fundus) turned into \
-             a model pack, to use instead of the demo model.",
-        );
         let recent: Vec<PathBuf> = self.view.settings.recent.clone();
         if !recent.is_empty() {
-            ui.add_space(20.0);
+            ui.add_space(8.0);
             ui.strong("Opened before");
             for location in recent {
                 if ui.link(location.display().to_string()).clicked() {
@@ -88,4 +73,15 @@ impl FoveaApp {
             }
         }
     }
+}
+
+/// One way in: a wide button and what it does, in plain words, below it; whether it was
+/// clicked.
+fn way_in_ui(ui: &mut egui::Ui, label: &str, description: &str) -> bool {
+    let clicked = ui
+        .add_sized([COLUMN_WIDTH_PT, 32.0], egui::Button::new(label))
+        .clicked();
+    ui.label(description);
+    ui.add_space(12.0);
+    clicked
 }

@@ -71,7 +71,7 @@ fn installed_fovea(home: &Path, args: &[&str]) -> std::process::Output {
         .env("XDG_CACHE_HOME", home.join("cache"))
         .env("XDG_DATA_HOME", home.join("data"))
         .env("XDG_CONFIG_HOME", home.join("config"))
-        .env_remove("FOVEA_DATA_DIR")
+        .env_remove(fovea::cli::DATA_DIR_VARIABLE)
         .output()
         .expect("run the installed fovea")
 }
