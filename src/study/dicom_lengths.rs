@@ -15,7 +15,9 @@
 //! part ways). It stops at the first header whose length is more than the bytes left, before
 //! its value is read. Values that pass are read and dropped (at most the file's size). dicom-rs
 //! reads a pixel fragment's header and value in one step, so at the start of encapsulated pixel
-//! data the fragments' lengths are walked here first. A metadata check stops at Pixel Data. A
+//! data the fragments' lengths are walked here first. A metadata check stops where
+//! `read_until(PixelData)` does: at the top level only, since Pixel Data inside a sequence's
+//! item is read in full. A
 //! parse error is left to the real read, which reports it. A deflated data set is read through
 //! dicom-rs's inflater, and a length is impossible when it is more than deflate's largest
 //! expansion (≈ 1032 : 1) of the whole compressed data set.
@@ -41,7 +43,7 @@ const PREAMBLE: u64 = 128;
 /// Deflate's largest expansion: 258 bytes from 2 bits, ≈ 1032 : 1.
 const DEFLATE_MAX_RATIO: u64 = 1032;
 const ITEM: (u16, u16) = (0xFFFE, 0xE000);
-const PIXEL_DATA: (u16, u16) = (0x7FE0, 0x0010);
+const PIXEL_DATA: dicom_core::Tag = dicom_core::Tag(0x7FE0, 0x0010);
 const KNOWN_VRS: [&[u8; 2]; 34] = [
     b"AE", b"AS", b"AT", b"CS", b"DA", b"DS", b"DT", b"FL", b"FD", b"IS", b"LO", b"LT", b"OB",
     b"OD", b"OF", b"OL", b"OV", b"OW", b"PN", b"SH", b"SL", b"SQ", b"SS", b"ST", b"SV", b"TM",
@@ -161,7 +163,8 @@ impl Offsets {
 
 /// Reads the data set from `source` with dicom-rs's token reader in `transfer_syntax`,
 /// refusing the first element or fragment whose declared length is more than the bytes left;
-/// stops at Pixel Data when `stop_at_pixel_data`.
+/// stops at the top level's Pixel Data (or any later tag) when `stop_at_pixel_data`, as
+/// `read_until(PixelData)` does.
 fn check_tokens<R: Read + 'static>(
     path: &Path,
     source: R,
@@ -189,6 +192,12 @@ fn check_tokens<R: Read + 'static>(
     let Ok(mut tokens) = dicom_parser::DataSetReader::new_with_ts(source, ts) else {
         return Ok(());
     };
+    // Sequences (pixel sequences too) open around the current token. dicom-rs's `read_until`
+    // stops only at the top level: inside a sequence's item, Pixel Data is read in full (a
+    // damaged file whose items never end puts it there; found by fuzzing).
+    let mut depth = 0_usize;
+    let stops_here =
+        |depth: usize, tag: dicom_core::Tag| stop_at_pixel_data && depth == 0 && tag >= PIXEL_DATA;
     loop {
         let token = match tokens.next() {
             None | Some(Err(_)) => return Ok(()),
@@ -209,17 +218,25 @@ fn check_tokens<R: Read + 'static>(
                         left,
                     ));
                 }
-                if stop_at_pixel_data && (header.tag.group(), header.tag.element()) == PIXEL_DATA {
+                if stops_here(depth, header.tag) {
                     return Ok(());
                 }
             }
+            DataToken::SequenceStart { tag, .. } => {
+                if stops_here(depth, tag) {
+                    return Ok(());
+                }
+                depth += 1;
+            }
             DataToken::PixelSequenceStart => {
-                if stop_at_pixel_data || deflated {
+                if stops_here(depth, PIXEL_DATA) || deflated {
                     return Ok(());
                 }
                 // dicom-rs reads each fragment's header and value in one step: check them first.
                 check_fragments(path, offsets, little_endian)?;
+                depth += 1;
             }
+            DataToken::SequenceEnd => depth = depth.saturating_sub(1),
             _ => {}
         }
     }
@@ -463,6 +480,23 @@ mod tests {
             "{error}"
         );
         check_part10(part10(&fragments).path(), true).expect("a scan stops at Pixel Data");
+    }
+
+    #[test]
+    fn a_scan_checks_pixel_data_inside_an_item_that_never_ends() {
+        // dicom-rs's read_until stops at the top level only: Pixel Data inside an item is read
+        // in full, fragments and all (fuzzing found a 1.85 GB offset table read this way).
+        let mut data = long(0x0008, 0x1115, b"SQ", UNDEFINED);
+        data.extend(item(0xE000, UNDEFINED));
+        data.extend(short(0x0008, 0x1150, b"UI", b"1.2\0"));
+        data.extend(long(0x7FE0, 0x0010, b"OB", UNDEFINED));
+        data.extend(item(0xE000, 1_853_252_096));
+        data.extend_from_slice(&[0; 16]);
+        let error = check_part10(part10(&data).path(), true).expect_err("nested pixel data");
+        assert!(
+            error.to_string().contains("(FFFE,E000) claims 1853252096"),
+            "{error}"
+        );
     }
 
     #[test]

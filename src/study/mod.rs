@@ -15,6 +15,7 @@ pub mod dicom_meta;
 pub mod dicomdir;
 pub mod error;
 pub mod file_names;
+pub mod frame_size;
 pub mod grading;
 pub mod group;
 pub mod heidelberg_vol;

@@ -295,6 +295,8 @@ pub fn decode_dicom_file(path: &Path) -> Result<DecodedImage, StudyError> {
     if jpeg::is_jpeg_family(&transfer_syntax) {
         jpeg::check_frames_complete(&obj, super::attributes::frame_count(&obj)).map_err(fail)?;
     }
+    // The decoders allocate what each frame's stream declares: refuse more than the data set's.
+    super::frame_size::check_declared_sizes(&obj).map_err(fail)?;
     // A decoder of dicom-rs's may panic on damaged data (its RLE decoder indexes out of bounds
     // on some: found by fuzzing); that is a damaged file, not a crash of the viewer.
     let decoded =
