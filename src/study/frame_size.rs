@@ -18,6 +18,7 @@ use dicom_dictionary_std::tags;
 use dicom_object::InMemDicomObject;
 
 use super::attributes::uint;
+use super::jpeg;
 
 /// The size a frame's compressed stream declares.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -82,24 +83,12 @@ const JP2_SIGNATURE: [u8; 12] = [
     0, 0, 0, 0x0C, b'j', b'P', b' ', b' ', 0x0D, 0x0A, 0x87, 0x0A,
 ];
 
-/// The first SOFn (or JPEG-LS SOF55) header of a JPEG stream, walking its marker segments.
+/// The first SOFn (or JPEG-LS SOF55) header of a JPEG stream.
 fn jpeg_frame_header(stream: &[u8]) -> Option<DeclaredSize> {
-    let mut i = 2; // after SOI
-    while i + 4 <= stream.len() {
-        if stream[i] != 0xFF {
-            return None;
-        }
-        let marker = stream[i + 1];
-        if marker == 0xFF {
-            i += 1; // fill byte
-            continue;
-        }
-        let length = usize::from(u16::from_be_bytes([stream[i + 2], stream[i + 3]]));
-        let is_frame_header = matches!(marker, 0xC0..=0xCF if marker != 0xC4 && marker != 0xC8 && marker != 0xCC)
-            || marker == 0xF7;
-        if is_frame_header {
-            // Lf (2), P (1), Y (2), X (2), Nf (1).
-            let body = stream.get(i + 4..i + 10)?;
+    for (marker, body) in jpeg::header_segments(stream) {
+        if jpeg::is_frame_header(marker) {
+            // P (1), Y (2), X (2), Nf (1).
+            let body = body.get(..6)?;
             return Some(DeclaredSize {
                 codec: "JPEG",
                 height: u32::from(u16::from_be_bytes([body[1], body[2]])),
@@ -107,10 +96,9 @@ fn jpeg_frame_header(stream: &[u8]) -> Option<DeclaredSize> {
                 components: u32::from(body[5]),
             });
         }
-        if marker == 0xDA || length < 2 {
+        if marker == jpeg::START_OF_SCAN {
             return None; // scan data before any frame header
         }
-        i += 2 + length;
     }
     None
 }

@@ -104,26 +104,49 @@ pub fn decode_without_colour_transform(
 
 /// Whether a JPEG stream carries a JFIF (APP0) or Adobe (APP14) marker before its frame header.
 fn has_colour_marker(stream: &[u8]) -> bool {
-    let mut i = 2; // after SOI
-    while i + 4 <= stream.len() {
-        if stream[i] != 0xFF {
-            return false;
-        }
-        let marker = stream[i + 1];
-        if marker == 0xFF {
-            i += 1;
-            continue;
-        }
-        let length = usize::from(u16::from_be_bytes([stream[i + 2], stream[i + 3]]));
-        let body = stream.get(i + 4..i + 2 + length).unwrap_or(&[]);
+    for (marker, body) in header_segments(stream) {
         match marker {
             0xE0 if body.starts_with(b"JFIF") => return true,
             0xEE if body.starts_with(b"Adobe") => return true,
-            0xC0..=0xCF if marker != 0xC4 && marker != 0xC8 && marker != 0xCC => return false,
-            0xDA => return false,
+            m if is_frame_header(m) || m == START_OF_SCAN => return false,
             _ => {}
         }
-        i += 2 + length;
     }
     false
+}
+
+/// Start of scan: entropy-coded data follows, no more header segments.
+pub const START_OF_SCAN: u8 = 0xDA;
+
+/// Whether `marker` starts a frame header: SOF0–SOF15 (not DHT, JPG or DAC, which share the
+/// range), or JPEG-LS's SOF55.
+pub fn is_frame_header(marker: u8) -> bool {
+    matches!(marker, 0xC0..=0xCF if marker != 0xC4 && marker != 0xC8 && marker != 0xCC)
+        || marker == 0xF7
+}
+
+/// The marker segments after a JPEG stream's SOI, as (marker, body after its length field),
+/// skipping fill bytes (a body cut short by the stream's end is what is there); ends where
+/// the stream stops looking like marker segments. Callers
+/// stop at the frame header or [`START_OF_SCAN`].
+pub fn header_segments(stream: &[u8]) -> impl Iterator<Item = (u8, &[u8])> + '_ {
+    let mut i = 2; // after SOI
+    std::iter::from_fn(move || {
+        loop {
+            if i + 4 > stream.len() || stream[i] != 0xFF {
+                return None;
+            }
+            let marker = stream[i + 1];
+            if marker == 0xFF {
+                i += 1; // fill byte
+                continue;
+            }
+            let length = usize::from(u16::from_be_bytes([stream[i + 2], stream[i + 3]]));
+            let body = stream
+                .get(i + 4..(i + 2 + length).min(stream.len()))
+                .unwrap_or(&[]);
+            i += 2 + length.max(2);
+            return Some((marker, body));
+        }
+    })
 }
