@@ -269,6 +269,74 @@ pub struct PatientInfo {
     pub sex: Option<String>,
 }
 
+/// The start of the key a patient gets from a file that names no patient: `file:<path>`, so
+/// that such a file is its own patient.
+pub const FILE_KEY_PREFIX: &str = "file:";
+
+impl PatientInfo {
+    /// The key of the patient of a file at `path` that names none.
+    pub fn file_key(path: &std::path::Path) -> String {
+        format!("{FILE_KEY_PREFIX}{}", path.display())
+    }
+
+    /// The file whose own patient this is, when the file named none.
+    pub fn keyed_by_file(&self) -> Option<&std::path::Path> {
+        self.id
+            .strip_prefix(FILE_KEY_PREFIX)
+            .map(std::path::Path::new)
+    }
+
+    /// The id as a person reads it ([`id_label`]).
+    pub fn id_label(&self) -> String {
+        id_label(&self.id)
+    }
+}
+
+/// A patient key as a person reads it: the Patient ID, or for a file that names no patient,
+/// the file's name and that it has no ID (the key, with the whole path, stays the key).
+pub fn id_label(id: &str) -> String {
+    match id.strip_prefix(FILE_KEY_PREFIX).map(std::path::Path::new) {
+        Some(path) => format!(
+            "{} (no patient ID in the file)",
+            path.file_name().map_or_else(
+                || path.display().to_string(),
+                |n| n.to_string_lossy().into()
+            )
+        ),
+        None => id.to_string(),
+    }
+}
+
+#[cfg(test)]
+mod patient_info_tests {
+    use super::*;
+
+    #[test]
+    fn a_file_without_a_patient_is_labelled_by_its_name_not_its_path() {
+        let from_file = PatientInfo {
+            id: PatientInfo::file_key(std::path::Path::new("/exports/scan 7/valid.vol")),
+            ..Default::default()
+        };
+        assert_eq!(from_file.id, "file:/exports/scan 7/valid.vol");
+        assert_eq!(
+            from_file.id_label(),
+            "valid.vol (no patient ID in the file)"
+        );
+        assert_eq!(
+            from_file.keyed_by_file(),
+            Some(std::path::Path::new("/exports/scan 7/valid.vol"))
+        );
+        let tagged = PatientInfo {
+            id: "01234".into(),
+            ..Default::default()
+        };
+        assert_eq!(
+            (tagged.id_label().as_str(), tagged.keyed_by_file()),
+            ("01234", None)
+        );
+    }
+}
+
 /// Study-level facts; `instance_uid` is the grouping key.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, Default)]
 pub struct StudyInfo {

@@ -154,7 +154,7 @@ pub fn read_plain_image_named(
     } else if let Some(m) = named {
         m.patient.clone()
     } else {
-        format!("file:{}", path.display())
+        super::model::PatientInfo::file_key(path)
     };
     let study_date = merged
         .study_date

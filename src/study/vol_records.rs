@@ -43,7 +43,7 @@ pub fn scanned_images(path: &Path) -> Result<Vec<ScannedImage>, VolError> {
     };
     let slo_uid = format!("vol:{key}:slo");
     let patient_id = if header.patient_id.is_empty() {
-        format!("file:{}", path.display())
+        super::model::PatientInfo::file_key(path)
     } else {
         header.patient_id.clone()
     };

@@ -227,7 +227,7 @@ impl FoveaApp {
                     .map_or("queued", PatientStatus::label);
                 let text = format!(
                     "{}\n{}{}\n{} · {}",
-                    patient.info.id,
+                    patient.info.id_label(),
                     name.replace('^', " "),
                     study_dates(patient),
                     modality_summary(patient),
@@ -236,7 +236,10 @@ impl FoveaApp {
                 let response = ui.selectable_label(self.session.selected == Some(index), text);
                 let response = match self.session.statuses.get(&patient.info.id) {
                     Some(PatientStatus::Failed(reason)) => response.on_hover_text(reason),
-                    _ => response,
+                    _ => match patient.info.keyed_by_file() {
+                        Some(path) => response.on_hover_text(path.display().to_string()),
+                        None => response,
+                    },
                 };
                 if response.clicked() {
                     self.commands.push(Command::SelectPatient(index));
@@ -333,7 +336,8 @@ impl FoveaApp {
                 .filter(|_| self.view.show_timings)
             {
                 ui.label(format!(
-                    "· last analysis: {id} in {:.1} s, {} s ago",
+                    "· last analysis: {} in {:.1} s, {} s ago",
+                    crate::study::model::id_label(id),
                     took.as_secs_f64(),
                     at.elapsed().as_secs()
                 ));
