@@ -289,6 +289,23 @@ impl FoveaApp {
             }
             Some(Ok(answer)) => answer,
         };
+        // The library is searched in the model's feature space: for an image unlike those the
+        // model was validated on, near there need not mean clinically alike.
+        let active_eye = self.view.active_eye;
+        if let Some(eye) = self
+            .selected_result()
+            .and_then(|r| r.eyes.iter().find(|e| e.eye == active_eye))
+            .filter(|e| e.images_outside_domain > 0)
+        {
+            ui.colored_label(
+                ui.visuals().warn_fg_color,
+                format!(
+                    "{} of {} image(s) of this eye are outside the images this model was validated on: these cases are near in the model's features, which need not mean clinically alike",
+                    eye.images_outside_domain,
+                    eye.contributing.len()
+                ),
+            );
+        }
         let sentences: Vec<String> = answer
             .aggregates
             .iter()

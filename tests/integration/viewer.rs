@@ -896,15 +896,22 @@ fn real_photographs_with_the_demo_pack_are_greyed_as_outside_and_never_flagged()
     let mut harness = headless(ViewerConfig {
         paths: vec![real],
         pack: root().join("models/demo"),
-        library: None,
+        library: Some(root().join("assets/library")),
         model_on: ModelPlacement::Cpu,
         pixel_stable: true,
         scan: Default::default(),
         demo_patients: None,
     });
-    step_until(&mut harness, "the analysis", |app| {
-        app.analysis_finished() && app.selected_analyzed()
+    step_until(&mut harness, "the analysis and similar cases", |app| {
+        app.analysis_finished() && app.selected_analyzed() && !app.similar_case_ids().is_empty()
     });
+    // The similar cases of an eye outside the domain say what their nearness is worth.
+    assert_eq!(
+        harness
+            .query_all_by_label_contains("need not mean clinically alike")
+            .count(),
+        1
+    );
     for eye in [Eye::Right, Eye::Left] {
         if harness.state().shown_modality(eye).is_some() {
             assert_eq!(
