@@ -146,6 +146,13 @@ pub struct PatientResult {
     pub model: ModelStamp,
 }
 
+impl PatientResult {
+    /// The result of one eye, when the patient has it.
+    pub fn eye(&self, eye: Eye) -> Option<&EyeResult> {
+        self.eyes.iter().find(|e| e.eye == eye)
+    }
+}
+
 /// Why analysis could not run at all (per-image problems are results, not errors).
 #[derive(Debug, thiserror::Error)]
 pub enum AnalysisError {

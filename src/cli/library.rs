@@ -389,7 +389,7 @@ fn search(
                 bail!("{}: {error}", image.display());
             }
             if query.eye_level {
-                let Some(eye) = result.eyes.iter().find(|e| e.eye == found.eye) else {
+                let Some(eye) = result.eye(found.eye) else {
                     bail!("{}: its eye is not known (OD/OS)", image.display());
                 };
                 let Some(fused) = &eye.fused else {

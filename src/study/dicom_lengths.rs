@@ -17,10 +17,9 @@
 //! reads a pixel fragment's header and value in one step, so at the start of encapsulated pixel
 //! data the fragments' lengths are walked here first. A metadata check stops where
 //! `read_until(PixelData)` does: at the top level only, since Pixel Data inside a sequence's
-//! item is read in full. A
-//! parse error is left to the real read, which reports it. A deflated data set is read through
-//! dicom-rs's inflater, and a length is impossible when it is more than deflate's largest
-//! expansion (≈ 1032 : 1) of the whole compressed data set.
+//! item is read in full. A parse error is left to the real read, which reports it. A deflated
+//! data set is read through dicom-rs's inflater, and a length is impossible when it is more
+//! than deflate's largest expansion (≈ 1032 : 1) of the whole compressed data set.
 
 use std::cell::Cell;
 use std::io::{BufReader, Read, Seek};

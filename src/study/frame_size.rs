@@ -39,18 +39,11 @@ pub fn declared_size(fragment: &[u8]) -> Option<DeclaredSize> {
     if fragment.starts_with(&[0xFF, 0xD8]) {
         return jpeg_frame_header(fragment);
     }
-    if fragment.starts_with(&[0xFF, 0x4F, 0xFF, 0x51]) {
-        return j2k_siz(&fragment[2..]);
-    }
     if fragment.starts_with(&JP2_SIGNATURE) {
         let at = fragment.windows(4).position(|w| w == b"jp2c")? + 4;
-        let codestream = fragment.get(at..)?;
-        return codestream
-            .starts_with(&[0xFF, 0x4F, 0xFF, 0x51])
-            .then(|| j2k_siz(&codestream[2..]))
-            .flatten();
+        return j2k_siz(fragment.get(at..)?);
     }
-    None
+    j2k_siz(fragment)
 }
 
 /// Refuses encapsulated pixel data whose frames declare more columns, rows or components than
@@ -103,8 +96,15 @@ fn jpeg_frame_header(stream: &[u8]) -> Option<DeclaredSize> {
     None
 }
 
-/// The SIZ segment at the start of `segment` (its marker `FF 51` first).
-fn j2k_siz(segment: &[u8]) -> Option<DeclaredSize> {
+/// SOC then SIZ: how a JPEG 2000 codestream starts.
+const J2K_START: [u8; 4] = [0xFF, 0x4F, 0xFF, 0x51];
+
+/// The SIZ segment of a codestream that starts with [`J2K_START`].
+fn j2k_siz(codestream: &[u8]) -> Option<DeclaredSize> {
+    let segment = codestream.strip_prefix(&J2K_START[..2])?;
+    if !segment.starts_with(&J2K_START[2..]) {
+        return None;
+    }
     // Marker (2), Lsiz (2), Rsiz (2), Xsiz, Ysiz, XOsiz, YOsiz (4 each), …, Csiz (2) at 38.
     let u32_at = |at: usize| -> Option<u32> {
         let b = segment.get(at..at + 4)?;
@@ -128,7 +128,7 @@ mod tests {
     use super::*;
 
     fn siz(width: u32, height: u32, offset: u32, components: u16) -> Vec<u8> {
-        let mut out = vec![0xFF, 0x4F, 0xFF, 0x51];
+        let mut out = J2K_START.to_vec();
         out.extend_from_slice(&(38 + 3 * components).to_be_bytes());
         out.extend_from_slice(&0_u16.to_be_bytes());
         for v in [

@@ -127,8 +127,8 @@ pub fn is_frame_header(marker: u8) -> bool {
 
 /// The marker segments after a JPEG stream's SOI, as (marker, body after its length field),
 /// skipping fill bytes (a body cut short by the stream's end is what is there); ends where
-/// the stream stops looking like marker segments. Callers
-/// stop at the frame header or [`START_OF_SCAN`].
+/// the stream stops looking like marker segments. Callers stop at the frame header or
+/// [`START_OF_SCAN`].
 pub fn header_segments(stream: &[u8]) -> impl Iterator<Item = (u8, &[u8])> + '_ {
     let mut i = 2; // after SOI
     std::iter::from_fn(move || {

@@ -281,9 +281,7 @@ impl PatientInfo {
 
     /// The file whose own patient this is, when the file named none.
     pub fn keyed_by_file(&self) -> Option<&std::path::Path> {
-        self.id
-            .strip_prefix(FILE_KEY_PREFIX)
-            .map(std::path::Path::new)
+        file_of_key(&self.id)
     }
 
     /// The id as a person reads it ([`id_label`]).
@@ -295,7 +293,7 @@ impl PatientInfo {
 /// A patient key as a person reads it: the Patient ID, or for a file that names no patient,
 /// the file's name and that it has no ID (the key, with the whole path, stays the key).
 pub fn id_label(id: &str) -> String {
-    match id.strip_prefix(FILE_KEY_PREFIX).map(std::path::Path::new) {
+    match file_of_key(id) {
         Some(path) => format!(
             "{} (no patient ID in the file)",
             path.file_name().map_or_else(
@@ -305,6 +303,11 @@ pub fn id_label(id: &str) -> String {
         ),
         None => id.to_string(),
     }
+}
+
+/// The file a patient key names, when it is a [`PatientInfo::file_key`].
+fn file_of_key(id: &str) -> Option<&std::path::Path> {
+    id.strip_prefix(FILE_KEY_PREFIX).map(std::path::Path::new)
 }
 
 #[cfg(test)]

@@ -262,7 +262,7 @@ impl FoveaApp {
     /// The selected patient's eye-level finding ids, in order.
     pub fn eye_finding_ids(&self, eye: Eye) -> Vec<&str> {
         self.selected_result()
-            .and_then(|r| r.eyes.iter().find(|e| e.eye == eye))
+            .and_then(|r| r.eye(eye))
             .map(|e| e.findings.iter().map(|f| f.id.as_str()).collect())
             .unwrap_or_default()
     }

@@ -259,9 +259,7 @@ impl FoveaApp {
         }
         let query = match scope {
             SimilarScope::Eye => result
-                .eyes
-                .iter()
-                .find(|e| e.eye == eye)
+                .eye(eye)
                 .and_then(|e| e.fused.clone())
                 .map(|fused| SimilarQuery::Eye { fused }),
             SimilarScope::Image => result

@@ -291,10 +291,9 @@ impl FoveaApp {
         };
         // The library is searched in the model's feature space: for an image unlike those the
         // model was validated on, near there need not mean clinically alike.
-        let active_eye = self.view.active_eye;
         if let Some(eye) = self
             .selected_result()
-            .and_then(|r| r.eyes.iter().find(|e| e.eye == active_eye))
+            .and_then(|r| r.eye(self.view.active_eye))
             .filter(|e| e.images_outside_domain > 0)
         {
             ui.colored_label(
